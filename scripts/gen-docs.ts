@@ -1,6 +1,8 @@
-/** Regenerates the docs that are derived from declaration tables. */
+/** Regenerates the docs that are derived from declaration tables (`npm run docs`). */
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../src/core/paths.js";
 import { renderSettingsDoc } from "./settings-doc.js";
 
-writeFileSync(new URL("../../docs/settings.md", import.meta.url), renderSettingsDoc());
+writeFileSync(join(repoRoot(), "docs/settings.md"), renderSettingsDoc());
 console.log("wrote docs/settings.md");

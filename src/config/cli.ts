@@ -108,6 +108,7 @@ export function helpText(): string {
       section = s.section;
       lines.push("", `${section}:`);
     }
+    if (s.flags.length === 0) continue; // config-file-only settings (wsgi_app)
     const flags = [...s.flags].reverse().join(", ");
     const left = s.kind === "bool" ? flags : `${flags} ${s.meta ?? "VALUE"}`;
     const def = s.default === null || (Array.isArray(s.default) && s.default.length === 0) ? "" : ` [${String(s.default)}]`;

@@ -22,6 +22,12 @@ export interface ConnectionInfo {
   readonly tls: boolean;
   /** Requests served on this connection so far, including the current one. */
   readonly requests: number;
+  /**
+   * The TCP peer itself. Equals remoteAddress/remotePort unless a PROXY protocol
+   * preamble named another client (then remoteAddress/remotePort are the client's).
+   */
+  readonly peerAddress: string;
+  readonly peerPort: number;
 }
 
 export interface RequestHead {
@@ -46,6 +52,12 @@ export interface RequestHead {
   readonly expectContinue: boolean;
   /** Bytes of request line + header section as received (nginx `$request_length` start). */
   readonly headBytes: number;
+  /**
+   * Scheme asserted by X-Forwarded-Proto / X-Forwarded-Protocol / X-Forwarded-Ssl from a
+   * peer in forwarded_allow_ips (consistent, else the request was rejected); null when absent
+   * or untrusted.
+   */
+  readonly forwardedScheme: "http" | "https" | null;
 }
 
 export interface IncomingRequest extends RequestHead {
@@ -53,6 +65,8 @@ export interface IncomingRequest extends RequestHead {
   /** process.hrtime.bigint() when the first byte of this request arrived. */
   readonly startedAt: bigint;
   readonly body: RequestBody;
+  /** "https" on a TLS listener or when a trusted proxy said so (forwardedScheme), else "http". */
+  readonly scheme: "http" | "https";
   /** First value of a header, by case-insensitive name; null when absent. */
   header(name: string): string | null;
 }

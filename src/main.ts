@@ -5,6 +5,8 @@
 import { NarwhalError, UsageError } from "./core/errors.js";
 import { helpText, parseArgs } from "./config/cli.js";
 import { VERSION } from "./version.js";
+import { checkAppImports, formatConfig, resolveSettings, type ResolvedSettings } from "./config/resolve-settings.js";
+import { compileAccessLogFormat } from "./http/access-log.js";
 
 export function main(argv: readonly string[]): void {
   try {
@@ -17,6 +19,13 @@ export function main(argv: readonly string[]): void {
       process.stdout.write(`narwhal ${VERSION}\n`);
       return;
     }
+    const resolved = resolveSettings(argv, process.env, process.cwd());
+    for (const w of resolved.warnings) process.stderr.write(`narwhal: warning: ${w}\n`);
+    const code = configCommand(resolved);
+    if (code !== null) {
+      process.exitCode = code;
+      return;
+    }
     throw new UsageError("nothing to serve yet");
   } catch (err) {
     if (err instanceof NarwhalError && err.status === null) {
@@ -26,4 +35,22 @@ export function main(argv: readonly string[]): void {
     }
     throw err;
   }
+}
+
+/**
+ * `--print-config` prints every setting and exits 0; `--check-config` also compiles what
+ * is compiled at startup and imports the app like Gunicorn's, then exits 0 or 1.
+ */
+function configCommand(r: ResolvedSettings): number | null {
+  const s = r.settings;
+  if (!s.bool("print_config") && !s.bool("check_config")) return null;
+  if (s.bool("print_config")) process.stdout.write(formatConfig(r));
+  compileAccessLogFormat(s.str("access_log_format")); // throws ConfigError
+  if (!s.bool("check_config")) return 0;
+  const err = checkAppImports(r, process.env);
+  if (err !== null) {
+    process.stderr.write(`narwhal: ${err}\n`);
+    return 1;
+  }
+  return 0;
 }

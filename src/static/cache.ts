@@ -1,0 +1,107 @@
+/**
+ * An in-memory cache of small hot files: LRU bounded by total bytes, each entry
+ * revalidated by stat() (device, inode, size, mtime) before use, at most every `validMs`
+ * (0: on every hit). Holds the derived header values too, so a hit costs one stat and
+ * no allocation beyond the header list.
+ */
+
+export interface CachedFile {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** Real path of the file when it was read, re-checked against the request's jail. */
+  readonly realPath: string;
+  readonly body: Buffer;
+  readonly etag: string;
+  readonly lastModified: string;
+  /** gzip-compressed body per compression level, filled on demand. */
+  gzipped: Map<number, Buffer> | null;
+  /** performance.now() of the last successful revalidation. */
+  checkedAt: number;
+}
+
+export interface FileCacheOptions {
+  /** Largest file kept (bytes). */
+  readonly maxFileSize?: number;
+  /** Total bytes of bodies (plain and gzipped) kept. */
+  readonly maxBytes?: number;
+  /** How long a revalidation stays good, in ms (nginx `open_file_cache_valid`). */
+  readonly validMs?: number;
+}
+
+export class FileCache {
+  readonly maxFileSize: number;
+  readonly maxBytes: number;
+  readonly validMs: number;
+  private readonly entries = new Map<string, CachedFile>();
+  private total = 0;
+
+  constructor(o: FileCacheOptions = {}) {
+    this.maxFileSize = o.maxFileSize ?? 1024 * 1024;
+    this.maxBytes = o.maxBytes ?? 64 * 1024 * 1024;
+    this.validMs = o.validMs ?? 0;
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry for a path, made most recently used. */
+  get(path: string): CachedFile | undefined {
+    const e = this.entries.get(path);
+    if (e === undefined) return undefined;
+    this.entries.delete(path);
+    this.entries.set(path, e);
+    return e;
+  }
+
+  set(entry: CachedFile): void {
+    if (entry.size > this.maxFileSize) return;
+    this.delete(entry.path);
+    this.entries.set(entry.path, entry);
+    this.total += weight(entry);
+    this.evict();
+  }
+
+  /** Keep a compressed variant, accounted in the byte budget. */
+  addGzip(entry: CachedFile, level: number, gz: Buffer): void {
+    if (this.entries.get(entry.path) !== entry) return;
+    entry.gzipped ??= new Map();
+    if (entry.gzipped.has(level)) return;
+    entry.gzipped.set(level, gz);
+    this.total += gz.length;
+    this.evict();
+  }
+
+  delete(path: string): void {
+    const old = this.entries.get(path);
+    if (old === undefined) return;
+    this.entries.delete(path);
+    this.total -= weight(old);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+
+  private evict(): void {
+    // Map iteration order is insertion order: the first key is the least recently used.
+    for (const key of this.entries.keys()) {
+      if (this.total <= this.maxBytes) break;
+      this.delete(key);
+    }
+  }
+}
+
+function weight(e: CachedFile): number {
+  let w = e.body.length;
+  if (e.gzipped !== null) for (const b of e.gzipped.values()) w += b.length;
+  return w;
+}

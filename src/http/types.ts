@@ -1,3 +1,5 @@
+import type { Duplex } from "node:stream";
+
 /**
  * The contract between the HTTP/1.1 front end and everything that answers requests
  * (static files, the proxy, the WSGI gateway). Handlers see parsed, validated requests
@@ -119,6 +121,21 @@ export interface ResponseWriter {
   abort(): void;
   /** Register a callback run once if the client disconnects before the response ends. */
   onClientGone(cb: () => void): void;
+  /**
+   * Switch protocols (RFC 9110 §7.8, §15.2.2) — used by the proxy to tunnel WebSocket
+   * and other `Upgrade` requests. Writes `101 Switching Protocols` with `headers` (the
+   * writer adds nothing but the status line) and hands the connection over: HTTP
+   * processing and every timer stop for good, and the caller owns `socket`. `head` holds
+   * any bytes the client sent after this request's head. Only valid before writeHead.
+   * Optional: a writer that cannot hand its socket over leaves it undefined.
+   */
+  upgrade?(headers: HeaderList): UpgradedConnection;
+}
+
+/** The raw connection after a 101 (see ResponseWriter.upgrade). */
+export interface UpgradedConnection {
+  readonly socket: Duplex;
+  readonly head: Buffer;
 }
 
 export type Handler = (req: IncomingRequest, res: ResponseWriter) => void | Promise<void>;

@@ -1,0 +1,438 @@
+/**
+ * The arbiter: owns the pool of Python workers and hands requests to them.
+ *
+ * Supervision follows Gunicorn's arbiter (gunicorn/arbiter.py) with one rule kept
+ * strictly: everything that changes the pool — a worker exiting, a boot error, a stop
+ * or resize request from a signal handler — only *enqueues* an event; one loop
+ * (`run()`) takes the events in order and converges the pool to its target size. A
+ * worker that fails to import the app stops the whole server (no respawn loop, Gunicorn's
+ * APP_LOAD_ERROR); a worker that dies after boot is replaced, with a back-off when it
+ * keeps dying.
+ *
+ * Dispatch is per request, never per connection: the ready worker with the fewest
+ * requests in flight and a free thread gets it; otherwise the request waits in a
+ * bounded FIFO queue (503 + Retry-After when full). Time spent queued is measured.
+ */
+import { NarwhalError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
+import type { ErrorReport } from "../protocol/index.js";
+import { Worker, type RequestSink, type WorkerEvent, type WorkerSpec } from "./worker.js";
+
+export interface ArbiterOptions {
+  readonly spec: WorkerSpec;
+  /** Target pool size (-w/--workers). */
+  readonly workers: number;
+  /** Requests allowed to wait for a free thread (--max-queue); 0 = none. */
+  readonly maxQueue: number;
+  readonly log: Logger;
+  /** Where a worker's stdout/stderr lines go (the error log, unformatted, like Gunicorn). */
+  readonly output: (line: string) => void;
+  /** PING interval and how long a worker may leave PINGs unanswered before it is killed. */
+  readonly heartbeatIntervalMs?: number;
+  readonly heartbeatTimeoutMs?: number;
+  /** How long a worker may take to import the app before startup fails. */
+  readonly bootTimeoutMs?: number;
+}
+
+/** One granted dispatch: the request `id` on `worker`, ready for its REQUEST frame. */
+export interface Lease {
+  readonly worker: Worker;
+  readonly id: number;
+  /** Milliseconds the request waited in the queue (0 when a thread was free at once). */
+  readonly queuedMs: number;
+  /** Write frames for this request (dropped if the worker has died). */
+  send(data: Buffer | readonly Buffer[]): void;
+}
+
+/** The pool could not start or had to stop: the one-line reason, the traceback, an exit code. */
+export class WorkerBootError extends NarwhalError {
+  constructor(
+    message: string,
+    readonly traceback: string,
+    readonly exitCode: number,
+  ) {
+    super("WORKER_BOOT", message, null);
+    this.name = "WorkerBootError";
+  }
+}
+
+/** Every worker thread busy and the queue full, or the pool stopping: answer 503. */
+export class PoolUnavailable extends NarwhalError {
+  constructor(message: string) {
+    super("UPSTREAM", message, 503);
+    this.name = "PoolUnavailable";
+  }
+}
+
+type ArbiterEvent =
+  | WorkerEvent
+  | { readonly kind: "stop"; readonly graceful: boolean; readonly timeoutMs: number }
+  | { readonly kind: "resize"; readonly delta: number };
+
+interface Waiter {
+  readonly sink: RequestSink;
+  readonly enqueuedAt: number;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (err: Error) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
+type Phase = "idle" | "booting" | "running" | "stopping" | "stopped";
+
+export class Arbiter {
+  private phase: Phase = "idle";
+  private target: number;
+  private readonly workers = new Set<Worker>();
+  private readonly queue: Waiter[] = [];
+  private readonly events: ArbiterEvent[] = [];
+  private scheduled = false;
+  private serial = 0;
+  private rr = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private bootTimer: NodeJS.Timeout | null = null;
+  private stopTimer: NodeJS.Timeout | null = null;
+  /** performance.now() of recent unexpected exits, for the respawn back-off. */
+  private crashes: number[] = [];
+  private respawnAt = 0;
+  private respawnTimer: NodeJS.Timeout | null = null;
+  private startWaiters: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private stopWaiters: Array<() => void> = [];
+  /** Set when the pool stopped because a worker could not load the app. */
+  fatal: WorkerBootError | null = null;
+  /** Called once if the pool dies after startup (a replacement worker failed to boot). */
+  onFatal: ((err: WorkerBootError) => void) | null = null;
+
+  constructor(private readonly opts: ArbiterOptions) {
+    this.target = opts.workers;
+  }
+
+  /** Workers alive (booting, ready or stopping). */
+  get size(): number {
+    return this.workers.size;
+  }
+  get readyCount(): number {
+    let n = 0;
+    for (const w of this.workers) if (w.state === "ready") n++;
+    return n;
+  }
+  get queued(): number {
+    return this.queue.length;
+  }
+  /** Snapshot for logs and tests. */
+  pids(): number[] {
+    return [...this.workers].filter((w) => w.state !== "dead").map((w) => w.pid);
+  }
+
+  /**
+   * Spawn the pool; resolves once every worker has said HELLO. Rejects with
+   * WorkerBootError (and leaves no process behind) when one cannot load the app.
+   */
+  start(): Promise<void> {
+    if (this.phase !== "idle") throw new Error("Arbiter.start() called twice");
+    this.phase = "booting";
+    const p = new Promise<void>((resolve, reject) => {
+      this.startWaiters = { resolve, reject };
+    });
+    const bootMs = this.opts.bootTimeoutMs ?? 60_000;
+    this.bootTimer = setTimeout(() => {
+      this.fail(new WorkerBootError(`workers did not become ready within ${bootMs / 1000}s`, "", 3));
+    }, bootMs);
+    this.bootTimer.unref();
+    const every = this.opts.heartbeatIntervalMs ?? 1000;
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), every);
+    this.heartbeat.unref();
+    this.wake();
+    return p;
+  }
+
+  /**
+   * Stop the pool. graceful: workers finish their requests in flight (SHUTDOWN), killed
+   * after `timeoutMs`; quick: SIGTERM now. Queued requests are answered 503.
+   * Safe to call from a signal handler: it only enqueues.
+   */
+  stop(graceful = true, timeoutMs = 30_000): Promise<void> {
+    const p = new Promise<void>((resolve) => {
+      if (this.phase === "stopped") resolve();
+      else this.stopWaiters.push(resolve);
+    });
+    this.enqueue({ kind: "stop", graceful, timeoutMs });
+    return p;
+  }
+
+  /** One worker more (+1) or fewer (-1): Gunicorn's TTIN / TTOU. Only enqueues. */
+  resize(delta: number): void {
+    this.enqueue({ kind: "resize", delta });
+  }
+
+  /**
+   * Hand a request to a worker: resolves with a Lease as soon as a thread is free (now,
+   * or when it leaves the queue). Rejects with PoolUnavailable when the queue is full or
+   * the pool is stopping, and with the signal's reason when the client leaves first.
+   */
+  dispatch(sink: RequestSink, signal?: AbortSignal): Promise<Lease> {
+    const now = performance.now();
+    if (this.phase === "stopping" || this.phase === "stopped") {
+      return Promise.reject(new PoolUnavailable("the worker pool is stopping"));
+    }
+    if (this.queue.length === 0) {
+      const w = this.pick();
+      if (w !== null) return Promise.resolve(this.grant(w, sink, now));
+    }
+    if (this.queue.length >= this.opts.maxQueue) {
+      return Promise.reject(new PoolUnavailable(`all worker threads busy and ${this.queue.length} requests queued (--max-queue)`));
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        sink,
+        enqueuedAt: now,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.queue.indexOf(waiter);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(signal?.reason instanceof Error ? signal.reason : new Error("request abandoned while queued"));
+        },
+      };
+      if (signal?.aborted) return waiter.onAbort();
+      signal?.addEventListener("abort", waiter.onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  // ---- dispatch
+
+  /** The ready worker with the fewest requests in flight and a free thread; ties rotate. */
+  private pick(): Worker | null {
+    let best: Worker | null = null;
+    let bestLoad = Infinity;
+    const list = [...this.workers];
+    const n = list.length;
+    for (let k = 0; k < n; k++) {
+      const w = list[(this.rr + k) % n]!;
+      if (w.state !== "ready") continue;
+      const load = w.inflight.size;
+      if (load >= w.capacity) continue;
+      if (load < bestLoad) {
+        best = w;
+        bestLoad = load;
+        if (load === 0) break;
+      }
+    }
+    this.rr = n === 0 ? 0 : (this.rr + 1) % n;
+    return best;
+  }
+
+  private grant(worker: Worker, sink: RequestSink, enqueuedAt: number): Lease {
+    const id = worker.attach(sink);
+    return {
+      worker,
+      id,
+      queuedMs: performance.now() - enqueuedAt,
+      send: (data) => worker.send(data),
+    };
+  }
+
+  /** Move queued requests onto free threads, oldest first. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const w = this.pick();
+      if (w === null) return;
+      const waiter = this.queue.shift()!;
+      waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.resolve(this.grant(w, waiter.sink, waiter.enqueuedAt));
+    }
+  }
+
+  private rejectQueue(err: Error): void {
+    for (const waiter of this.queue.splice(0)) {
+      waiter.signal?.removeEventListener("abort", waiter.onAbort);
+      waiter.reject(err);
+    }
+  }
+
+  // ---- the loop
+
+  private enqueue(ev: ArbiterEvent): void {
+    this.events.push(ev);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  private onWorkerEvent = (ev: WorkerEvent): void => {
+    // A freed thread is served at once (latency); everything else goes through the loop.
+    if (ev.kind === "free") {
+      this.pump();
+      return;
+    }
+    this.enqueue(ev);
+  };
+
+  private run(): void {
+    for (let ev = this.events.shift(); ev !== undefined; ev = this.events.shift()) this.handle(ev);
+    this.converge();
+  }
+
+  private handle(ev: ArbiterEvent): void {
+    const log = this.opts.log;
+    switch (ev.kind) {
+      case "ready":
+        log.info(`Booted worker ${ev.worker.serial} with pid: ${ev.worker.pid}`);
+        if (this.phase === "booting" && this.readyCount >= this.target) {
+          this.phase = "running";
+          if (this.bootTimer) clearTimeout(this.bootTimer);
+          this.startWaiters?.resolve();
+          this.startWaiters = null;
+        }
+        this.pump();
+        return;
+      case "boot-error":
+        this.fail(bootFailure(ev.report, ev.worker));
+        return;
+      case "exit":
+        this.workers.delete(ev.worker);
+        this.reaped(ev.worker, ev.code, ev.signal);
+        return;
+      case "stop":
+        if (this.phase === "stopping" || this.phase === "stopped") return;
+        this.beginStop(ev.graceful, ev.timeoutMs);
+        return;
+      case "resize":
+        this.target = Math.max(1, this.target + ev.delta);
+        log.info(`Pool target is now ${this.target} workers`);
+        return;
+      case "free":
+        return;
+    }
+  }
+
+  private reaped(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    const log = this.opts.log;
+    const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
+    if (this.phase === "stopping" || this.phase === "stopped") {
+      log.info(`Worker exiting (pid: ${w.pid})`);
+      return;
+    }
+    if (w.state === "dead" && w.hello === null) {
+      // Died before HELLO: an app that cannot load, or a worker that cannot start.
+      const report = w.bootError ?? { reason: `worker exited with ${how} before it was ready`, traceback: w.recentOutput.join("\n") };
+      this.fail(bootFailure(report, w, code));
+      return;
+    }
+    if (w.hello !== null && (signal !== null || code !== 0)) log.error(`Worker (pid:${w.pid}) was killed or crashed: exited with ${how}`);
+    else log.warning(`Worker (pid:${w.pid}) exited with ${how}`);
+    const now = performance.now();
+    this.crashes = this.crashes.filter((t) => now - t < 10_000);
+    this.crashes.push(now);
+    // Back-off once a worker keeps dying: 0.1 s doubling per crash beyond 3 in 10 s, max 10 s.
+    const extra = this.crashes.length - 3;
+    if (extra > 0) {
+      const delay = Math.min(10_000, 100 * 2 ** extra);
+      this.respawnAt = now + delay;
+      log.warning(`Workers keep dying (${this.crashes.length} in 10 s): next one in ${Math.round(delay)} ms`);
+    }
+  }
+
+  /** Start or stop workers until the pool matches its target. */
+  private converge(): void {
+    if (this.phase === "stopping") {
+      if (this.workers.size === 0) this.finishStop();
+      return;
+    }
+    if (this.phase !== "booting" && this.phase !== "running") return;
+    const live = [...this.workers].filter((w) => w.state === "booting" || w.state === "ready");
+    if (live.length > this.target) {
+      // Retire the least loaded ones gracefully (TTOU).
+      live.sort((a, b) => a.inflight.size - b.inflight.size);
+      for (const w of live.slice(0, live.length - this.target)) w.shutdown();
+      return;
+    }
+    let missing = this.target - live.length;
+    if (missing <= 0) return;
+    const wait = this.respawnAt - performance.now();
+    if (wait > 0) {
+      if (this.respawnTimer === null) {
+        this.respawnTimer = setTimeout(() => {
+          this.respawnTimer = null;
+          this.wake();
+        }, wait);
+      }
+      return;
+    }
+    if (this.respawnAt > 0) missing = 1; // after a back-off, one at a time
+    this.respawnAt = 0;
+    for (; missing > 0; missing--) this.spawnOne();
+  }
+
+  private spawnOne(): void {
+    const w = new Worker(++this.serial, this.opts.spec, this.opts.log, this.opts.output, this.onWorkerEvent);
+    this.workers.add(w);
+    this.opts.log.info(`Booting worker ${w.serial} with pid: ${w.pid}`);
+  }
+
+  private checkHeartbeats(): void {
+    const timeout = this.opts.heartbeatTimeoutMs ?? 30_000;
+    const now = performance.now();
+    for (const w of this.workers) {
+      if (w.state !== "ready" && w.state !== "stopping") continue;
+      if (now - w.lastPong > timeout) {
+        this.opts.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no answer to PING for ${Math.round((now - w.lastPong) / 1000)} s`);
+        w.kill("SIGKILL");
+      } else w.ping();
+    }
+  }
+
+  /** A worker could not load the app: stop everything, report once. */
+  private fail(err: WorkerBootError): void {
+    if (this.fatal !== null) return;
+    this.fatal = err;
+    this.opts.log.error(`Worker failed to boot: ${err.message}`);
+    const starting = this.startWaiters;
+    this.startWaiters = null;
+    // Report only once every worker is gone, so nothing is left behind.
+    this.stopWaiters.push(() => {
+      if (starting) starting.reject(err);
+      else this.onFatal?.(err);
+    });
+    this.beginStop(false, 0);
+  }
+
+  private beginStop(graceful: boolean, timeoutMs: number): void {
+    this.phase = "stopping";
+    if (this.bootTimer) clearTimeout(this.bootTimer);
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    this.rejectQueue(new PoolUnavailable("the worker pool is stopping"));
+    for (const w of this.workers) {
+      if (graceful) w.shutdown();
+      else w.kill("SIGTERM");
+    }
+    // Whatever is still alive after the grace period is killed.
+    this.stopTimer = setTimeout(() => {
+      for (const w of this.workers) w.kill("SIGKILL");
+    }, graceful ? timeoutMs : 2000);
+    this.stopTimer.unref();
+    this.wake();
+  }
+
+  private finishStop(): void {
+    this.phase = "stopped";
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    for (const resolve of this.stopWaiters.splice(0)) resolve();
+  }
+}
+
+function bootFailure(report: ErrorReport, w: Worker, code: number | null = null): WorkerBootError {
+  const exitCode = code !== null && code > 0 ? code : 4;
+  const reason = report.reason.split("\n")[0] ?? report.reason;
+  return new WorkerBootError(`worker ${w.serial} (pid ${w.pid}): ${reason}`, report.traceback, exitCode);
+}

@@ -1,0 +1,232 @@
+/**
+ * One Python worker process: spawn, the fd 3 frame stream, routing of frames to the
+ * requests in flight, heartbeat bookkeeping. It decides nothing about the pool: every
+ * state change is reported to the arbiter's loop through `onEvent`.
+ *
+ * Protocol: docs/protocol.md. Request ids are chosen here, unique among this worker's
+ * requests in flight; a request is in flight until its terminal frame (RESPONSE_END or
+ * APP_ERROR) arrives, which is what frees the worker's thread for the next request.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
+import type { Logger } from "../core/log.js";
+import {
+  decodeBootError,
+  decodeHello,
+  decodeLog,
+  encodePing,
+  encodeShutdown,
+  FrameDecoder,
+  FrameType,
+  ProtocolError,
+  type ErrorReport,
+  type Frame,
+  type Hello,
+} from "../protocol/index.js";
+import { forwardLines } from "./lines.js";
+
+/** The gateway's side of one request: receives that request's frames from the worker. */
+export interface RequestSink {
+  /** RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FILE, STACK, and the terminal RESPONSE_END / APP_ERROR. */
+  onFrame(frame: Frame): void;
+  /** The worker died (or broke the protocol) before the terminal frame. */
+  onWorkerLost(reason: string): void;
+}
+
+/** How to start a worker process (built once from the settings by command.ts). */
+export interface WorkerSpec {
+  readonly python: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export type WorkerState = "booting" | "ready" | "stopping" | "dead";
+
+export type WorkerEvent =
+  | { readonly kind: "ready"; readonly worker: Worker }
+  | { readonly kind: "boot-error"; readonly worker: Worker; readonly report: ErrorReport }
+  | { readonly kind: "free"; readonly worker: Worker }
+  | { readonly kind: "exit"; readonly worker: Worker; readonly code: number | null; readonly signal: NodeJS.Signals | null };
+
+/** Lines of stderr kept to explain a worker that dies before HELLO without BOOT_ERROR. */
+const KEPT_LINES = 40;
+
+export class Worker {
+  state: WorkerState = "booting";
+  readonly child: ChildProcess;
+  readonly pid: number;
+  hello: Hello | null = null;
+  bootError: ErrorReport | null = null;
+  /** Requests in flight on this worker, by request id. */
+  readonly inflight = new Map<number, RequestSink>();
+  /** Requests this worker has finished (terminal frame received). */
+  served = 0;
+  /** performance.now() of the last PONG (or of the spawn). */
+  lastPong: number;
+  readonly spawnedAt: number;
+  /** The last stderr lines, for a worker that dies before it can say why. */
+  readonly recentOutput: string[] = [];
+  private readonly channel: Socket;
+  private readonly decoder = new FrameDecoder("worker");
+  private nextId = 1;
+  private pingSeq = 0;
+
+  constructor(
+    readonly serial: number,
+    spec: WorkerSpec,
+    private readonly log: Logger,
+    output: (line: string) => void,
+    private readonly onEvent: (ev: WorkerEvent) => void,
+  ) {
+    const child = spawn(spec.python, [...spec.args], {
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
+      env: spec.env,
+      ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+    });
+    this.child = child;
+    this.pid = child.pid ?? -1;
+    this.spawnedAt = this.lastPong = performance.now();
+    const keep = (line: string): void => {
+      output(line);
+      this.recentOutput.push(line);
+      if (this.recentOutput.length > KEPT_LINES) this.recentOutput.shift();
+    };
+    if (child.stdout) forwardLines(child.stdout, keep);
+    if (child.stderr) forwardLines(child.stderr, keep);
+    this.channel = child.stdio[3] as Socket;
+    this.channel.on("data", (data: Buffer) => this.receive(data));
+    // EPIPE/ECONNRESET after the worker died: its exit event reports it.
+    this.channel.on("error", () => undefined);
+    child.on("error", (err) => {
+      // spawn failure (ENOENT, EACCES): reported like a boot failure, then "exit".
+      this.bootError ??= { reason: `cannot start ${spec.python}: ${err.message}`, traceback: "" };
+      if (child.pid === undefined) this.exited(127, null);
+    });
+    child.on("exit", (code, signal) => {
+      // Let fd 3 deliver what it still holds (a BOOT_ERROR just before exit 4).
+      if (this.channel.readableEnded || this.channel.destroyed) this.exited(code, signal);
+      else {
+        const done = (): void => this.exited(code, signal);
+        this.channel.once("close", done);
+        setTimeout(done, 200).unref();
+      }
+    });
+  }
+
+  get capacity(): number {
+    return this.hello?.threads ?? 1;
+  }
+
+  /** A fresh request id, unique among this worker's requests in flight; registers the sink. */
+  attach(sink: RequestSink): number {
+    let id = this.nextId;
+    while (this.inflight.has(id)) id = id >= 0xffffffff ? 1 : id + 1;
+    this.nextId = id >= 0xffffffff ? 1 : id + 1;
+    this.inflight.set(id, sink);
+    return id;
+  }
+
+  /** Write frames (one buffer or a header+chunk list) to the worker; dropped once dead. */
+  send(data: Buffer | readonly Buffer[]): void {
+    if (this.state === "dead" || this.channel.destroyed) return;
+    if (Buffer.isBuffer(data)) this.channel.write(data);
+    else for (const b of data) this.channel.write(b);
+  }
+
+  ping(): void {
+    const p = Buffer.allocUnsafe(4);
+    p.writeUInt32BE(++this.pingSeq >>> 0, 0);
+    this.send(encodePing(p));
+  }
+
+  /** Graceful: finish the requests in flight, then exit 0 (protocol SHUTDOWN). */
+  shutdown(): void {
+    if (this.state === "dead") return;
+    this.state = "stopping";
+    this.send(encodeShutdown());
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.state === "dead") return;
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  private receive(data: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(data);
+    } catch (err) {
+      const msg = err instanceof ProtocolError ? err.message : String(err);
+      this.log.error(`worker ${this.serial} (pid ${this.pid}): ${msg}; killing it`);
+      this.channel.destroy();
+      this.kill("SIGKILL");
+      return;
+    }
+    for (const f of frames) {
+      try {
+        this.route(f);
+      } catch (err) {
+        const msg = err instanceof ProtocolError ? err.message : String(err);
+        this.log.error(`worker ${this.serial} (pid ${this.pid}): ${msg}; killing it`);
+        this.channel.destroy();
+        this.kill("SIGKILL");
+        return;
+      }
+    }
+  }
+
+  private route(f: Frame): void {
+    switch (f.type) {
+      case FrameType.HELLO:
+        this.hello = decodeHello(f.payload);
+        if (this.state === "booting") {
+          this.state = "ready";
+          this.lastPong = performance.now();
+          this.onEvent({ kind: "ready", worker: this });
+        }
+        return;
+      case FrameType.BOOT_ERROR:
+        this.bootError = decodeBootError(f.payload);
+        this.onEvent({ kind: "boot-error", worker: this, report: this.bootError });
+        return;
+      case FrameType.PONG:
+        this.lastPong = performance.now();
+        return;
+      case FrameType.LOG: {
+        const rec = decodeLog(f.payload);
+        this.log.log(rec.level, f.id === 0 ? rec.message : `[request ${f.id}] ${rec.message}`);
+        return;
+      }
+      case FrameType.RESPONSE_END:
+      case FrameType.APP_ERROR: {
+        const sink = this.inflight.get(f.id);
+        this.inflight.delete(f.id);
+        this.served++;
+        // The thread is free before the sink runs: a queued request may go next.
+        this.onEvent({ kind: "free", worker: this });
+        sink?.onFrame(f);
+        return;
+      }
+      default:
+        // RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FILE, STACK: for the request's sink. A
+        // frame for an unknown id can only be a late one for a request already failed.
+        this.inflight.get(f.id)?.onFrame(f);
+    }
+  }
+
+  private exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.state === "dead") return;
+    this.state = "dead";
+    this.channel.destroy();
+    const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
+    const lost = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const sink of lost) sink.onWorkerLost(`worker ${this.serial} (pid ${this.pid}) exited with ${how}`);
+    this.onEvent({ kind: "exit", worker: this, code, signal });
+  }
+}

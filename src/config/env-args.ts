@@ -54,14 +54,18 @@ export function envDefaults(env: Env): Map<string, SettingValue> {
     const v = convertValue(decl, text);
     if (typeof v === "object" && v !== null && "error" in v) {
       const why = /\(([^()]*)\)$/.exec(v.error)?.[1] ?? v.error;
-      throw new ConfigError(`invalid value for environment variable ${decl.env}: ${JSON.stringify(text)} (${why})`);
+      throw new ConfigError(
+        `invalid value for environment variable ${decl.env}: ${JSON.stringify(text)} (${why})`,
+      );
     }
-    out.set(decl.name, decl.kind === "list" ? (v as readonly string[]) : v);
+    out.set(decl.name, v);
   }
   const port = env["PORT"];
   if (port !== undefined) {
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-      throw new ConfigError(`invalid value for environment variable PORT: ${JSON.stringify(port)} (expected a port number)`);
+      throw new ConfigError(
+        `invalid value for environment variable PORT: ${JSON.stringify(port)} (expected a port number)`,
+      );
     }
     out.set("bind", [`0.0.0.0:${port}`]);
   } else out.set("bind", ["127.0.0.1:8000"]);
@@ -99,7 +103,7 @@ export function shlexSplit(text: string): string[] {
         const d = text[i]!;
         if (d === '"') break;
         if (d === "\\" && (text[i + 1] === '"' || text[i + 1] === "\\")) {
-          word += text[i + 1];
+          word += text[i + 1]!;
           i += 2;
         } else {
           word += d;
@@ -110,7 +114,7 @@ export function shlexSplit(text: string): string[] {
       i++;
     } else if (c === "\\") {
       if (i + 1 >= text.length) throw new UsageError("No escaped character");
-      word += text[i + 1];
+      word += text[i + 1]!;
       inWord = true;
       i += 2;
     } else {

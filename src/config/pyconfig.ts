@@ -85,7 +85,12 @@ const GUNICORN_ONLY: ReadonlySet<string> = new Set(
 );
 
 /** Ignoring these would serve plain HTTP where the operator asked for TLS. */
-const TLS_SETTINGS: ReadonlySet<string> = new Set(["keyfile", "certfile", "ca_certs", "ssl_context"]);
+const TLS_SETTINGS: ReadonlySet<string> = new Set([
+  "keyfile",
+  "certfile",
+  "ca_certs",
+  "ssl_context",
+]);
 
 /** `-c` values that name a Gunicorn config (everything else is an nginx-syntax config). */
 export function isPyConfigLocation(location: string): boolean {
@@ -104,7 +109,8 @@ export interface LoadOptions {
 export function loadPyConfig(location: string, opts: LoadOptions): PyConfig {
   if (!location.startsWith("python:")) {
     const path = location.startsWith("file:") ? location.slice("file:".length) : location;
-    if (!existsSync(resolve(opts.cwd, path))) throw new ConfigError(`config file ${JSON.stringify(location)} doesn't exist`);
+    if (!existsSync(resolve(opts.cwd, path)))
+      throw new ConfigError(`config file ${JSON.stringify(location)} doesn't exist`);
   }
   const script = join(repoRoot(), "python", "narwhal_config_loader.py");
   const r = spawnSync(opts.python, [script, location, opts.cwd], {
@@ -118,7 +124,9 @@ export function loadPyConfig(location: string, opts: LoadOptions): PyConfig {
   }
   if (r.status !== 0) {
     const why = r.signal ? `killed by ${r.signal}` : `exit status ${r.status ?? "?"}`;
-    throw new ConfigError(`failed to read config file ${location} (${why}):\n${r.stderr.trimEnd()}`);
+    throw new ConfigError(
+      `failed to read config file ${location} (${why}):\n${r.stderr.trimEnd()}`,
+    );
   }
   // Anything the file printed went to stderr; pass it on like Gunicorn would show it.
   if (r.stderr) process.stderr.write(r.stderr);
@@ -140,40 +148,58 @@ export function mapPyConfig(out: LoaderOutput, location: string): PyConfig {
     const line = out.lines[name];
     return line === undefined ? location : `${location}:${line}`;
   };
-  const names = [...Object.keys(out.values).map((n) => [n, true] as const), ...Object.keys(out.others).map((n) => [n, false] as const)];
+  const names = [
+    ...Object.keys(out.values).map((n) => [n, true] as const),
+    ...Object.keys(out.others).map((n) => [n, false] as const),
+  ];
   names.sort((a, b) => (out.lines[a[0]] ?? 0) - (out.lines[b[0]] ?? 0));
   for (const [name, isJson] of names) {
     if (name.startsWith("_") || /[A-Z]/.test(name)) continue;
     const otherType = isJson ? null : out.others[name]!;
     const decl = settingByName(name);
     if (decl) {
-      const v = isJson ? fromPython(decl, out.values[name]) : { error: `${expected(decl)}, not ${otherType!}` };
-      if (typeof v === "object" && v !== null && "error" in v) errors.push(`invalid value for setting "${name}" in ${where(name)}: ${v.error}`);
-      else values.set(name, v as SettingValue);
+      const v = isJson
+        ? fromPython(decl, out.values[name])
+        : { error: `${expected(decl)}, not ${otherType!}` };
+      if (typeof v === "object" && v !== null && "error" in v)
+        errors.push(`invalid value for setting "${name}" in ${where(name)}: ${v.error}`);
+      else values.set(name, v);
       continue;
     }
     if (GUNICORN_HOOKS.has(name)) {
-      if (name === "ssl_context") errors.push(`"ssl_context" in ${where(name)}: narwhal does not terminate TLS; put a TLS proxy in front`);
-      else warnings.push(`${where(name)}: server hook "${name}" is not supported by narwhal; ignored`);
+      if (name === "ssl_context")
+        errors.push(
+          `"ssl_context" in ${where(name)}: narwhal does not terminate TLS; put a TLS proxy in front`,
+        );
+      else
+        warnings.push(`${where(name)}: server hook "${name}" is not supported by narwhal; ignored`);
       continue;
     }
     if (GUNICORN_ONLY.has(name)) {
       const v = out.values[name];
       if (TLS_SETTINGS.has(name) && v !== null && v !== undefined && v !== "") {
-        errors.push(`"${name}" in ${where(name)}: narwhal does not terminate TLS; put a TLS proxy in front`);
+        errors.push(
+          `"${name}" in ${where(name)}: narwhal does not terminate TLS; put a TLS proxy in front`,
+        );
       } else if (name !== "config") {
-        warnings.push(`${where(name)}: Gunicorn setting "${name}" is not supported by narwhal; ignored`);
+        warnings.push(
+          `${where(name)}: Gunicorn setting "${name}" is not supported by narwhal; ignored`,
+        );
       }
       continue;
     }
     // Imports (`import multiprocessing`, `from os import cpu_count`) and helper
     // functions or classes are not settings; only plain values can be typos.
-    if (!isJson && (otherType === "module" || otherType === "function" || otherType === "type")) continue;
+    if (!isJson && (otherType === "module" || otherType === "function" || otherType === "type"))
+      continue;
     const hint = suggest(name);
-    errors.push(`unknown setting "${name}" in ${where(name)}${hint ? ` (did you mean "${hint}"?)` : ""}`);
+    errors.push(
+      `unknown setting "${name}" in ${where(name)}${hint ? ` (did you mean "${hint}"?)` : ""}`,
+    );
   }
   if (errors.length > 0) {
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1).join("; ")})` : "";
+    const more =
+      errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1).join("; ")})` : "";
     throw new ConfigError(errors[0]! + more);
   }
   return { location, values, warnings };
@@ -203,7 +229,9 @@ function expected(decl: SettingDecl): string {
 /** Python value (as JSON) → the table's type, with Gunicorn's validators' leniency. */
 export function fromPython(decl: SettingDecl, v: unknown): SettingValue | { error: string } {
   const typeName = pyTypeName(v);
-  const wrong = { error: `${expected(decl)}, not ${typeName}${typeName === "str" ? ` ${JSON.stringify(v)}` : ""}` };
+  const wrong = {
+    error: `${expected(decl)}, not ${typeName}${typeName === "str" ? ` ${JSON.stringify(v)}` : ""}`,
+  };
   if (v === null) return decl.default === null ? null : wrong;
   const viaText = (text: string): SettingValue | { error: string } => {
     const r = convertValue(decl, text);
@@ -230,7 +258,7 @@ export function fromPython(decl: SettingDecl, v: unknown): SettingValue | { erro
     case "list":
       // validate_list_string: a single string is a one-element list.
       if (typeof v === "string") return [v];
-      if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
+      if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
       return wrong;
     case "string":
       if (typeof v === "string") return v;
@@ -269,12 +297,15 @@ function suggest(name: string): string | null {
 /** Optimal string alignment distance: a transposition ("wrokers") counts as one edit. */
 function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 2) return 3;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
       d[i]![j] = v;
     }
   }

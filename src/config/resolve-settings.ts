@@ -25,7 +25,8 @@ import type { SettingValue } from "./setting-types.js";
 import { SETTINGS, settingByName } from "./settings.js";
 
 /** Where a setting's value came from (for --print-config and tests). */
-export type SettingSource = "default" | "environment" | "config" | "GUNICORN_CMD_ARGS" | "NARWHAL_CMD_ARGS" | "command line";
+export type SettingSource =
+  "default" | "environment" | "config" | "GUNICORN_CMD_ARGS" | "NARWHAL_CMD_ARGS" | "command line";
 
 export interface ResolvedSettings {
   readonly settings: Settings;
@@ -58,7 +59,12 @@ export const DEFAULT_CONFIG_FILE = "gunicorn.conf.py";
  * unknown setting, bad environment value).
  * @example resolveSettings(["-w", "3", "app:application"], process.env, process.cwd()).settings.num("workers") // 3
  */
-export function resolveSettings(argv: readonly string[], env: Env, cwd: string, opts: ResolveOptions = {}): ResolvedSettings {
+export function resolveSettings(
+  argv: readonly string[],
+  env: Env,
+  cwd: string,
+  opts: ResolveOptions = {},
+): ResolvedSettings {
   const cli = parseArgs(argv);
   const envArgs = parseEnvArgs(env);
   const values = new Map<string, SettingValue>();
@@ -77,14 +83,16 @@ export function resolveSettings(argv: readonly string[], env: Env, cwd: string, 
   // The config file: -c on the command line, else in NARWHAL_CMD_ARGS / GUNICORN_CMD_ARGS.
   let location = cli.command.config;
   if (location === null) for (const e of envArgs) location = e.parsed.command.config ?? location;
-  if (location === null && existsSync(join(cwd, DEFAULT_CONFIG_FILE))) location = DEFAULT_CONFIG_FILE;
+  if (location === null && existsSync(join(cwd, DEFAULT_CONFIG_FILE)))
+    location = DEFAULT_CONFIG_FILE;
 
   let configPath: string | null = null;
   let nginxConfigPath: string | null = null;
   if (location !== null && isPyConfigLocation(location)) {
     // The interpreter named before the file is read (the file cannot choose its own reader).
     let explicit: string | null = null;
-    for (const e of envArgs) explicit = (e.parsed.settings.get("python") as string | undefined) ?? explicit;
+    for (const e of envArgs)
+      explicit = (e.parsed.settings.get("python") as string | undefined) ?? explicit;
     explicit = (cli.settings.get("python") as string | undefined) ?? explicit;
     const python = (opts.findPython ?? defaultFindPython)(explicit, env);
     const py = loadPyConfig(location, { python, cwd });
@@ -98,7 +106,9 @@ export function resolveSettings(argv: readonly string[], env: Env, cwd: string, 
   for (const e of envArgs) {
     layer(e.parsed.settings, e.variable);
     if (e.parsed.positional.length > 0) {
-      warnings.push(`${e.variable}: positional arguments ignored (${e.parsed.positional.join(" ")}), as Gunicorn does`);
+      warnings.push(
+        `${e.variable}: positional arguments ignored (${e.parsed.positional.join(" ")}), as Gunicorn does`,
+      );
     }
   }
   layer(cli.settings, "command line");
@@ -138,8 +148,12 @@ export function parseUmask(text: string): number {
   else if (/^0x[0-9a-f]+$/.test(t)) n = parseInt(t.slice(2), 16);
   else if (/^0b[01]+$/.test(t)) n = parseInt(t.slice(2), 2);
   else if (/^\d+$/.test(t)) n = Number(t);
-  else throw new ConfigError(`invalid value for umask: ${JSON.stringify(text)} (expected an integer such as 022)`);
-  if (n > 0o777) throw new ConfigError(`invalid value for umask: ${JSON.stringify(text)} (at most 0o777)`);
+  else
+    throw new ConfigError(
+      `invalid value for umask: ${JSON.stringify(text)} (expected an integer such as 022)`,
+    );
+  if (n > 0o777)
+    throw new ConfigError(`invalid value for umask: ${JSON.stringify(text)} (at most 0o777)`);
   return n;
 }
 
@@ -159,13 +173,21 @@ function pyText(name: string, v: SettingValue): string {
   if (v === null) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
   if (Array.isArray(v)) return `[${(v as readonly string[]).map((s) => pyStr(s)).join(", ")}]`;
-  if (typeof v === "number" && settingByName(name)?.kind === "float" && Number.isInteger(v)) return `${v}.0`;
+  if (typeof v === "number" && settingByName(name)?.kind === "float" && Number.isInteger(v))
+    return `${v}.0`;
   return String(v);
 }
 
 function pyStr(s: string): string {
   const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  return q + s.replace(/\\/g, "\\\\").replace(new RegExp(q, "g"), "\\" + q).replace(/\n/g, "\\n") + q;
+  return (
+    q +
+    s
+      .replace(/\\/g, "\\\\")
+      .replace(new RegExp(q, "g"), "\\" + q)
+      .replace(/\n/g, "\\n") +
+    q
+  );
 }
 
 /**
@@ -173,11 +195,22 @@ function pyStr(s: string): string {
  * (with chdir, pythonpath and raw_env applied) and find the callable. Returns null when
  * it loads, else the error text (the Python traceback).
  */
-export function checkAppImports(r: ResolvedSettings, env: Env, opts: ResolveOptions = {}, cwd = process.cwd()): string | null {
+export function checkAppImports(
+  r: ResolvedSettings,
+  env: Env,
+  opts: ResolveOptions = {},
+  cwd = process.cwd(),
+): string | null {
   if (r.appModule === null) return "no APP_MODULE given (and no wsgi_app in the config file)";
   const s = r.settings;
   const dir = resolve(cwd, s.strOrNull("chdir") ?? ".");
-  const paths = [dir, ...(s.strOrNull("pythonpath") ?? "").split(",").filter((p) => p.trim() !== "").map((p) => resolve(dir, p.trim()))];
+  const paths = [
+    dir,
+    ...(s.strOrNull("pythonpath") ?? "")
+      .split(",")
+      .filter((p) => p.trim() !== "")
+      .map((p) => resolve(dir, p.trim())),
+  ];
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   for (const kv of s.list("raw_env")) {
@@ -197,7 +230,12 @@ export function checkAppImports(r: ResolvedSettings, env: Env, opts: ResolveOpti
     "if not callable(obj):",
     "    sys.exit('application object %r is not callable' % (sys.argv[1],))",
   ].join("\n");
-  const run = spawnSync(python, ["-c", code, r.appModule, ...paths], { cwd: dir, env: childEnv, encoding: "utf8", timeout: 60_000 });
+  const run = spawnSync(python, ["-c", code, r.appModule, ...paths], {
+    cwd: dir,
+    env: childEnv,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   if (run.error) return `cannot run ${python}: ${run.error.message}`;
   if (run.status === 0) return null;
   return run.stderr.trimEnd() || `python exited with status ${run.status ?? run.signal ?? "?"}`;

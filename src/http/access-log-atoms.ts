@@ -160,7 +160,8 @@ function environLookup(rec: AccessRecord, lowerName: string): string | null {
     const header = lowerName.slice(5);
     if (header === "content_type" || header === "content_length") return null;
     const vals: string[] = [];
-    for (const [n, val] of rec.requestHeaders) if (n.toLowerCase().replaceAll("-", "_") === header) vals.push(val);
+    for (const [n, val] of rec.requestHeaders)
+      if (n.toLowerCase().replaceAll("-", "_") === header) vals.push(val);
     return vals.length === 0 ? null : vals.join(",");
   }
   return null;
@@ -168,7 +169,9 @@ function environLookup(rec: AccessRecord, lowerName: string): string | null {
 
 /** PATH_INFO as Gunicorn builds it: %XX decoded to bytes, read as latin-1 (PEP 3333). */
 export function pathInfo(rawPath: string): string {
-  return rawPath.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return rawPath.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) =>
+    String.fromCharCode(parseInt(h, 16)),
+  );
 }
 
 /** The user name of an `Authorization: Basic ...` header, as Gunicorn's `_get_user`. */
@@ -177,12 +180,17 @@ export function basicAuthUser(auth: string | null): string | null {
   const sp = auth.indexOf(" ");
   if (sp < 0) return null;
   // b64decode(validate=False) drops characters outside the alphabet, then needs padding.
-  const b64 = auth.slice(sp + 1).trim().replace(/[^A-Za-z0-9+/=]/g, "");
+  const b64 = auth
+    .slice(sp + 1)
+    .trim()
+    .replace(/[^A-Za-z0-9+/=]/g, "");
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64)) return null;
   const bytes = Buffer.from(b64, "base64");
   const colon = bytes.indexOf(0x3a);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(colon < 0 ? bytes : bytes.subarray(0, colon));
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      colon < 0 ? bytes : bytes.subarray(0, colon),
+    );
   } catch {
     return null;
   }

@@ -44,7 +44,8 @@ export function compilePrintf(format: string, what: string): Piece[] {
       i++;
       continue;
     }
-    if (format[i] !== "(") bad(`conversion at offset ${i - 1} has no (name); write %(h)s, or %% for a percent sign`);
+    if (format[i] !== "(")
+      bad(`conversion at offset ${i - 1} has no (name); write %(h)s, or %% for a percent sign`);
     // Python counts nested parentheses inside the key.
     let depth = 1;
     const keyStart = ++i;
@@ -56,7 +57,7 @@ export function compilePrintf(format: string, what: string): Piece[] {
     if (depth > 0) bad("incomplete format key");
     const key = format.slice(keyStart, i - 1);
     let flags = "";
-    while (i < format.length && "#0- +".includes(format[i]!)) flags += format[i++];
+    while (i < format.length && "#0- +".includes(format[i]!)) flags += format[i++]!;
     let width: number | null = null;
     let precision: number | null = null;
     const w = /^\d+/.exec(format.slice(i));
@@ -74,7 +75,8 @@ export function compilePrintf(format: string, what: string): Piece[] {
     while (i < format.length && "hlL".includes(format[i]!)) i++; // length modifiers: ignored, as in Python
     const conv = format[i];
     if (conv === undefined) bad("incomplete format");
-    if (!"diouxXeEfFgGsra".includes(conv!)) bad(`unsupported format character ${JSON.stringify(conv)}`);
+    if (!"diouxXeEfFgGsra".includes(conv!))
+      bad(`unsupported format character ${JSON.stringify(conv)}`);
     i++;
     if (lit) pieces.push(lit);
     lit = "";
@@ -97,7 +99,8 @@ export function formatValue(c: Conversion, value: string | number): string {
     if (c.precision !== null) body = body.slice(0, c.precision);
     return pad(body, c, "", false);
   }
-  if (typeof value !== "number") throw new TypeError(`%${c.conv} format: a real number is required, not str`);
+  if (typeof value !== "number")
+    throw new TypeError(`%${c.conv} format: a real number is required, not str`);
   if (value < 0 || Object.is(value, -0)) sign = "-";
   else if (c.flags.includes("+")) sign = "+";
   else if (c.flags.includes(" ")) sign = " ";
@@ -112,7 +115,8 @@ export function formatValue(c: Conversion, value: string | number): string {
     case "o":
     case "x":
     case "X": {
-      if (!Number.isInteger(value)) throw new TypeError(`%${c.conv} format: an integer is required, not float`);
+      if (!Number.isInteger(value))
+        throw new TypeError(`%${c.conv} format: an integer is required, not float`);
       const radix = c.conv === "o" ? 8 : 16;
       body = abs.toString(radix);
       if (c.precision !== null) body = body.padStart(c.precision, "0");

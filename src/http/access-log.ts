@@ -15,12 +15,20 @@
  */
 import { ConfigError } from "../core/errors.js";
 import { LineSink } from "../core/log.js";
-import { atomValue, isKnownAtom, NUMERIC_ATOMS, pathInfo, type AccessRecord, type AtomValue } from "./access-log-atoms.js";
+import {
+  atomValue,
+  isKnownAtom,
+  NUMERIC_ATOMS,
+  pathInfo,
+  type AccessRecord,
+  type AtomValue,
+} from "./access-log-atoms.js";
 import { compilePrintf, formatValue, isNumericConversion } from "./access-log-printf.js";
 
 export type { AccessRecord } from "./access-log-atoms.js";
 
-export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+export const DEFAULT_ACCESS_LOG_FORMAT =
+  '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
 export type AccessLogFormatter = (rec: AccessRecord) => string;
 
@@ -105,10 +113,15 @@ function compileJsonAtoms(spec: string): AccessLogFormatter {
     .split(",")
     .map((k) => k.trim())
     .filter((k) => k !== "");
-  if (keys.length === 0) throw new ConfigError(`invalid access_log_format ${JSON.stringify(spec)}: json: needs atoms, e.g. json:h,t,r,s`);
+  if (keys.length === 0)
+    throw new ConfigError(
+      `invalid access_log_format ${JSON.stringify(spec)}: json: needs atoms, e.g. json:h,t,r,s`,
+    );
   for (const k of keys) {
     if (!isKnownAtom(k)) {
-      throw new ConfigError(`invalid access_log_format ${JSON.stringify(spec)}: unknown atom ${JSON.stringify(k)}`);
+      throw new ConfigError(
+        `invalid access_log_format ${JSON.stringify(spec)}: unknown atom ${JSON.stringify(k)}`,
+      );
     }
   }
   return (rec) => {

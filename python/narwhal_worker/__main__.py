@@ -1,0 +1,108 @@
+"""python -m narwhal_worker [--fd N] [--threads N] [--chdir DIR] [--pythonpath DIRS]
+[--name NAME] APP_MODULE   (docs/protocol.md, "Transport and command line").
+
+Exit status: 0 after SHUTDOWN or EOF on the socket, 3 when the worker itself cannot
+start, 4 when the app cannot be loaded (Gunicorn's APP_LOAD_ERROR). A boot failure is
+reported in a BOOT_ERROR frame and as a traceback on stderr.
+"""
+
+import argparse
+import faulthandler
+import os
+import signal
+import sys
+import traceback
+
+from . import protocol as P
+
+EXIT_WORKER_BOOT = 3
+EXIT_APP_LOAD = 4
+
+
+class _Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Usage(message)
+
+
+def parse_args(argv):
+    p = _Parser(prog="python -m narwhal_worker", add_help=False)
+    p.add_argument("--fd", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--chdir", default=None)
+    p.add_argument("--pythonpath", default=None)
+    p.add_argument("--name", default="")
+    p.add_argument("app")
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        raise _Usage("--threads must be at least 1")
+    return args
+
+
+def _boot_error(channel, reason, tb, code):
+    sys.stderr.write(tb if tb.endswith("\n") else tb + "\n")
+    sys.stderr.flush()
+    if channel is not None:
+        channel.send([P.encode_json(P.BOOT_ERROR, 0, {
+            "reason": reason[:1000], "traceback": P.truncate_text(tb)})])
+    return code
+
+
+def main(argv=None):
+    # Ctrl-C in a terminal signals the whole process group: Node decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Node's fallback stack dump for a thread that holds the GIL (docs/protocol.md).
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    try:
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError):
+        pass
+
+    from .worker import Channel, Worker, flush_std
+
+    channel = None
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        channel = Channel(args.fd)
+    except (_Usage, OSError, ValueError) as err:
+        reason = "narwhal_worker: %s" % err
+        return _boot_error(channel, reason, reason, EXIT_WORKER_BOOT)
+
+    try:
+        if args.chdir:
+            os.chdir(args.chdir)
+            sys.path.insert(0, os.getcwd())  # as Gunicorn: --chdir makes the app importable
+        elif os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        if args.pythonpath:
+            for path in reversed([p for p in args.pythonpath.split(",") if p]):
+                sys.path.insert(0, os.path.abspath(path))
+        from .loader import AppLoadError, load_app
+
+        try:
+            app = load_app(args.app)
+        except AppLoadError as err:
+            return _boot_error(channel, str(err), str(err), EXIT_APP_LOAD)
+    except BaseException as err:  # noqa: B902 - import errors, SystemExit in the app module...
+        tb = traceback.format_exc()
+        lines = traceback.format_exception_only(type(err), err)
+        reason = lines[-1].strip() if lines else type(err).__name__
+        return _boot_error(channel, reason, tb, EXIT_APP_LOAD)
+
+    worker = Worker(channel, app, args.app, threads=args.threads, name=args.name)
+    try:
+        code = worker.serve()
+    except P.ProtocolError as err:
+        sys.stderr.write("narwhal_worker: %s\n" % err)
+        code = EXIT_WORKER_BOOT
+    flush_std()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

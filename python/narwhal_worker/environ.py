@@ -1,0 +1,234 @@
+"""The PEP 3333 environ and wsgi.input, built from a decoded REQUEST frame.
+
+Node has already parsed and validated HTTP (the worker never parses HTTP); this module
+only maps fields, Gunicorn style, so that apps moving from Gunicorn see the same environ.
+"""
+
+import io
+import os
+import sys
+import threading
+from urllib.parse import unquote_to_bytes
+
+from . import protocol
+
+SERVER_SOFTWARE = "narwhal"
+
+
+class ConfigurationProblem(Exception):
+    """A request the deployment cannot map (Gunicorn's ConfigurationProblem -> 500)."""
+
+
+def path_info(raw_path, script_name):
+    """PATH_INFO: the raw path minus SCRIPT_NAME, percent-decoded to bytes, as latin-1.
+
+    Like Gunicorn, SCRIPT_NAME is matched against the raw path before decoding (so an
+    encoded "/" in the prefix cannot smuggle a match) and a path outside it is an error.
+    """
+    if script_name:
+        if not raw_path.startswith(script_name):
+            raise ConfigurationProblem(
+                "Request path %r does not start with SCRIPT_NAME %r" % (raw_path, script_name))
+        raw_path = raw_path[len(script_name):]
+    if "%" not in raw_path:
+        return raw_path
+    return unquote_to_bytes(raw_path).decode("latin-1")
+
+
+def base_environ(threads):
+    """The per-worker constant part; build_environ() copies it for each request."""
+    from .response import FileWrapper
+
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": threads > 1,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input_terminated": True,
+        "SERVER_SOFTWARE": SERVER_SOFTWARE,
+    }
+
+
+def build_environ(base, req, wsgi_input):
+    script_name = req.script_name or os.environ.get("SCRIPT_NAME", "")
+    env = base.copy()
+    env["REQUEST_METHOD"] = req.method
+    env["SCRIPT_NAME"] = script_name
+    env["PATH_INFO"] = path_info(req.path, script_name)
+    env["QUERY_STRING"] = req.query
+    env["RAW_URI"] = req.target
+    env["SERVER_PROTOCOL"] = req.server_protocol
+    env["SERVER_NAME"] = req.server_name
+    env["SERVER_PORT"] = str(req.server_port)
+    env["REMOTE_ADDR"] = req.remote_addr
+    env["REMOTE_PORT"] = str(req.remote_port)
+    env["wsgi.url_scheme"] = req.url_scheme or "http"
+    env["wsgi.input"] = wsgi_input
+    for name, value in req.headers:
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+            # Not HTTP_-prefixed (PEP 3333 / CGI); Node refuses duplicate Content-Length.
+            env[key] = value
+            continue
+        key = "HTTP_" + key
+        old = env.get(key)
+        # Repeated fields joined with "," in wire order, as Gunicorn (RFC 9110 5.3).
+        env[key] = value if old is None else old + "," + value
+    if "CONTENT_LENGTH" not in env and req.body_length:
+        # A de-chunked body: give apps (Django, Flask) the length they need to read it.
+        env["CONTENT_LENGTH"] = str(req.body_length)
+    return env
+
+
+class BodyReader:
+    """wsgi.input over a source of chunks, never reading past ``length`` bytes.
+
+    read(n), readline(n), readlines(hint) and iteration, as io.BufferedReader; the
+    source is a spilled temp file or BODY frames arriving from the reader thread.
+    """
+
+    def __init__(self, length):
+        self._remaining = length  # bytes not yet pulled from the source
+        self._buf = bytearray()
+
+    def _pull(self, want):
+        """Return up to ``want`` (> 0) new bytes from the source; b"" at the end."""
+        raise NotImplementedError
+
+    def _fill(self, want):
+        if self._remaining <= 0:
+            return False
+        data = self._pull(min(want, self._remaining))
+        if not data:
+            self._remaining = 0
+            return False
+        data = data[:self._remaining]
+        self._remaining -= len(data)
+        self._buf += data
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            while self._fill(1 << 16):
+                pass
+            size = len(self._buf)
+        else:
+            while len(self._buf) < size and self._fill(max(size - len(self._buf), 8192)):
+                pass
+        out = bytes(self._buf[:size])
+        del self._buf[:size]
+        return out
+
+    def readline(self, size=-1):
+        if size is None:
+            size = -1
+        start = 0
+        while True:
+            nl = self._buf.find(b"\n", start)
+            if nl >= 0:
+                end = nl + 1
+                break
+            if 0 <= size <= len(self._buf):
+                end = size
+                break
+            start = len(self._buf)
+            if not self._fill(8192):
+                end = len(self._buf)
+                break
+        if 0 <= size < end:
+            end = size
+        out = bytes(self._buf[:end])
+        del self._buf[:end]
+        return out
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        pass
+
+
+class FileBody(BodyReader):
+    """The body Node spilled to a temp file (deleted by Node after the request)."""
+
+    def __init__(self, path, length):
+        super().__init__(length)
+        self._file = open(path, "rb", buffering=0)
+
+    def _pull(self, want):
+        return self._file.read(want)
+
+    def close(self):
+        self._file.close()
+
+
+class ClientGone(IOError):
+    """wsgi.input read after the client went away (ABORT)."""
+
+
+class StreamBody(BodyReader):
+    """The body arriving in BODY frames; reads block until the bytes they need arrive."""
+
+    def __init__(self, length):
+        super().__init__(length)
+        self._chunks = []
+        self._done = False
+        self._aborted = False
+        self._cond = threading.Condition(threading.Lock())
+
+    # called by the reader thread
+    def feed(self, data):
+        with self._cond:
+            self._chunks.append(data)
+            self._cond.notify()
+
+    def finish(self):
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+
+    def abort(self):
+        with self._cond:
+            self._aborted = True
+            self._cond.notify()
+
+    # called by the app thread
+    def _pull(self, want):
+        with self._cond:
+            while not self._chunks and not self._done and not self._aborted:
+                self._cond.wait()
+            if self._aborted:
+                raise ClientGone("client disconnected while the request body was read")
+            if not self._chunks:
+                return b""
+            data = b"".join(self._chunks)
+            self._chunks = []
+            return data
+
+
+def make_input(req):
+    if req.body_mode == protocol.BODY_INLINE:
+        return io.BytesIO(req.body)
+    if req.body_mode == protocol.BODY_FILE:
+        return FileBody(req.body_file, req.body_length)
+    return StreamBody(req.body_length)

@@ -1,0 +1,230 @@
+"""One request on one app thread: environ, start_response, iterate, close, terminal frame.
+
+Frames out, in order: RESPONSE_HEAD (once the first non-empty chunk is ready or the
+iterable is exhausted, PEP 3333), RESPONSE_BODY per chunk as the app yields it (or
+RESPONSE_FILE for wsgi.file_wrapper), then exactly one terminal frame: RESPONSE_END, or
+APP_ERROR when the app failed (Node answers 500, or cuts the response if already begun).
+"""
+
+import os
+import stat
+import sys
+import threading
+import traceback
+
+from . import protocol as P
+from .environ import build_environ, make_input
+from .response import FileWrapper, InvalidResponse, check_headers, check_status
+
+# Small outputs are gathered and written once (head + body + end in one syscall).
+_COALESCE = 64 * 1024
+
+
+def error_report(exc):
+    reason = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"reason": (reason[-1] if reason else type(exc).__name__)[:1000],
+            "traceback": P.truncate_text(tb)}
+
+
+class Exchange:
+    __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident", "thread_name",
+                 "_status", "_headers", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
+
+    def __init__(self, worker, rid, req):
+        self.worker = worker
+        self.rid = rid
+        self.req = req
+        self.input = None
+        self.aborted = False
+        self.thread_ident = None
+        self.thread_name = ""
+        self._status = None  # (code, reason) once start_response succeeded
+        self._headers = None
+        self._sent = False  # RESPONSE_HEAD written
+        self._out = []
+        self._outlen = 0
+        self._ack = None
+        self._ack_ok = False
+
+    # ---- called by the reader thread
+
+    def abort(self):
+        self.aborted = True
+        inp = self.input
+        if inp is not None and hasattr(inp, "abort"):
+            inp.abort()
+        ack = self._ack
+        if ack is not None:
+            ack.set()
+
+    def file_ack(self, ok):
+        ack = self._ack
+        if ack is not None:
+            self._ack_ok = ok
+            ack.set()
+
+    # ---- start_response and write (PEP 3333)
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self._sent:
+                    # Too late to change the response: re-raise so the app unwinds.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self._status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        code_reason = check_status(status)
+        self._headers = check_headers(headers)
+        self._status = code_reason
+        return self.write
+
+    def write(self, data):
+        """The legacy write() callable: unbuffered, so it flushes what is pending."""
+        if self._status is None:
+            raise AssertionError("write() before start_response()")
+        if type(data) is not bytes:
+            raise TypeError("write() argument must be bytes, not %s" % type(data).__name__)
+        self._body(data)
+        self._flush()
+
+    # ---- output
+
+    def _head(self):
+        if not self._sent:
+            self._sent = True
+            code, reason = self._status
+            self._queue(P.encode_response_head(self.rid, code, reason, self._headers))
+
+    def _body(self, data):
+        if self.aborted:
+            return
+        if not self._sent:
+            self._head()
+        if data:
+            for piece in P.body_frames(P.RESPONSE_BODY, self.rid, data):
+                self._queue(piece)
+
+    def _queue(self, b):
+        self._out.append(b)
+        self._outlen += len(b)
+
+    def _flush(self):
+        if self._out:
+            out = self._out
+            self._out = []
+            self._outlen = 0
+            if not self.aborted:
+                self.worker.send(out)
+
+    # ---- the request
+
+    def run(self):
+        t = threading.current_thread()
+        self.thread_ident = t.ident
+        self.thread_name = t.name
+        worker = self.worker
+        result = None
+        terminal = None
+        if self.aborted:
+            # The client left while the request waited for a thread: never call the app.
+            worker.finish(self, [P.encode_frame(P.RESPONSE_END, self.rid)])
+            return
+        try:
+            if self.input is None:  # FRAMES mode: the reader thread made it already
+                self.input = make_input(self.req)
+            environ = build_environ(worker.base_environ, self.req, self.input)
+            result = worker.app(environ, self.start_response)
+            if isinstance(result, FileWrapper) and self._hand_off(result):
+                pass
+            else:
+                self._iterate(result)
+            if not self.aborted:
+                if self._status is None:
+                    raise InvalidResponse("the application returned without calling start_response()")
+                self._head()
+        except BaseException as exc:  # noqa: B902 - any app failure becomes APP_ERROR
+            terminal = P.encode_json(P.APP_ERROR, self.rid, error_report(exc))
+            self._out = []  # a half-built response is dropped; Node answers 500
+            self._outlen = 0
+        finally:
+            if result is not None and hasattr(result, "close"):
+                try:
+                    result.close()
+                except BaseException as exc:  # noqa: B902
+                    worker.log("error", "Error closing the response iterable:\n"
+                               + error_report(exc)["traceback"], self.rid)
+            if self.input is not None:
+                try:
+                    self.input.close()
+                except OSError:
+                    pass
+        # Exactly one terminal frame, sent even after ABORT: Node waits for it.
+        out = [] if self.aborted else self._out
+        self._out = []
+        out.append(P.encode_frame(P.RESPONSE_END, self.rid) if terminal is None else terminal)
+        worker.finish(self, out)
+
+    def _iterate(self, result):
+        # A list or tuple is complete already: gather it and write once at the end.
+        streaming = not isinstance(result, (list, tuple))
+        for chunk in result:
+            if self.aborted:
+                break
+            if type(chunk) is not bytes:
+                raise TypeError("the application yielded %s, not bytes" % type(chunk).__name__)
+            if not chunk:
+                continue
+            if self._status is None:
+                raise AssertionError("the application yielded data before start_response()")
+            self._body(chunk)
+            if streaming or self._outlen >= _COALESCE:
+                self._flush()
+        if self.aborted:
+            self._out = []
+            self._outlen = 0
+
+    def _hand_off(self, wrapper):
+        """Send a regular file by reference (RESPONSE_FILE); False = iterate it instead."""
+        if self._status is None or self.aborted:
+            return False
+        f = wrapper.filelike
+        try:
+            fd = f.fileno()
+            st = os.fstat(fd)
+            offset = f.tell() if hasattr(f, "tell") else os.lseek(fd, 0, os.SEEK_CUR)
+        except (AttributeError, OSError, ValueError):
+            return False
+        if not stat.S_ISREG(st.st_mode) or offset < 0:
+            return False
+        length = max(0, st.st_size - offset)
+        self._head()
+        self._ack = threading.Event()
+        self._queue(P.encode_response_file(self.rid, self.worker.pid, fd, offset, length))
+        self._flush()
+        # Keep the descriptor open until Node has its own (FILE_ACK) or the client left.
+        while not self._ack.wait(1.0):
+            if self.aborted or self.worker.closing:
+                return True
+        if self.aborted or self._ack_ok:
+            return True
+        # Node could not open it (not Linux...): stream [offset, offset+length) ourselves.
+        remaining = length
+        f.seek(offset)
+        while remaining > 0 and not self.aborted:
+            data = f.read(min(wrapper.blksize if wrapper.blksize > 0 else 8192, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            self._body(data)
+            self._flush()
+        return True
+
+
+def current_stack(ident):
+    frame = sys._current_frames().get(ident)
+    if frame is None:
+        return ""
+    return "".join(traceback.format_stack(frame))

@@ -1,0 +1,469 @@
+"""The worker side of narwhal's frame protocol (docs/protocol.md; mirrors src/protocol/).
+
+Every frame is a 12-byte header followed by ``length`` payload bytes::
+
+        0        1        2        3        4        5        6        7
+    +--------+--------+--------+--------+--------+--------+--------+--------+
+    |  type  | flags  |  reserved (0)   |     request id (u32 big-endian)   |
+    +--------+--------+--------+--------+--------+--------+--------+--------+
+    |    payload length (u32 BE)        |  payload ... (length bytes)
+    +--------+--------+--------+--------+--------+--------+-- - - -
+
+Type bit 7 clear = sent by Node, set = sent by the worker. No flags are defined (0).
+Request id 0 on connection frames, non-zero on request frames. Every size is capped and
+a violation raises ProtocolError with the same fault names as the TypeScript codec.
+Pinned by the golden vectors in test/fixtures/protocol/vectors.json.
+"""
+
+import json
+import struct
+
+PROTOCOL_VERSION = 1
+HEADER_SIZE = 12
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_CONTROL_PAYLOAD = 1024 * 1024
+MAX_PING_PAYLOAD = 64
+MAX_CHUNK = 1024 * 1024
+MAX_STRING = 0xFFFF
+MAX_HEADERS = 4096
+
+# Node -> worker
+REQUEST = 0x01
+BODY = 0x02
+BODY_END = 0x03
+ABORT = 0x04
+FILE_ACK = 0x05
+PING = 0x06
+SHUTDOWN = 0x07
+DUMP_STACK = 0x08
+# worker -> Node
+HELLO = 0x81
+BOOT_ERROR = 0x82
+PONG = 0x83
+RESPONSE_HEAD = 0x84
+RESPONSE_BODY = 0x85
+RESPONSE_FILE = 0x86
+RESPONSE_END = 0x87
+APP_ERROR = 0x88
+LOG = 0x89
+STACK = 0x8A
+
+NAMES = {
+    v: k
+    for k, v in dict(globals()).items()
+    if k.isupper() and isinstance(v, int) and k not in (
+        "PROTOCOL_VERSION", "HEADER_SIZE", "MAX_PAYLOAD", "MAX_CONTROL_PAYLOAD",
+        "MAX_PING_PAYLOAD", "MAX_CHUNK", "MAX_STRING", "MAX_HEADERS")
+}
+
+# type -> (scope, min payload, max payload); scope "conn" = id 0 only, "req" = non-zero
+_RULES = {
+    REQUEST: ("req", 16, MAX_PAYLOAD),
+    BODY: ("req", 0, MAX_PAYLOAD),
+    BODY_END: ("req", 0, 0),
+    ABORT: ("req", 0, 0),
+    FILE_ACK: ("req", 1, 1),
+    PING: ("conn", 0, MAX_PING_PAYLOAD),
+    SHUTDOWN: ("conn", 0, 0),
+    DUMP_STACK: ("req", 0, 0),
+    HELLO: ("conn", 2, MAX_CONTROL_PAYLOAD),
+    BOOT_ERROR: ("conn", 2, MAX_CONTROL_PAYLOAD),
+    PONG: ("conn", 0, MAX_PING_PAYLOAD),
+    RESPONSE_HEAD: ("req", 6, MAX_PAYLOAD),
+    RESPONSE_BODY: ("req", 0, MAX_PAYLOAD),
+    RESPONSE_FILE: ("req", 24, 24),
+    RESPONSE_END: ("req", 0, 0),
+    APP_ERROR: ("req", 2, MAX_CONTROL_PAYLOAD),
+    LOG: ("any", 2, MAX_CONTROL_PAYLOAD),
+    STACK: ("req", 2, MAX_CONTROL_PAYLOAD),
+}
+
+BODY_INLINE = 0
+BODY_FRAMES = 1
+BODY_FILE = 2
+
+_HEADER = struct.Struct(">BBHII")
+_REQ_FIXED = struct.Struct(">BBHHHQ")
+_HEAD_FIXED = struct.Struct(">HH")
+_FILE = struct.Struct(">IIQQ")
+_U16 = struct.Struct(">H")
+
+
+class ProtocolError(Exception):
+    """The stream is out of sync or carries an impossible value; ``fault`` is stable."""
+
+    def __init__(self, fault, message):
+        super().__init__("worker protocol: %s" % message)
+        self.fault = fault
+
+
+def type_name(t):
+    return NAMES.get(t, "0x%02x" % t)
+
+
+def _check(t, flags, rid, length, sender):
+    rule = _RULES.get(t)
+    if rule is None:
+        raise ProtocolError("UNKNOWN_TYPE", "unknown frame type %s" % type_name(t))
+    scope, lo, hi = rule
+    if (sender != "any" and ("worker" if t & 0x80 else "node") != sender) or flags or not (
+            lo <= length <= hi) or not 0 <= rid <= 0xFFFFFFFF or (rid == 0) != (scope == "conn") and scope != "any":
+        _refuse(t, flags, rid, length, sender, rule)
+
+
+def _refuse(t, flags, rid, length, sender, rule):
+    name = type_name(t)
+    scope, lo, hi = rule
+    if sender != "any" and ("worker" if t & 0x80 else "node") != sender:
+        raise ProtocolError("BAD_DIRECTION", "%s cannot come from %s" % (name, sender))
+    if flags != 0:
+        raise ProtocolError("BAD_FLAGS", "%s with flags 0x%x" % (name, flags))
+    if not 0 <= rid <= 0xFFFFFFFF or (scope == "conn" and rid != 0):
+        raise ProtocolError("BAD_REQUEST_ID", "%s with request id %d" % (name, rid))
+    if scope == "req" and rid == 0:
+        raise ProtocolError("BAD_REQUEST_ID", "%s without request id" % name)
+    if length > hi:
+        fault = "BAD_PAYLOAD_LENGTH" if lo == hi else "PAYLOAD_TOO_LARGE"
+        raise ProtocolError(fault, "%s payload of %d bytes (max %d)" % (name, length, hi))
+    raise ProtocolError("BAD_PAYLOAD_LENGTH", "%s payload of %d bytes (min %d)" % (name, length, lo))
+
+
+def frame_header(t, rid, length):
+    _check(t, 0, rid, length, "any")
+    return _HEADER.pack(t, 0, 0, rid, length)
+
+
+def encode_frame(t, rid=0, payload=b""):
+    _check(t, 0, rid, len(payload), "any")
+    return _HEADER.pack(t, 0, 0, rid, len(payload)) + bytes(payload)
+
+
+class Frame:
+    __slots__ = ("type", "flags", "id", "payload")
+
+    def __init__(self, t, flags, rid, payload):
+        self.type = t
+        self.flags = flags
+        self.id = rid
+        self.payload = payload
+
+    def __repr__(self):
+        return "Frame(%s, id=%d, %d bytes)" % (type_name(self.type), self.id, len(self.payload))
+
+
+class FrameDecoder:
+    """Incremental: push() any split of the stream, get whole frames; fails for good."""
+
+    def __init__(self, sender="any"):
+        self.sender = sender
+        self._buf = bytearray()
+        self._need = None  # payload end of the frame at the front, once its header is checked
+        self._failed = None
+
+    @property
+    def pending(self):
+        return len(self._buf)
+
+    def push(self, data):
+        if self._failed is not None:
+            raise self._failed
+        if self._buf:
+            self._buf += data
+            buf = self._buf
+        else:
+            buf = data  # fast path: nothing pending, slice frames straight out of data
+        out = []
+        off = 0
+        n = len(buf)
+        unpack = _HEADER.unpack_from
+        try:
+            while n - off >= HEADER_SIZE:
+                t, flags, reserved, rid, length = unpack(buf, off)
+                if reserved != 0:
+                    raise ProtocolError("BAD_RESERVED", "reserved bytes 0x%x" % reserved)
+                _check(t, flags, rid, length, self.sender)
+                end = off + HEADER_SIZE + length
+                if end > n:
+                    break
+                out.append(Frame(t, flags, rid, bytes(buf[off + HEADER_SIZE:end])))
+                off = end
+        except ProtocolError as err:
+            self._failed = err
+            raise
+        if buf is self._buf:
+            if off:
+                del buf[:off]
+        elif off < n:
+            self._buf = bytearray(buf[off:])
+        return out
+
+
+# ---- str fields
+
+
+def _latin1(s, what):
+    try:
+        b = s.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ProtocolError("NOT_LATIN1", "%s has a character above U+00FF" % what) from None
+    if len(b) > MAX_STRING:
+        raise ProtocolError("STRING_TOO_LONG", "%s of %d bytes (max %d)" % (what, len(b), MAX_STRING))
+    return _U16.pack(len(b)) + b
+
+
+def _utf8(s, what):
+    b = s.encode("utf-8", "surrogateescape")
+    if len(b) > MAX_STRING:
+        raise ProtocolError("STRING_TOO_LONG", "%s of %d bytes (max %d)" % (what, len(b), MAX_STRING))
+    return _U16.pack(len(b)) + b
+
+
+class _Reader:
+    __slots__ = ("buf", "off", "what")
+
+    def __init__(self, buf, what):
+        self.buf = buf
+        self.off = 0
+        self.what = what
+
+    def need(self, n):
+        if self.off + n > len(self.buf):
+            raise ProtocolError("TRUNCATED", "%s ends inside a field at byte %d" % (self.what, self.off))
+
+    def fixed(self, st):
+        self.need(st.size)
+        v = st.unpack_from(self.buf, self.off)
+        self.off += st.size
+        return v
+
+    def raw(self):
+        self.need(2)
+        (n,) = _U16.unpack_from(self.buf, self.off)
+        start = self.off + 2
+        self.need(2 + n)
+        self.off = start + n
+        return self.buf[start:start + n]
+
+    def end(self):
+        if self.off != len(self.buf):
+            raise ProtocolError(
+                "TRAILING_BYTES", "%d bytes after the last field of %s" % (len(self.buf) - self.off, self.what))
+
+
+# ---- REQUEST
+
+
+class Request:
+    """Decoded REQUEST metadata. Strings are latin-1 native strings (body_file: a path)."""
+
+    __slots__ = ("method", "url_scheme", "server_protocol", "target", "path", "query",
+                 "script_name", "remote_addr", "remote_port", "server_name", "server_port",
+                 "headers", "body_length", "body_mode", "body_file", "body")
+
+    def __init__(self, **kw):
+        self.body_file = ""
+        self.body = b""
+        self.script_name = ""
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+def decode_request(payload):
+    """Decode a REQUEST payload (bytes). One latin-1 decode of the whole payload, then
+    string slices: this runs once per request and dominates the worker's own cost."""
+    n = len(payload)
+    if n < 16:
+        raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte 0")
+    mode, reserved, rport, sport, count, blen = _REQ_FIXED.unpack_from(payload, 0)
+    if mode > 2:
+        raise ProtocolError("BAD_VALUE", "REQUEST body mode %d" % mode)
+    if reserved != 0:
+        raise ProtocolError("BAD_VALUE", "REQUEST reserved byte not 0")
+    if count > MAX_HEADERS:
+        raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (count, MAX_HEADERS))
+    if blen > 2 ** 53 - 1:
+        raise ProtocolError("BAD_VALUE", "REQUEST body length above 2^53-1")
+    text = payload.decode("latin-1")
+    fields = []
+    append = fields.append
+    off = 16
+    for _ in range(10 + 2 * count):
+        if off + 2 > n:
+            raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte %d" % off)
+        end = off + 2 + ((payload[off] << 8) | payload[off + 1])
+        if end > n:
+            raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte %d" % off)
+        append(text[off + 2:end])
+        off = end
+    body = payload[off:]
+    if (len(body) != blen) if mode == BODY_INLINE else (len(body) != 0):
+        raise ProtocolError("BAD_VALUE", "REQUEST carries %d body bytes, body length %d, mode %d"
+                            % (len(body), blen, mode))
+    body_file = fields[9]
+    if body_file:
+        body_file = body_file.encode("latin-1").decode("utf-8", "surrogateescape")
+    if (mode == BODY_FILE) != (body_file != ""):
+        raise ProtocolError("BAD_VALUE", "REQUEST body file and mode disagree")
+    req = Request.__new__(Request)
+    (req.method, req.url_scheme, req.server_protocol, req.target, req.path, req.query,
+     req.script_name, req.remote_addr, req.server_name) = fields[:9]
+    req.remote_port = rport
+    req.server_port = sport
+    it = iter(fields[10:])
+    req.headers = list(zip(it, it))
+    req.body_length = blen
+    req.body_mode = mode
+    req.body_file = body_file
+    req.body = body
+    return req
+
+
+def encode_request(rid, req, body=b""):
+    """Node's encoder, mirrored for tests and golden vectors."""
+    if len(req.headers) > MAX_HEADERS:
+        raise ProtocolError("TOO_MANY_HEADERS", "%d header fields" % len(req.headers))
+    parts = [
+        _REQ_FIXED.pack(req.body_mode, 0, req.remote_port, req.server_port, len(req.headers),
+                        req.body_length),
+        _latin1(req.method, "method"), _latin1(req.url_scheme, "url scheme"),
+        _latin1(req.server_protocol, "server protocol"), _latin1(req.target, "target"),
+        _latin1(req.path, "path"), _latin1(req.query, "query"),
+        _latin1(req.script_name, "script name"), _latin1(req.remote_addr, "remote address"),
+        _latin1(req.server_name, "server name"), _utf8(req.body_file, "body file"),
+    ]
+    for name, value in req.headers:
+        parts.append(_latin1(name, "header name"))
+        parts.append(_latin1(value, "header value"))
+    parts.append(body)
+    return encode_frame(REQUEST, rid, b"".join(parts))
+
+
+# ---- RESPONSE_HEAD
+
+
+def encode_response_head(rid, status, reason, headers):
+    """headers: (name, value) native strings, already validated by the caller."""
+    if not 0 < rid <= 0xFFFFFFFF:
+        raise ProtocolError("BAD_REQUEST_ID", "RESPONSE_HEAD with request id %d" % rid)
+    if len(headers) > MAX_HEADERS:
+        raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (len(headers), MAX_HEADERS))
+    if not 100 <= status <= 999:
+        raise ProtocolError("BAD_VALUE", "status %d" % status)
+    parts = [reason]
+    for name, value in headers:
+        parts.append(name)
+        parts.append(value)
+    try:
+        enc = [p.encode("latin-1") for p in parts]
+    except UnicodeEncodeError:
+        raise ProtocolError("NOT_LATIN1", "response status or header has a character above U+00FF") from None
+    out = [b"", _HEAD_FIXED.pack(status, len(headers))]
+    pack = _U16.pack
+    for b in enc:
+        if len(b) > MAX_STRING:
+            raise ProtocolError("STRING_TOO_LONG", "response field of %d bytes (max %d)" % (len(b), MAX_STRING))
+        out.append(pack(len(b)))
+        out.append(b)
+    length = sum(map(len, out))
+    if length > MAX_PAYLOAD:
+        raise ProtocolError("PAYLOAD_TOO_LARGE", "RESPONSE_HEAD of %d bytes" % length)
+    out[0] = _HEADER.pack(RESPONSE_HEAD, 0, 0, rid, length)
+    return b"".join(out)
+
+
+def decode_response_head(payload):
+    r = _Reader(payload, "RESPONSE_HEAD")
+    status, count = r.fixed(_HEAD_FIXED)
+    if not 100 <= status <= 999:
+        raise ProtocolError("BAD_VALUE", "RESPONSE_HEAD status %d" % status)
+    if count > MAX_HEADERS:
+        raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (count, MAX_HEADERS))
+    reason = r.raw().decode("latin-1")
+    headers = [(r.raw().decode("latin-1"), r.raw().decode("latin-1")) for _ in range(count)]
+    r.end()
+    return status, reason, headers
+
+
+# ---- small binary payloads
+
+
+def encode_response_file(rid, pid, fd, offset, length):
+    return encode_frame(RESPONSE_FILE, rid, _FILE.pack(pid, fd, offset, length))
+
+
+def decode_response_file(payload):
+    r = _Reader(payload, "RESPONSE_FILE")
+    pid, fd, offset, length = r.fixed(_FILE)
+    r.end()
+    if offset > 2 ** 53 - 1 or length > 2 ** 53 - 1:
+        raise ProtocolError("BAD_VALUE", "RESPONSE_FILE offset or length above 2^53-1")
+    return pid, fd, offset, length
+
+
+def encode_file_ack(rid, ok):
+    return encode_frame(FILE_ACK, rid, b"\x01" if ok else b"\x00")
+
+
+def decode_file_ack(payload):
+    if len(payload) != 1 or payload[0] > 1:
+        raise ProtocolError("BAD_VALUE", "FILE_ACK is not 0 or 1")
+    return payload[0] == 1
+
+
+def body_frames(t, rid, chunk):
+    """BODY / RESPONSE_BODY frames for one chunk, split every MAX_CHUNK bytes."""
+    n = len(chunk)
+    if n <= MAX_CHUNK:
+        return [_HEADER.pack(t, 0, 0, rid, n), chunk]
+    out = []
+    mv = memoryview(chunk)
+    for off in range(0, n, MAX_CHUNK):
+        piece = mv[off:off + MAX_CHUNK]
+        out.append(_HEADER.pack(t, 0, 0, rid, len(piece)))
+        out.append(piece)
+    return out
+
+
+# ---- JSON control payloads (compact, key order as given: byte-identical to JSON.stringify)
+
+
+def encode_json(t, rid, obj):
+    payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(payload) > MAX_CONTROL_PAYLOAD:
+        raise ProtocolError("PAYLOAD_TOO_LARGE", "control payload of %d bytes" % len(payload))
+    return encode_frame(t, rid, payload)
+
+
+_JSON_FIELDS = {
+    HELLO: {"protocol": int, "pid": int, "python": str, "app": str, "threads": int},
+    BOOT_ERROR: {"reason": str, "traceback": str},
+    APP_ERROR: {"reason": str, "traceback": str},
+    LOG: {"level": str, "message": str},
+    STACK: {"thread": str, "stack": str},
+}
+
+
+def decode_json(t, payload):
+    name = type_name(t)
+    try:
+        obj = json.loads(bytes(payload).decode("utf-8"))
+    except ValueError:
+        raise ProtocolError("BAD_JSON", "%s payload is not JSON" % name) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("BAD_JSON", "%s payload is not a JSON object" % name)
+    for key, kind in _JSON_FIELDS.get(t, {}).items():
+        v = obj.get(key)
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            raise ProtocolError("BAD_JSON", "%s.%s is not a %s" % (name, key, kind.__name__))
+    if t == HELLO and obj["protocol"] != PROTOCOL_VERSION:
+        raise ProtocolError("BAD_VALUE", "protocol %r, expected %d" % (obj["protocol"], PROTOCOL_VERSION))
+    if t == LOG and obj["level"] not in ("debug", "info", "warning", "error", "critical"):
+        raise ProtocolError("BAD_JSON", "LOG level %r" % obj["level"])
+    return obj
+
+
+def truncate_text(s, limit=256 * 1024):
+    """Keep the end of a long traceback (the part that names the error) under the JSON cap."""
+    if len(s) <= limit:
+        return s
+    return "... [%d characters cut]\n" % (len(s) - limit) + s[-limit:]

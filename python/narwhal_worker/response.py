@@ -1,0 +1,87 @@
+"""What an app may answer: status and header validation (PEP 3333, RFC 9110), FileWrapper.
+
+A bad status or header never reaches the wire: start_response raises InvalidResponse,
+the request ends in APP_ERROR and Node answers 500. That is what keeps a value with CR/LF
+from splitting the response (RFC 9110 5.5, 9112 4).
+"""
+
+import re
+
+# RFC 9110 5.6.2: token = 1*tchar
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 5.5: field-value octets are VCHAR, SP, HTAB, obs-text (0x80-0xFF); no CTLs.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+# RFC 9112 4: status-code = 3DIGIT, SP, reason-phrase = *( HTAB / SP / VCHAR / obs-text )
+_STATUS = re.compile(r"([0-9]{3}) ([^\x00-\x08\x0a-\x1f\x7f]*)\Z")
+# PEP 3333 "hop-by-hop" headers an app must not send (RFC 9110 7.6.1); Node owns framing.
+HOP_BY_HOP = frozenset((
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+    "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection",
+))
+
+
+class InvalidResponse(ValueError):
+    """The app's status or headers cannot be sent; the request is answered 500."""
+
+
+def check_status(status):
+    """Return (code, reason) from a native-string status such as "200 OK"."""
+    if type(status) is not str:
+        raise InvalidResponse("status must be a str, not %s" % type(status).__name__)
+    m = _STATUS.match(status)
+    if m is None or _BAD_VALUE.search(m.group(2)) is not None:
+        raise InvalidResponse("invalid status %r" % status)
+    code = int(m.group(1))
+    if code < 200:
+        # 1xx are interim responses the server sends itself (RFC 9110 15.2).
+        raise InvalidResponse("invalid status %r: 1xx is not a final response" % status)
+    return code, m.group(2)
+
+
+def check_headers(headers):
+    """Return the headers as a list of (name, value) native strings, or raise."""
+    if type(headers) is not list:
+        # PEP 3333: "response_headers ... must be a Python list" (wsgiref.validate agrees).
+        raise InvalidResponse("headers must be a list, not %s" % type(headers).__name__)
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise InvalidResponse("header %r is not a (name, value) tuple" % (item,))
+        name, value = item
+        if type(name) is not str or type(value) is not str:
+            raise InvalidResponse("header %r: name and value must be str" % (item,))
+        if _TOKEN.match(name) is None:
+            raise InvalidResponse("invalid header name %r" % name)
+        if _BAD_VALUE.search(value) is not None:
+            raise InvalidResponse("invalid value for header %r: %r" % (name, value))
+        lname = name.lower()
+        if lname in HOP_BY_HOP:
+            raise InvalidResponse("hop-by-hop header %r not allowed (PEP 3333)" % name)
+        if lname == "content-length" and not value.strip(" \t").isdigit():
+            raise InvalidResponse("invalid Content-Length %r" % value)
+    return headers
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: the worker hands a real file to Node; others are iterated."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+    # PEP 3333 (optional): old-style sequence protocol
+    def __getitem__(self, key):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise IndexError

@@ -1,0 +1,262 @@
+"""The worker loop: a leader/followers thread pool over the protocol socket (fd 3).
+
+One thread at a time (the leader) reads and dispatches frames; app threads run requests;
+one lock serialises writes, so frames never interleave. PING is answered by the leader,
+so heartbeats flow even while every app thread is busy.
+"""
+
+import collections
+import os
+import socket
+import sys
+import threading
+
+from . import protocol as P
+from .environ import base_environ
+from .exchange import Exchange, current_stack
+
+_READ_SIZE = 256 * 1024
+
+
+class Channel:
+    """The protocol socket (fd 3): blocking reads by one thread, locked whole writes."""
+
+    def __init__(self, fd):
+        os.set_blocking(fd, True)  # libuv may hand the child a non-blocking descriptor
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.broken = False
+        try:
+            self.sock = socket.socket(fileno=fd)
+            self.sock.setblocking(True)
+            self._sendall = self.sock.sendall
+        except OSError:  # not a socket (a pipe): plain writes
+            self.sock = None
+            self._sendall = self._write_all
+
+    def _write_all(self, data):
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def send(self, parts):
+        """Write a list of byte strings as one unit (frames never interleave)."""
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        with self.lock:
+            if self.broken:
+                return
+            try:
+                self._sendall(data)
+            except OSError:
+                self.broken = True  # Node is gone; the reader sees EOF and exits
+
+    def read(self):
+        return os.read(self.fd, _READ_SIZE)
+
+
+class _Slot:
+    """One pool thread's mailbox: ``wake`` is held while the thread is idle."""
+
+    __slots__ = ("wake", "task")
+
+    def __init__(self):
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.task = None
+
+
+_LEAD = "lead"
+_EXIT = "exit"
+
+
+class Worker:
+    """Leader/followers pool of threads+1 threads, at most ``threads`` running the app.
+
+    The leader is the only thread reading the socket. When it decodes a REQUEST and an
+    app slot is free, it promotes an idle thread to leader and runs the request itself,
+    so no thread hand-off sits between the bytes arriving and the app running. A thread
+    that finishes takes the next pending request without any wake-up (pipelining). One
+    thread is always left to read, so PING, ABORT, BODY and FILE_ACK are handled while
+    every app thread is busy.
+    """
+
+    def __init__(self, channel, app, spec, threads=1, name=""):
+        self.channel = channel
+        self.app = app
+        self.spec = spec
+        self.threads = max(1, threads)
+        self.name = name or "narwhal"
+        self.pid = os.getpid()
+        self.base_environ = base_environ(self.threads)
+        self.exchanges = {}  # request id -> Exchange, until its terminal frame is sent
+        self.inflight = 0  # REQUESTs accepted whose terminal frame is not written yet
+        self.lock = threading.Lock()
+        self.pending = collections.deque()  # accepted, waiting for an app slot
+        self.running = 0  # exchanges being run
+        self.idle = []  # _Slot of threads waiting to be woken
+        self.closing = False  # SHUTDOWN received
+        self.done = threading.Event()
+        self.exit_code = 0
+        self.decoder = P.FrameDecoder("node")
+
+    def send(self, parts):
+        self.channel.send(parts)
+
+    def log(self, level, message, rid=0):
+        self.send([P.encode_json(P.LOG, rid, {"level": level, "message": P.truncate_text(message)})])
+
+    def finish(self, ex, frames):
+        """Send a request's last frames, ending with its terminal frame.
+
+        The id leaves the table before the terminal frame is written (Node may reuse it
+        as soon as it reads that frame); the in-flight count drops only after the write,
+        so a SHUTDOWN exit never cuts a terminal frame.
+        """
+        with self.lock:
+            self.exchanges.pop(ex.rid, None)
+        self.send(frames)
+        with self.lock:
+            self.inflight -= 1
+            if self.closing and self.inflight == 0:
+                self.done.set()
+
+    def hello(self):
+        import platform
+
+        self.send([P.encode_json(P.HELLO, 0, {
+            "protocol": P.PROTOCOL_VERSION, "pid": self.pid,
+            "python": platform.python_version(), "app": self.spec, "threads": self.threads,
+        })])
+
+    def serve(self):
+        """Run until EOF on the socket, or SHUTDOWN and no request in flight; exit code."""
+        slots = [_Slot() for _ in range(self.threads + 1)]
+        for i, slot in enumerate(slots):
+            threading.Thread(target=self._thread, args=(slot,), daemon=True,
+                             name="%s-%d" % (self.name, i + 1)).start()
+        self.idle = slots[1:]
+        self.hello()
+        slots[0].task = _LEAD
+        slots[0].wake.release()
+        self.done.wait()
+        return self.exit_code
+
+    def _stop(self, code):
+        self.exit_code = code
+        self.done.set()
+
+    def _thread(self, slot):
+        lock = self.lock
+        pending = self.pending
+        while True:
+            slot.wake.acquire()
+            task = slot.task
+            slot.task = None
+            if task is _LEAD:
+                task = self._lead()
+            if task is None or task is _EXIT:
+                return
+            while task is not None:
+                task.run()
+                with lock:
+                    if pending:
+                        task = pending.popleft()
+                    else:
+                        task = None
+                        self.running -= 1
+                        self.idle.append(slot)
+
+    def _lead(self):
+        """Read and dispatch frames until a request can run on this thread; None = exit."""
+        read = self.channel.read
+        lock = self.lock
+        pending = self.pending
+        while True:
+            try:
+                data = read()
+            except OSError:
+                data = b""
+            if not data:
+                self._stop(0)  # EOF: Node went away; nothing can be answered any more
+                return None
+            try:
+                for frame in self.decoder.push(data):
+                    self.dispatch(frame)
+            except P.ProtocolError as err:
+                sys.stderr.write("narwhal_worker: %s\n" % err)
+                self._stop(3)
+                return None
+            if self.done.is_set():
+                return None
+            with lock:
+                if not pending or self.running >= self.threads:
+                    continue
+                mine = pending.popleft()
+                self.running += 1
+                leader = self.idle.pop()
+                helpers = []
+                while pending and self.running < self.threads:
+                    helper = self.idle.pop()
+                    helper.task = pending.popleft()
+                    self.running += 1
+                    helpers.append(helper)
+            for helper in helpers:
+                helper.wake.release()
+            leader.task = _LEAD
+            leader.wake.release()
+            return mine
+
+    def dispatch(self, f):
+        t = f.type
+        if t == P.REQUEST:
+            req = P.decode_request(f.payload)
+            if self.closing:
+                self.send([P.encode_json(P.APP_ERROR, f.id, {
+                    "reason": "worker is shutting down", "traceback": ""})])
+                return
+            ex = Exchange(self, f.id, req)
+            if req.body_mode == P.BODY_FRAMES:
+                from .environ import StreamBody
+
+                ex.input = StreamBody(req.body_length)
+            with self.lock:
+                if f.id in self.exchanges:
+                    raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % f.id)
+                self.exchanges[f.id] = ex
+                self.inflight += 1
+                self.pending.append(ex)
+        elif t == P.PING:
+            self.send([P.encode_frame(P.PONG, 0, f.payload)])
+        else:
+            ex = self.exchanges.get(f.id)
+            if t == P.BODY:
+                if ex is not None and ex.input is not None:
+                    ex.input.feed(f.payload)
+            elif t == P.BODY_END:
+                if ex is not None and ex.input is not None:
+                    ex.input.finish()
+            elif t == P.ABORT:
+                if ex is not None:
+                    ex.abort()
+            elif t == P.FILE_ACK:
+                ok = P.decode_file_ack(f.payload)
+                if ex is not None:
+                    ex.file_ack(ok)
+            elif t == P.DUMP_STACK:
+                stack = current_stack(ex.thread_ident) if ex is not None and ex.thread_ident else ""
+                name = ex.thread_name if ex is not None else ""
+                self.send([P.encode_json(P.STACK, f.id, {"thread": name, "stack": P.truncate_text(stack)})])
+            elif t == P.SHUTDOWN:
+                with self.lock:
+                    self.closing = True
+                    if self.inflight == 0:
+                        self.done.set()
+
+
+def flush_std():
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:  # noqa: BLE001 - a closed stream must not stop the exit
+            pass

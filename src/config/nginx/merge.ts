@@ -50,7 +50,9 @@ function keysFor(pred: (d: DirectiveDecl) => boolean): Map<string, KeyInfo> {
   return out;
 }
 
-const HTTP_KEYS = keysFor((d) => d.contexts.some((c) => HTTP_CONTEXTS.has(c)));
+/** Server-block keys kept on Server itself, not in HttpConf. */
+const SERVER_ONLY_KEYS: ReadonlySet<string> = new Set(["listen", "server_name"]);
+const HTTP_KEYS = keysFor((d) => d.contexts.some((c) => HTTP_CONTEXTS.has(c)) && !SERVER_ONLY_KEYS.has((d.handler as SettingHandler).key));
 const MAIN_KEYS = keysFor((d) => d.contexts.includes("main") || d.contexts.includes("events"));
 
 /** Split a default's text into arguments (`""` is one empty argument). */

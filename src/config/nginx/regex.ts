@@ -19,7 +19,7 @@ export function compileRegex(source: string, caseless: boolean): CompiledRegex |
   try {
     regex = new RegExp(js, caseless ? "i" : "");
   } catch (err) {
-    return { error: `pcre2_compile() failed: ${(err as Error).message.replace(/^Invalid regular expression: /, "")} in "${source}"` };
+    return { error: `pcre2_compile() failed: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "")} in "${source}"` };
   }
   const names = [...js.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]!);
   return Object.freeze({ source, caseless, regex, names: Object.freeze(names) });

@@ -7,6 +7,7 @@ import { helpText, parseArgs } from "./config/cli.js";
 import { VERSION } from "./version.js";
 import { checkAppImports, formatConfig, resolveSettings, type ResolvedSettings } from "./config/resolve-settings.js";
 import { compileAccessLogFormat } from "./http/access-log.js";
+import { serveWsgi } from "./serve-wsgi.js";
 
 export function main(argv: readonly string[]): void {
   try {
@@ -26,7 +27,18 @@ export function main(argv: readonly string[]): void {
       process.exitCode = code;
       return;
     }
-    throw new UsageError("nothing to serve yet");
+    if (resolved.appModule !== null) {
+      // The process ends with the server: exit explicitly so no stray handle keeps it up.
+      void serveWsgi(resolved.settings, resolved.appModule).then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+          process.stderr.write(`narwhal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+          process.exit(1);
+        },
+      );
+      return;
+    }
+    throw new UsageError("no application module given (usage: narwhal [OPTIONS] APP_MODULE)");
   } catch (err) {
     if (err instanceof NarwhalError && err.status === null) {
       process.stderr.write(`narwhal: ${err.message}\n`);

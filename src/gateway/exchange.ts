@@ -55,12 +55,14 @@ export interface GatewayRecord {
   queuedMs: number;
   /** From REQUEST sent to the terminal frame (ms): the app's time. */
   appMs: number | null;
+  /** The body was a wsgi.file_wrapper file that Node sent from disk itself. */
+  fileHandOff: boolean;
   /** The headers the app answered with (for `%({name}o)s`); [] for our own error pages. */
   responseHeaders: HeaderList;
 }
 
 export function newRecord(): GatewayRecord {
-  return { outcome: null, workerPid: null, requestId: null, bodyMs: 0, bodyLength: 0, bodySpilled: false, queuedMs: 0, appMs: null, responseHeaders: [] };
+  return { outcome: null, workerPid: null, requestId: null, bodyMs: 0, bodyLength: 0, bodySpilled: false, queuedMs: 0, appMs: null, fileHandOff: false, responseHeaders: [] };
 }
 
 type Op = () => void | Promise<void>;
@@ -211,6 +213,7 @@ export class WsgiExchange implements RequestSink {
     lease.send(encodeFileAck(lease.id, fd !== null));
     if (fd === null) return;
     const own = fd;
+    this.record.fileHandOff = true;
     this.op(async () => {
       try {
         this.flushHead(file.length);

@@ -42,6 +42,15 @@ def parse_args(argv):
     return args
 
 
+def _fd_from(argv):
+    for i, a in enumerate(argv):
+        if a == "--fd" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if a.startswith("--fd="):
+            return int(a[5:])
+    return 3
+
+
 def _boot_error(channel, reason, tb, code):
     sys.stderr.write(tb if tb.endswith("\n") else tb + "\n")
     sys.stderr.flush()
@@ -65,12 +74,18 @@ def main(argv=None):
 
     from .worker import Channel, Worker, flush_std
 
+    argv = sys.argv[1:] if argv is None else argv
     channel = None
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        args = parse_args(argv)
         channel = Channel(args.fd)
     except (_Usage, OSError, ValueError) as err:
         reason = "narwhal_worker: %s" % err
+        if channel is None and isinstance(err, _Usage):
+            try:  # still tell Node why, on the socket it gave us
+                channel = Channel(_fd_from(argv))
+            except (OSError, ValueError):
+                channel = None
         return _boot_error(channel, reason, reason, EXIT_WORKER_BOOT)
 
     try:

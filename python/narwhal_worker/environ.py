@@ -32,7 +32,9 @@ def path_info(raw_path, script_name):
         raw_path = raw_path[len(script_name):]
     if "%" not in raw_path:
         return raw_path
-    return unquote_to_bytes(raw_path).decode("latin-1")
+    # The raw path is a native string, one char per octet: back to those octets first
+    # (unquote_to_bytes would UTF-8-encode a str), then decode the escapes.
+    return unquote_to_bytes(raw_path.encode("latin-1")).decode("latin-1")
 
 
 def base_environ(threads):

@@ -154,8 +154,13 @@ class Exchange:
                 try:
                     result.close()
                 except BaseException as exc:  # noqa: B902
-                    worker.log("error", "Error closing the response iterable:\n"
-                               + error_report(exc)["traceback"], self.rid)
+                    # Logged, not fatal: the response itself is complete.
+                    log = P.encode_json(P.LOG, self.rid, {"level": "error", "message": P.truncate_text(
+                        "Error closing the response iterable:\n" + error_report(exc)["traceback"])})
+                    if self.aborted or terminal is not None:
+                        worker.send([log])
+                    else:
+                        self._queue(log)
             if self.input is not None:
                 try:
                     self.input.close()

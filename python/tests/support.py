@@ -85,21 +85,23 @@ def response(frames):
 class SpawnedWorker:
     """``python -m narwhal_worker`` with the child end of a socketpair as fd 3."""
 
-    def __init__(self, spec, *args, env=None):
+    def __init__(self, spec, *args, env=None, fd3=False):
         parent, child = socket.socketpair()
         self.peer = Peer(parent)
         e = dict(os.environ)
         e["PYTHONPATH"] = PYTHON_DIR
         e.update(env or {})
         child_fd = child.fileno()
-
-        def to_fd3():
-            os.dup2(child_fd, 3)
-
+        if fd3:
+            # Exactly as Node does it: the socket is the child's fd 3, no --fd argument.
+            cmd = ["/bin/sh", "-c", 'exec "$0" "$@" 3<&%d %d<&-' % (child_fd, child_fd),
+                   sys.executable, "-m", "narwhal_worker", "--pythonpath", APPS_DIR, *args, spec]
+        else:
+            cmd = [sys.executable, "-m", "narwhal_worker", "--fd", str(child_fd),
+                   "--pythonpath", APPS_DIR, *args, spec]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "narwhal_worker", "--pythonpath", APPS_DIR, *args, spec],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(child_fd,), preexec_fn=to_fd3, env=e, cwd=REPO)
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(child_fd,), env=e, cwd=REPO)
         child.close()
 
     def hello(self):

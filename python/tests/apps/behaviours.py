@@ -70,7 +70,7 @@ def app(environ, start_response):
         try:
             raise ValueError("handled")
         except ValueError:
-            start_response("200 OK", [("X-First", "1")])
+            start_response("200 OK", [("Content-Type", "text/html"), ("X-First", "1")])
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
         return [b"error page"]
     if path == "/bad-header-crlf":

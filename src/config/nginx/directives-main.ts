@@ -25,6 +25,14 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("pid", (c) => c.path(arg0(c)), { unset: null }),
   }),
   core({
+    name: "include",
+    contexts: ["main", "events", "http", "server", "location", "sif", "lif", "upstream", "app"],
+    args: [1, 1],
+    syntax: "include file | mask;",
+    doc: "Read another file (or every file matching a glob such as `sites-enabled/*`, in sorted order; names starting with `.` only match a pattern starting with `.`) in place, in any context. Relative paths are relative to the main config file's directory. A pattern matching nothing is fine; a missing plain file is an error.",
+    handler: { kind: "ignore" },
+  }),
+  core({
     name: "events",
     contexts: ["main"],
     args: [0, 0],

@@ -1,0 +1,60 @@
+/** Renders docs/config.md from the nginx directive table; a test compares it with the file. */
+import { DIRECTIVES, VARIABLE_PREFIXES, VARIABLES } from "../src/config/nginx/index.js";
+
+const CONTEXT_NAMES: Readonly<Record<string, string>> = {
+  main: "main",
+  events: "events",
+  http: "http",
+  server: "server",
+  location: "location",
+  sif: "if in server",
+  lif: "if in location",
+  upstream: "upstream",
+  app: "app",
+};
+
+export function renderConfigDoc(): string {
+  const out: string[] = [
+    "# nginx-syntax configuration",
+    "",
+    "<!-- Generated from the directive table in src/config/nginx/ by `npm run docs`. Do not edit. -->",
+    "",
+    "`narwhal -c FILE` with a file that is not a `.py` file loads an nginx-syntax config: a full",
+    "`nginx.conf` (`events {}` and `http { include sites-enabled/*; }`) or a bare site file whose",
+    "`upstream` and `server` blocks sit at the top level. Syntax, inheritance and error messages",
+    "(`... in FILE:LINE`) are nginx's; a config with any error does not start.",
+    "",
+    "Command line in this mode: `-t` test the config, `-T` test and dump it, `-p PREFIX`,",
+    "`-e ERRLOG`, `-g 'DIRECTIVES'`, `-s reload|reopen|quit|stop` (signal the server named by the",
+    "`pid` file), `-V` version and build details.",
+    "",
+    "Effects: directives marked *accepted, no effect* parse and validate but change nothing in",
+    "narwhal's design; *parsed, proxy* directives are read now and act through the reverse proxy.",
+  ];
+  let section = "";
+  for (const d of DIRECTIVES) {
+    if (d.contexts.length === 0) continue;
+    if (d.section !== section) {
+      section = d.section;
+      out.push("", `## ${section}`);
+    }
+    out.push("", `### \`${d.name}\``, "", "```nginx", ...d.syntax.split("\n"), "```", "");
+    if (d.default !== null) out.push(`- default: \`${d.name} ${d.default};\``);
+    out.push(`- context: ${d.contexts.map((c) => CONTEXT_NAMES[c] ?? c).join(", ")}`);
+    if (d.effect === "moot") out.push("- effect: accepted, no effect");
+    if (d.effect === "later") out.push("- effect: parsed, proxy");
+    out.push("", d.doc);
+  }
+  out.push(
+    "",
+    "## Variables",
+    "",
+    "Usable wherever a directive takes variables; an unknown name is an error (`unknown \"foo\" variable`).",
+    "`set $name` and named regex captures declare new ones; `$1`..`$9` are the captures of the last regex that matched.",
+    "",
+    VARIABLES.map((v) => `\`$${v}\``).join(", "),
+    "",
+    "Families: " + VARIABLE_PREFIXES.map((p) => `\`$${p}NAME\``).join(", ") + ".",
+  );
+  return out.join("\n") + "\n";
+}

@@ -24,6 +24,7 @@ import {
   type AtomValue,
 } from "./access-log-atoms.js";
 import { compilePrintf, formatValue, isNumericConversion } from "./access-log-printf.js";
+import type { HeaderList, IncomingRequest, ResponseWriter } from "./types.js";
 
 export type { AccessRecord } from "./access-log-atoms.js";
 
@@ -170,4 +171,35 @@ export function openAccessLog(
   const format = compileAccessLogFormat(opts.format);
   if (opts.path === null) return null;
   return new AccessLog(new LineSink(opts.path, "stdout"), format, onError);
+}
+
+/**
+ * The record for a finished exchange, for callers holding the front end's request and
+ * response objects. `responseHeaders` are the headers the handler passed to writeHead.
+ */
+export function accessRecordOf(
+  req: IncomingRequest,
+  res: Pick<ResponseWriter, "status" | "bodyBytesSent">,
+  responseHeaders: HeaderList,
+  endedAt: bigint = process.hrtime.bigint(),
+  environ?: Readonly<Record<string, string>>,
+): AccessRecord {
+  const durationUs = Number((endedAt - req.startedAt) / 1000n);
+  return {
+    remoteAddress: req.connection.remoteAddress,
+    remotePort: req.connection.remotePort,
+    method: req.method,
+    target: req.target,
+    path: req.path,
+    query: req.query,
+    protocol: `HTTP/${req.versionMajor}.${req.versionMinor}`,
+    status: res.status,
+    bodyBytes: res.bodyBytesSent,
+    requestHeaders: req.headers,
+    responseHeaders,
+    startTime: Date.now() - durationUs / 1000,
+    durationUs,
+    pid: process.pid,
+    ...(environ === undefined ? {} : { environ }),
+  };
 }

@@ -9,6 +9,7 @@ import { ConfigError } from "../../src/core/errors.js";
 import { repoRoot } from "../../src/core/paths.js";
 import {
   AccessLog,
+  accessRecordOf,
   compileAccessLogFormat,
   DEFAULT_ACCESS_LOG_FORMAT,
   JSON_FIELDS,
@@ -17,6 +18,7 @@ import {
 } from "../../src/http/access-log.js";
 import { basicAuthUser, clfTime } from "../../src/http/access-log-atoms.js";
 import { SETTINGS } from "../../src/config/settings.js";
+import type { IncomingRequest } from "../../src/http/types.js";
 
 // 2026-11-26T23:30:00Z; the request took 1.234567 s, so it ended at 23:30:01.234567.
 const START = Date.UTC(2026, 10, 26, 23, 30, 0);
@@ -375,4 +377,36 @@ print(json.dumps([f % atoms for f in d["formats"]]))
   const theirs = (JSON.parse(r.stdout) as string[]).map((l) => l.replace(/<\d+>/g, "<PID>"));
   const ours = formats.map((f) => fmt(f, rec).replace(/<\d+>/g, "<PID>"));
   assert.deepEqual(ours, theirs);
+});
+
+void test("accessRecordOf: a finished exchange of the front end becomes a record", () => {
+  const startedAt = process.hrtime.bigint();
+  const req = {
+    method: "POST",
+    target: "/submit?a=1",
+    path: "/submit",
+    query: "a=1",
+    versionMajor: 1,
+    versionMinor: 0,
+    headers: [["User-Agent", "ua"]],
+    startedAt,
+    connection: { remoteAddress: "::1", remotePort: 4000 },
+  } as unknown as IncomingRequest;
+  const before = Date.now();
+  const rec = accessRecordOf(
+    req,
+    { status: 201, bodyBytesSent: 7 },
+    [["X-A", "b"]],
+    startedAt + 2_500_000n,
+    {
+      "wsgi.url_scheme": "http",
+    },
+  );
+  assert.equal(rec.durationUs, 2500);
+  assert.ok(Math.abs(rec.startTime - (before - 2.5)) < 1000);
+  assert.equal(rec.pid, process.pid);
+  assert.equal(
+    fmt('%(h)s "%(r)s" %(s)s %(b)s %(D)s %({x-a}o)s %({wsgi.url_scheme}e)s %(a)s', rec),
+    '::1 "POST /submit?a=1 HTTP/1.0" 201 7 2500 b http ua',
+  );
 });

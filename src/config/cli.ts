@@ -3,6 +3,7 @@
  * Misuse throws UsageError (one line, exit 2).
  */
 import { UsageError } from "../core/errors.js";
+import { isNginxInvocation, parseNginxArgs, type NginxFlags } from "./nginx/args.js";
 import type { SettingDecl, SettingValue } from "./setting-types.js";
 import { SETTINGS } from "./settings.js";
 import { convertValue } from "./values.js";
@@ -13,6 +14,11 @@ export interface CommandFlags {
   version: boolean;
   /** -c/--config FILE: a Gunicorn .py file or an nginx-syntax config. */
   config: string | null;
+  /**
+   * nginx mode (`-c FILE` not ending in .py, or -s/-T/-V/-q): nginx's own flags
+   * -t -T -q -p -e -g -s -v -V, parsed with nginx's grammar; run with runNginxCli().
+   */
+  nginx: NginxFlags | null;
 }
 
 export interface ParsedArgs {
@@ -27,8 +33,12 @@ const FLAG_INDEX = new Map<string, SettingDecl>();
 for (const s of SETTINGS) for (const f of s.flags) FLAG_INDEX.set(f, s);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
+  if (isNginxInvocation(argv)) {
+    const nginx = parseNginxArgs(argv);
+    return { command: { help: false, version: false, config: nginx.config, nginx }, settings: new Map(), positional: [] };
+  }
   const out: ParsedArgs = {
-    command: { help: false, version: false, config: null },
+    command: { help: false, version: false, config: null, nginx: null },
     settings: new Map(),
     positional: [],
   };

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Agent, setGlobalDispatcher } from "undici";
 import { Arbiter } from "../../src/arbiter/arbiter.js";
 import { workerSpec } from "../../src/arbiter/command.js";
 import { Settings } from "../../src/config/resolved.js";
@@ -17,6 +18,9 @@ import type { GatewayRecord } from "../../src/gateway/exchange.js";
 import { createWsgiHandler } from "../../src/gateway/handler.js";
 import { HttpServer } from "../../src/http/server.js";
 import type { IncomingRequest } from "../../src/http/types.js";
+
+// fetch() keeps idle connections for 4 s by default, and a server drain waits for them.
+setGlobalDispatcher(new Agent({ keepAliveTimeout: 50, keepAliveMaxTimeout: 50 }));
 
 export const ROOT = repoRoot();
 export const APPS = join(ROOT, "test", "apps");

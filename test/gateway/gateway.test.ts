@@ -1,0 +1,162 @@
+/**
+ * The gateway with real Python workers (test/apps/misc.py) over real sockets: streaming,
+ * file hand-off, app errors, body spooling, client aborts, the bounded queue.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RawClient, rawRequest } from "../helpers/raw.js";
+import { sleep, startGateway, type TestGateway } from "./harness.js";
+
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+describe("gateway with misc:app, 2 workers x 2 threads", () => {
+  let gw: TestGateway;
+  let spill: string;
+  before(async () => {
+    spill = mkdtempSync(join(tmpdir(), "narwhal-spill-"));
+    gw = await startGateway({ app: "misc:app", workers: 2, threads: 2, bodyBufferSize: 64 * 1024, bodyTempDir: spill });
+  });
+  after(async () => {
+    await gw.stop();
+    rmSync(spill, { recursive: true, force: true });
+  });
+
+  test("a one-chunk body gets a Content-Length", async () => {
+    const r = await rawRequest(gw.port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1 });
+    assert.equal(r.responses[0]?.status, 200);
+    assert.equal(r.responses[0]?.header("content-length"), "6");
+    assert.equal(r.responses[0]?.text, "hello\n");
+  });
+
+  test("a streaming response arrives chunk by chunk, as the app yields", async () => {
+    const c = await RawClient.connect(gw.port);
+    try {
+      const t0 = performance.now();
+      await c.write("GET /stream?n=4&delay=0.3 HTTP/1.1\r\nHost: x\r\n\r\n");
+      // The first chunk must be on the wire long before the last one is produced (0.9 s).
+      assert.ok(await c.until(() => c.raw.includes("chunk 0\n"), 3000));
+      const first = performance.now() - t0;
+      assert.ok(!c.raw.includes("chunk 3\n"), "later chunks not yet produced");
+      const r = await c.response(0, 5000);
+      const total = performance.now() - t0;
+      assert.equal(r.header("transfer-encoding"), "chunked");
+      assert.equal(r.text, "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
+      assert.ok(first < 500, `first chunk after ${first} ms`);
+      assert.ok(total >= 850, `whole response after ${total} ms`);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test("wsgi.file_wrapper: the file is sent by Node from disk (hand-off), bytes exact", async () => {
+    const res = await fetch(gw.url("/file"));
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-length"), "200000");
+    assert.equal(body.length, 200000);
+    assert.deepEqual(body, Buffer.from(Array.from({ length: 200000 }, (_, i) => i % 253)));
+    const rec = gw.records.findLast((r) => r.target === "/file");
+    assert.equal(rec?.record.fileHandOff, true);
+    assert.equal(rec?.record.outcome, "ok");
+  });
+
+  test("an app exception is a 500 with the traceback in the error log", async () => {
+    const res = await fetch(gw.url("/crash"));
+    assert.equal(res.status, 500);
+    await res.arrayBuffer();
+    const log = gw.log.text();
+    assert.match(log, /Error handling request \/crash: ValueError: misc crash: deliberate failure/);
+    assert.match(log, /File ".*misc\.py", line \d+, in crash/);
+  });
+
+  test("CR LF in a header value from the app is a 500, never a split response", async () => {
+    const r = await rawRequest(gw.port, "GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1 });
+    assert.equal(r.responses.length, 1);
+    assert.equal(r.responses[0]?.status, 500);
+    assert.doesNotMatch(r.raw.toString("latin1"), /Injected/);
+  });
+
+  test("the app's prints reach the error log", async () => {
+    const res = await fetch(gw.url("/print"));
+    assert.equal(await res.text(), "hello\n");
+    await sleep(100);
+    assert.ok(gw.log.lines.includes("misc printer says hi on stdout"));
+    assert.ok(gw.log.lines.includes("misc printer says hi on stderr"));
+  });
+
+  test("a small body travels in memory, a large one through a temp file that is deleted", async () => {
+    const small = Buffer.alloc(1000, 7);
+    const r1 = await fetch(gw.url("/digest"), { method: "POST", body: small });
+    assert.equal(await r1.text(), `1000 ${sha(small)}`);
+    const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) % 256));
+    const r2 = await fetch(gw.url("/digest"), { method: "POST", body: big });
+    assert.equal(await r2.text(), `${big.length} ${sha(big)}`);
+    const recs = gw.records.filter((r) => r.target === "/digest");
+    assert.equal(recs.at(-2)?.record.bodySpilled, false);
+    assert.equal(recs.at(-1)?.record.bodySpilled, true);
+    await sleep(50);
+    assert.deepEqual(readdirSync(spill), []);
+  });
+
+  test("a chunked request body is de-chunked and sized for the app", async () => {
+    const r = await rawRequest(
+      gw.port,
+      "POST /digest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+      { count: 1 },
+    );
+    assert.equal(r.responses[0]?.text, `11 ${sha(Buffer.from("hello world"))}`);
+  });
+
+  test("a client that leaves mid-stream frees the worker thread (ABORT closes the iterable)", async () => {
+    // 4 threads in all; occupy each with a 10 s stream, then leave.
+    const clients = await Promise.all([0, 1, 2, 3].map(() => RawClient.connect(gw.port)));
+    for (const c of clients) await c.write("GET /stream?n=100&delay=0.1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (const c of clients) assert.ok(await c.until(() => c.raw.includes("chunk 0"), 3000));
+    for (const c of clients) c.destroy();
+    const t0 = performance.now();
+    const res = await fetch(gw.url("/hello"));
+    assert.equal(await res.text(), "hello\n");
+    assert.ok(performance.now() - t0 < 2000, "a thread was free again");
+    await sleep(300);
+    for (const w of gw.arbiter.pids()) assert.ok(w > 0);
+    assert.equal(gw.records.filter((r) => r.target.startsWith("/stream?n=100")).every((r) => r.record.outcome === "client_gone"), true);
+  });
+
+  test("HEAD gets the headers without a body", async () => {
+    const r = await rawRequest(gw.port, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1, methods: ["HEAD"] });
+    assert.equal(r.responses[0]?.status, 200);
+    assert.equal(r.responses[0]?.header("content-length"), "6");
+    assert.equal(r.responses[0]?.body.length, 0);
+  });
+});
+
+describe("dispatch: least-loaded worker, bounded queue", () => {
+  test("requests spread over free workers; beyond threads + queue: 503 with Retry-After", async () => {
+    const gw = await startGateway({ app: "misc:app", workers: 2, threads: 1, maxQueue: 1 });
+    try {
+      // Two slow requests occupy both workers, a third waits in the queue, a fourth is refused.
+      const slow = [fetch(gw.url("/sleep?s=0.8")), fetch(gw.url("/sleep?s=0.8"))];
+      await sleep(200);
+      const queued = fetch(gw.url("/pid"));
+      await sleep(100);
+      assert.equal(gw.arbiter.queued, 1);
+      const refused = await fetch(gw.url("/pid"));
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get("retry-after"), "1");
+      await refused.arrayBuffer();
+      const pids = await Promise.all(slow.map(async (p) => (await p).text()));
+      assert.notEqual(pids[0], pids[1], "the two slow requests went to different workers");
+      const q = await queued;
+      assert.equal(q.status, 200);
+      await q.text();
+      const rec = gw.records.find((r) => r.target === "/pid" && r.record.outcome === "ok");
+      assert.ok(rec !== undefined && rec.record.queuedMs >= 300, `queued for ${rec?.record.queuedMs} ms`);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

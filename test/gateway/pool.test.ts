@@ -1,0 +1,131 @@
+/**
+ * The worker pool under failure and load: a worker SIGKILLed mid-request, slow uploaders
+ * that must not hold the only worker, and Gunicorn's APP_MODULE forms.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { rawRequest } from "../helpers/raw.js";
+import { sleep, startGateway } from "./harness.js";
+
+test("a worker SIGKILLed mid-request: that client gets 502, others are unaffected, a new worker replaces it", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 2, threads: 2 });
+  try {
+    const before = gw.arbiter.pids();
+    assert.equal(before.length, 2);
+    // Long requests on both workers, then kill the worker serving one of them.
+    const slow = [0, 1, 2].map(() => fetch(gw.url("/sleep?s=1")).then(async (r) => ({ status: r.status, body: await r.text() })));
+    await sleep(300);
+    const victim = before[0]!;
+    process.kill(victim, "SIGKILL");
+    const results = await Promise.all(slow);
+    const failed = results.filter((r) => r.status === 502);
+    const ok = results.filter((r) => r.status === 200);
+    assert.ok(failed.length >= 1, "the killed worker's requests got 502");
+    assert.ok(ok.length >= 1, "requests on the other worker completed");
+    for (const r of ok) assert.notEqual(Number(r.body), victim);
+    // The pool is back to two workers, the victim replaced.
+    const deadline = Date.now() + 5000;
+    while ((gw.arbiter.readyCount < 2 || gw.arbiter.pids().includes(victim)) && Date.now() < deadline) await sleep(20);
+    assert.equal(gw.arbiter.readyCount, 2);
+    assert.ok(!gw.arbiter.pids().includes(victim));
+    const after = await Promise.all([0, 1, 2, 3].map(async () => (await fetch(gw.url("/pid"))).status));
+    assert.deepEqual(after, [200, 200, 200, 200]);
+    assert.match(gw.log.text(), new RegExp(`Worker \\(pid:${victim}\\) was killed or crashed: exited with signal SIGKILL`));
+  } finally {
+    await gw.stop();
+  }
+});
+
+test("a worker that kills itself while serving: 502 for that request only", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
+  try {
+    const r = await rawRequest(gw.port, "GET /die HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1 });
+    assert.equal(r.responses[0]?.status, 502);
+    const res = await fetch(gw.url("/hello"));
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "hello\n");
+  } finally {
+    await gw.stop();
+  }
+});
+
+/** Opens an upload that trickles `total` bytes at about 1 KiB/s. */
+function trickleUpload(port: number, total: number): { done: Promise<string>; socket: Socket } {
+  const socket = connect({ host: "127.0.0.1", port, noDelay: true });
+  const done = new Promise<string>((resolve, reject) => {
+    let got = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (d: string) => (got += d));
+    socket.on("end", () => resolve(got));
+    socket.on("error", reject);
+    socket.on("connect", () => {
+      socket.write(`POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+      let sent = 0;
+      const piece = 128; // 128 bytes every 125 ms = 1 KiB/s
+      const t = setInterval(() => {
+        const n = Math.min(piece, total - sent);
+        socket.write(Buffer.alloc(n, 0x61));
+        sent += n;
+        if (sent >= total) clearInterval(t);
+      }, 125);
+    });
+  });
+  return { done, socket };
+}
+
+test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers 1)", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
+  try {
+    // Baseline latency of the fast GET on an idle server (warm).
+    const time = async (): Promise<number> => {
+      const t0 = performance.now();
+      const r = await fetch(gw.url("/hello"));
+      await r.text();
+      assert.equal(r.status, 200);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 5; i++) await time();
+    const base: number[] = [];
+    for (let i = 0; i < 10; i++) base.push(await time());
+    // Fifty uploads of 2 KiB each, trickling for about 2 s.
+    const uploads = Array.from({ length: 50 }, () => trickleUpload(gw.port, 2048));
+    await sleep(300);
+    const during: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      during.push(await time());
+      await sleep(50);
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const delay = median(during) - median(base);
+    if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
+    assert.ok(delay < 10, `median GET ${median(during).toFixed(1)} ms during uploads vs ${median(base).toFixed(1)} ms idle`);
+    assert.ok(Math.max(...during) < 250, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
+    // Every upload still completes correctly once its body is in.
+    const answers = await Promise.all(uploads.map((u) => u.done));
+    for (const a of answers) assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n2048 [0-9a-f]{64}$/);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test("APP_MODULE forms: module:callable, module, module:factory(), module:factory('arg', key=1)", async () => {
+  const cases: Array<[string, string]> = [
+    ["misc:hello", "hello\n"],
+    ["misc", "hello\n"],
+    ["misc:create_app()", "made by factory []\n"],
+    ["misc:create_app('hi', key=1)", "hi [('key', 1)]\n"],
+  ];
+  await Promise.all(
+    cases.map(async ([app, body]) => {
+      const gw = await startGateway({ app });
+      try {
+        const r = await fetch(gw.url("/"));
+        assert.equal(r.status, 200, app);
+        assert.equal(await r.text(), body, app);
+      } finally {
+        await gw.stop();
+      }
+    }),
+  );
+});

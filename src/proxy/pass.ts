@@ -160,7 +160,7 @@ export function upstreamUri(i: UpstreamUriInput): string {
   // A rewritten URI ignores the pass URI (nginx: valid_location is cleared by rewrite).
   const replace = i.passUri !== null && !i.uriChanged;
   const locLen = replace && i.locationPrefix !== null ? i.locationPrefix.length : 0;
-  const head = replace ? i.passUri! : "";
+  const head = replace ? i.passUri : "";
   const tail = i.uri.length >= locLen ? i.uri.slice(locLen) : "";
   return head + escapeUri(tail) + (i.args !== "" ? "?" + i.args : "");
 }

@@ -1,0 +1,306 @@
+/**
+ * Upstream connections through undici (see docs/architecture.md, "Proxy"): one Pool per
+ * upstream server and connection settings, driven through the low-level `dispatch` API
+ * so that the proxy sees raw header lists, controls backpressure chunk by chunk and gets
+ * the socket of a `101` for tunnelling.
+ *
+ * What undici cannot do, and what we do instead:
+ * - It always writes `HTTP/1.1` request lines. `proxy_http_version 1.0` (nginx's
+ *   default) is approximated by HTTP/1.1 with `Connection: close` and no keep-alive,
+ *   which is what nginx's 1.0 requests mean to an upstream (one request per connection).
+ * - It forbids `Expect`, `TE`, `Keep-Alive` and `Upgrade` request fields: nginx drops the
+ *   first three by default; Upgrade goes through undici's `upgrade` option.
+ * - It has no send timeout: `proxy_send_timeout` is a timer here, re-armed per body chunk.
+ * - `keepalive N` caps idle connections in nginx; undici keeps every idle connection for
+ *   `keepalive_timeout`, so N only switches keep-alive on.
+ */
+import { Pool, errors as undiciErrors } from "undici";
+import type { Dispatcher } from "undici";
+import type { Duplex } from "node:stream";
+import type { HeaderList } from "../http/types.js";
+
+export interface EndpointOptions {
+  readonly scheme: "http" | "https";
+  /** host (IPv6 without brackets) and port, or a unix socket path. */
+  readonly host: string;
+  readonly port: number;
+  readonly socketPath: string | null;
+  readonly connectTimeout: number;
+  /** Idle keep-alive time (upstream `keepalive_timeout`). */
+  readonly keepaliveTimeout: number;
+  /** Requests per connection (upstream `keepalive_requests`); 0 = unlimited. */
+  readonly keepaliveRequests: number;
+}
+
+/** One Pool per distinct endpoint + connection settings, shared by all locations. */
+export class UpstreamClients {
+  private readonly pools = new Map<string, Pool>();
+
+  pool(e: EndpointOptions): Pool {
+    const key = `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
+    let p = this.pools.get(key);
+    if (p === undefined) {
+      const host = e.host.includes(":") ? `[${e.host}]` : e.host;
+      const origin =
+        e.socketPath !== null ? `${e.scheme}://localhost` : `${e.scheme}://${host}:${e.port}`;
+      p = new Pool(origin, {
+        connections: null,
+        pipelining: 1,
+        connect: { timeout: e.connectTimeout },
+        ...(e.socketPath !== null ? { socketPath: e.socketPath } : {}),
+        keepAliveTimeout: Math.max(1, e.keepaliveTimeout),
+        keepAliveMaxTimeout: Math.max(1, e.keepaliveTimeout),
+        ...(e.keepaliveRequests > 0 ? { maxRequestsPerClient: e.keepaliveRequests } : {}),
+        // Timeouts are per request (proxy_read_timeout); these are only fallbacks.
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      });
+      this.pools.set(key, p);
+    }
+    return p;
+  }
+
+  /** Close every pool (graceful: in-flight requests finish). */
+  async close(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(all.map((p) => p.close()));
+  }
+
+  /** Abort everything now. */
+  async destroy(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(all.map((p) => p.destroy()));
+  }
+}
+
+/** Why a try failed, in proxy_next_upstream's terms. */
+export type FailureKind = "error" | "timeout" | "invalid_header";
+
+export class UpstreamFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    /** The request head had started going to the upstream (nginx `request_sent`). */
+    readonly sent: boolean,
+    /** A response had started (headers received): no retry is possible. */
+    readonly afterHeaders: boolean,
+  ) {
+    super(message);
+    this.name = "UpstreamFailure";
+  }
+}
+
+/** Map an undici/socket error to nginx's failure classes. */
+export function classify(err: unknown): FailureKind {
+  if (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return "timeout";
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ETIMEDOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return "timeout";
+  if (typeof code === "string" && code.startsWith("HPE_")) return "invalid_header";
+  if (err instanceof undiciErrors.HTTPParserError) return "invalid_header";
+  return "error";
+}
+
+/** Where the response body goes; `data` returns false to pause the upstream. */
+export interface BodySink {
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(err: UpstreamFailure): void;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: HeaderList;
+  /** Attach the consumer; buffered chunks are replayed first. */
+  attach(sink: BodySink): void;
+  /** Let a paused upstream send more. */
+  resume(): void;
+  /** Drop the response (closes the upstream connection). */
+  abort(): void;
+}
+
+export interface UpstreamUpgrade {
+  readonly status: 101;
+  readonly headers: HeaderList;
+  readonly socket: Duplex;
+}
+
+export interface DispatchRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: HeaderList;
+  readonly body: Buffer | AsyncIterable<Buffer> | null;
+  /** No keep-alive for this exchange (Connection: close). */
+  readonly close: boolean;
+  readonly upgrade: string | null;
+  readonly readTimeout: number;
+  readonly sendTimeout: number;
+}
+
+function rawToList(raw: Buffer[] | string[] | null): HeaderList {
+  const out: HeaderList = [];
+  if (raw === null) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    out.push([raw[i]!.toString("latin1"), raw[i + 1]!.toString("latin1")]);
+  }
+  return out;
+}
+
+/**
+ * Send one request on `pool`. Resolves at the response head (or the 101), rejects with
+ * an UpstreamFailure before it. `abortSignal` cancels (client gone).
+ */
+export function dispatchUpstream(
+  pool: Dispatcher,
+  req: DispatchRequest,
+  onConnected: () => void,
+): { result: Promise<UpstreamResponse | UpstreamUpgrade>; cancel: (why: Error) => void } {
+  let abortFn: ((err?: Error) => void) | null = null;
+  let cancelled: Error | null = null;
+  let sent = false;
+  let headersSeen = false;
+  let sendTimer: NodeJS.Timeout | null = null;
+  let sink: BodySink | null = null;
+  const pending: Buffer[] = [];
+  let ended = false;
+  let failed: UpstreamFailure | null = null;
+  let resumeFn: () => void = () => {};
+  let settle!: {
+    ok: (v: UpstreamResponse | UpstreamUpgrade) => void;
+    fail: (e: UpstreamFailure) => void;
+  };
+  const result = new Promise<UpstreamResponse | UpstreamUpgrade>((ok, fail) => {
+    settle = { ok, fail };
+  });
+
+  const clearSend = (): void => {
+    if (sendTimer !== null) clearTimeout(sendTimer);
+    sendTimer = null;
+  };
+  const armSend = (): void => {
+    if (req.sendTimeout <= 0) return;
+    clearSend();
+    sendTimer = setTimeout(() => {
+      sendTimer = null;
+      abortFn?.(
+        new UpstreamFailure("timeout", "upstream timed out while sending request", true, false),
+      );
+    }, req.sendTimeout);
+  };
+
+  const fail = (err: unknown): void => {
+    clearSend();
+    const f =
+      err instanceof UpstreamFailure
+        ? err
+        : new UpstreamFailure(
+            classify(err),
+            (err as Error)?.message ?? String(err),
+            sent,
+            headersSeen,
+          );
+    if (!headersSeen) {
+      settle.fail(new UpstreamFailure(f.kind, f.message, f.sent || sent, false));
+      return;
+    }
+    failed = new UpstreamFailure(f.kind, f.message, true, true);
+    if (sink !== null) sink.error(failed);
+  };
+
+  const handler: Dispatcher.DispatchHandlers = {
+    onConnect(abort) {
+      abortFn = abort;
+      if (cancelled !== null) {
+        abort(cancelled);
+        return;
+      }
+      sent = true;
+      onConnected();
+      armSend();
+    },
+    onBodySent() {
+      armSend();
+    },
+    onError(err) {
+      fail(err);
+    },
+    onUpgrade(_statusCode, rawHeaders, socket) {
+      clearSend();
+      headersSeen = true;
+      settle.ok({ status: 101, headers: rawToList(rawHeaders), socket });
+    },
+    onHeaders(statusCode, rawHeaders, resume, statusText) {
+      // 1xx interim responses (other than 101) are not forwarded.
+      if (statusCode < 200) return true;
+      clearSend();
+      headersSeen = true;
+      resumeFn = resume;
+      settle.ok({
+        status: statusCode,
+        statusText,
+        headers: rawToList(rawHeaders),
+        attach(s) {
+          sink = s;
+          let more = true;
+          while (pending.length > 0) more = s.data(pending.shift()!) && more;
+          if (failed !== null) s.error(failed);
+          else if (ended) s.end();
+          else if (more) resumeFn();
+        },
+        resume() {
+          resumeFn();
+        },
+        abort() {
+          abortFn?.(new Error("response dropped"));
+        },
+      });
+      return true;
+    },
+    onData(chunk) {
+      if (sink === null) {
+        pending.push(chunk);
+        return false;
+      }
+      return sink.data(chunk);
+    },
+    onComplete() {
+      ended = true;
+      if (sink !== null) sink.end();
+    },
+  };
+  // undici calls this when the request has been fully written.
+  (handler as { onRequestSent?: () => void }).onRequestSent = clearSend;
+
+  // undici accepts any (async) iterable body at runtime; its types list only streams.
+  const opts = {
+    method: req.method as Dispatcher.HttpMethod,
+    path: req.path,
+    headers: req.headers.flat(),
+    body: req.body,
+    // Only force a close: undici's own choice (e.g. close after HEAD) must stand otherwise.
+    ...(req.close ? { reset: true } : {}),
+    upgrade: req.upgrade,
+    headersTimeout: req.readTimeout,
+    bodyTimeout: req.readTimeout,
+  } as Dispatcher.DispatchOptions;
+  try {
+    pool.dispatch(opts, handler);
+  } catch (err) {
+    fail(err);
+  }
+  return {
+    result,
+    cancel(why) {
+      cancelled = why;
+      abortFn?.(why);
+    },
+  };
+}

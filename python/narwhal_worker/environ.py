@@ -50,14 +50,17 @@ def base_environ(threads):
         "wsgi.file_wrapper": FileWrapper,
         "wsgi.input_terminated": True,
         "SERVER_SOFTWARE": SERVER_SOFTWARE,
+        # Gunicorn takes SCRIPT_NAME from the worker's environment (-e SCRIPT_NAME=/app).
+        "SCRIPT_NAME": os.environ.get("SCRIPT_NAME", ""),
     }
 
 
 def build_environ(base, req, wsgi_input):
-    script_name = req.script_name or os.environ.get("SCRIPT_NAME", "")
     env = base.copy()
+    if req.script_name:
+        env["SCRIPT_NAME"] = req.script_name
+    script_name = env["SCRIPT_NAME"]
     env["REQUEST_METHOD"] = req.method
-    env["SCRIPT_NAME"] = script_name
     env["PATH_INFO"] = path_info(req.path, script_name)
     env["QUERY_STRING"] = req.query
     env["RAW_URI"] = req.target

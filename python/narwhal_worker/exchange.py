@@ -28,7 +28,7 @@ def error_report(exc):
 
 
 class Exchange:
-    __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident", "thread_name",
+    __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident",
                  "_status", "_headers", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
 
     def __init__(self, worker, rid, req):
@@ -38,7 +38,6 @@ class Exchange:
         self.input = None
         self.aborted = False
         self.thread_ident = None
-        self.thread_name = ""
         self._status = None  # (code, reason) once start_response succeeded
         self._headers = None
         self._sent = False  # RESPONSE_HEAD written
@@ -122,15 +121,13 @@ class Exchange:
     # ---- the request
 
     def run(self):
-        t = threading.current_thread()
-        self.thread_ident = t.ident
-        self.thread_name = t.name
+        self.thread_ident = threading.get_ident()
         worker = self.worker
         result = None
         terminal = None
         if self.aborted:
             # The client left while the request waited for a thread: never call the app.
-            worker.finish(self, [P.encode_frame(P.RESPONSE_END, self.rid)])
+            worker.finish(self, [P.end_frame(self.rid)])
             return
         try:
             if self.input is None:  # FRAMES mode: the reader thread made it already
@@ -169,7 +166,7 @@ class Exchange:
         # Exactly one terminal frame, sent even after ABORT: Node waits for it.
         out = [] if self.aborted else self._out
         self._out = []
-        out.append(P.encode_frame(P.RESPONSE_END, self.rid) if terminal is None else terminal)
+        out.append(P.end_frame(self.rid) if terminal is None else terminal)
         worker.finish(self, out)
 
     def _iterate(self, result):
@@ -229,7 +226,9 @@ class Exchange:
 
 
 def current_stack(ident):
+    """(thread name, formatted stack) of a live thread; ("", "") when it is gone."""
     frame = sys._current_frames().get(ident)
     if frame is None:
-        return ""
-    return "".join(traceback.format_stack(frame))
+        return "", ""
+    thread = threading._active.get(ident)  # noqa: SLF001 - name lookup without a scan
+    return (thread.name if thread is not None else str(ident)), "".join(traceback.format_stack(frame))

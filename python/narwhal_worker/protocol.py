@@ -17,6 +17,7 @@ Pinned by the golden vectors in test/fixtures/protocol/vectors.json.
 
 import json
 import struct
+from itertools import accumulate
 
 PROTOCOL_VERSION = 1
 HEADER_SIZE = 12
@@ -86,7 +87,19 @@ _HEADER = struct.Struct(">BBHII")
 _REQ_FIXED = struct.Struct(">BBHHHQ")
 _HEAD_FIXED = struct.Struct(">HH")
 _FILE = struct.Struct(">IIQQ")
-_U16 = struct.Struct(">H")
+
+
+_tables = {}
+
+
+def _table(k):
+    """struct for a table of k u16 lengths (cached: requests repeat their header counts)."""
+    st = _tables.get(k)
+    if st is None:
+        st = struct.Struct(">%dH" % k)
+        if len(_tables) < 256:
+            _tables[k] = st
+    return st
 
 
 class ProtocolError(Exception):
@@ -136,6 +149,11 @@ def frame_header(t, rid, length):
 def encode_frame(t, rid=0, payload=b""):
     _check(t, 0, rid, len(payload), "any")
     return _HEADER.pack(t, 0, 0, rid, len(payload)) + bytes(payload)
+
+
+def end_frame(rid, _pack=_HEADER.pack):
+    """RESPONSE_END for ``rid`` (hot path: no checks beyond struct's own range check)."""
+    return _pack(RESPONSE_END, 0, 0, rid, 0)
 
 
 class Frame:
@@ -198,26 +216,6 @@ class FrameDecoder:
         return out
 
 
-# ---- str fields
-
-
-def _latin1(s, what):
-    try:
-        b = s.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ProtocolError("NOT_LATIN1", "%s has a character above U+00FF" % what) from None
-    if len(b) > MAX_STRING:
-        raise ProtocolError("STRING_TOO_LONG", "%s of %d bytes (max %d)" % (what, len(b), MAX_STRING))
-    return _U16.pack(len(b)) + b
-
-
-def _utf8(s, what):
-    b = s.encode("utf-8", "surrogateescape")
-    if len(b) > MAX_STRING:
-        raise ProtocolError("STRING_TOO_LONG", "%s of %d bytes (max %d)" % (what, len(b), MAX_STRING))
-    return _U16.pack(len(b)) + b
-
-
 class _Reader:
     __slots__ = ("buf", "off", "what")
 
@@ -235,14 +233,6 @@ class _Reader:
         v = st.unpack_from(self.buf, self.off)
         self.off += st.size
         return v
-
-    def raw(self):
-        self.need(2)
-        (n,) = _U16.unpack_from(self.buf, self.off)
-        start = self.off + 2
-        self.need(2 + n)
-        self.off = start + n
-        return self.buf[start:start + n]
 
     def end(self):
         if self.off != len(self.buf):
@@ -274,7 +264,7 @@ def decode_request(payload):
     n = len(payload)
     if n < 16:
         raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte 0")
-    mode, reserved, rport, sport, count, blen = _REQ_FIXED.unpack_from(payload, 0)
+    mode, reserved, rport, sport, count, blen = _REQ_FIXED.unpack_from(payload)
     if mode > 2:
         raise ProtocolError("BAD_VALUE", "REQUEST body mode %d" % mode)
     if reserved != 0:
@@ -283,18 +273,16 @@ def decode_request(payload):
         raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (count, MAX_HEADERS))
     if blen > 2 ** 53 - 1:
         raise ProtocolError("BAD_VALUE", "REQUEST body length above 2^53-1")
-    text = payload.decode("latin-1")
-    fields = []
-    append = fields.append
-    off = 16
-    for _ in range(10 + 2 * count):
-        if off + 2 > n:
-            raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte %d" % off)
-        end = off + 2 + ((payload[off] << 8) | payload[off + 1])
-        if end > n:
-            raise ProtocolError("TRUNCATED", "REQUEST ends inside a field at byte %d" % off)
-        append(text[off + 2:end])
-        off = end
+    k = 10 + 2 * count
+    table_end = 16 + 2 * k
+    if table_end > n:
+        raise ProtocolError("TRUNCATED", "REQUEST ends inside its length table")
+    offs = list(accumulate(_table(k).unpack_from(payload, 16), initial=table_end))
+    off = offs[-1]
+    if off > n:
+        raise ProtocolError("TRUNCATED", "REQUEST ends inside its strings")
+    text = payload[:off].decode("latin-1")
+    fields = [text[a:b] for a, b in zip(offs, offs[1:])]
     body = payload[off:]
     if (len(body) != blen) if mode == BODY_INLINE else (len(body) != 0):
         raise ProtocolError("BAD_VALUE", "REQUEST carries %d body bytes, body length %d, mode %d"
@@ -322,20 +310,31 @@ def encode_request(rid, req, body=b""):
     """Node's encoder, mirrored for tests and golden vectors."""
     if len(req.headers) > MAX_HEADERS:
         raise ProtocolError("TOO_MANY_HEADERS", "%d header fields" % len(req.headers))
-    parts = [
-        _REQ_FIXED.pack(req.body_mode, 0, req.remote_port, req.server_port, len(req.headers),
-                        req.body_length),
-        _latin1(req.method, "method"), _latin1(req.url_scheme, "url scheme"),
-        _latin1(req.server_protocol, "server protocol"), _latin1(req.target, "target"),
-        _latin1(req.path, "path"), _latin1(req.query, "query"),
-        _latin1(req.script_name, "script name"), _latin1(req.remote_addr, "remote address"),
-        _latin1(req.server_name, "server name"), _utf8(req.body_file, "body file"),
-    ]
+    strs = [req.method, req.url_scheme, req.server_protocol, req.target, req.path, req.query,
+            req.script_name, req.remote_addr, req.server_name]
     for name, value in req.headers:
-        parts.append(_latin1(name, "header name"))
-        parts.append(_latin1(value, "header value"))
-    parts.append(body)
-    return encode_frame(REQUEST, rid, b"".join(parts))
+        strs.append(name)
+        strs.append(value)
+    enc = _encode_all(strs, "REQUEST field")
+    enc.insert(9, req.body_file.encode("utf-8", "surrogateescape"))
+    _check_lengths(enc)
+    fixed = _REQ_FIXED.pack(req.body_mode, 0, req.remote_port, req.server_port, len(req.headers),
+                            req.body_length)
+    return encode_frame(REQUEST, rid, b"".join(
+        [fixed, _table(len(enc)).pack(*map(len, enc))] + enc + [body]))
+
+
+def _encode_all(strs, what):
+    try:
+        return [x.encode("latin-1") for x in strs]
+    except UnicodeEncodeError:
+        raise ProtocolError("NOT_LATIN1", "%s has a character above U+00FF" % what) from None
+
+
+def _check_lengths(enc):
+    for b in enc:
+        if len(b) > MAX_STRING:
+            raise ProtocolError("STRING_TOO_LONG", "field of %d bytes (max %d)" % (len(b), MAX_STRING))
 
 
 # ---- RESPONSE_HEAD
@@ -349,26 +348,19 @@ def encode_response_head(rid, status, reason, headers):
         raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (len(headers), MAX_HEADERS))
     if not 100 <= status <= 999:
         raise ProtocolError("BAD_VALUE", "status %d" % status)
-    parts = [reason]
+    strs = [reason]
     for name, value in headers:
-        parts.append(name)
-        parts.append(value)
-    try:
-        enc = [p.encode("latin-1") for p in parts]
-    except UnicodeEncodeError:
-        raise ProtocolError("NOT_LATIN1", "response status or header has a character above U+00FF") from None
-    out = [b"", _HEAD_FIXED.pack(status, len(headers))]
-    pack = _U16.pack
-    for b in enc:
-        if len(b) > MAX_STRING:
-            raise ProtocolError("STRING_TOO_LONG", "response field of %d bytes (max %d)" % (len(b), MAX_STRING))
-        out.append(pack(len(b)))
-        out.append(b)
-    length = sum(map(len, out))
+        strs.append(name)
+        strs.append(value)
+    enc = _encode_all(strs, "response status or header")
+    lens = list(map(len, enc))
+    if max(lens) > MAX_STRING:
+        _check_lengths(enc)
+    length = 4 + 2 * len(enc) + sum(lens)
     if length > MAX_PAYLOAD:
         raise ProtocolError("PAYLOAD_TOO_LARGE", "RESPONSE_HEAD of %d bytes" % length)
-    out[0] = _HEADER.pack(RESPONSE_HEAD, 0, 0, rid, length)
-    return b"".join(out)
+    return b"".join([_HEADER.pack(RESPONSE_HEAD, 0, 0, rid, length),
+                     _HEAD_FIXED.pack(status, len(headers)), _table(len(enc)).pack(*lens)] + enc)
 
 
 def decode_response_head(payload):
@@ -378,10 +370,19 @@ def decode_response_head(payload):
         raise ProtocolError("BAD_VALUE", "RESPONSE_HEAD status %d" % status)
     if count > MAX_HEADERS:
         raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (count, MAX_HEADERS))
-    reason = r.raw().decode("latin-1")
-    headers = [(r.raw().decode("latin-1"), r.raw().decode("latin-1")) for _ in range(count)]
-    r.end()
-    return status, reason, headers
+    k = 1 + 2 * count
+    table_end = 4 + 2 * k
+    if table_end > len(payload):
+        raise ProtocolError("TRUNCATED", "RESPONSE_HEAD ends inside its length table")
+    offs = list(accumulate(_table(k).unpack_from(payload, 4), initial=table_end))
+    if offs[-1] > len(payload):
+        raise ProtocolError("TRUNCATED", "RESPONSE_HEAD ends inside its strings")
+    if offs[-1] != len(payload):
+        raise ProtocolError("TRAILING_BYTES", "%d bytes after the last field of RESPONSE_HEAD"
+                            % (len(payload) - offs[-1]))
+    text = bytes(payload).decode("latin-1")
+    strs = [text[a:b] for a, b in zip(offs, offs[1:])]
+    return status, strs[0], list(zip(strs[1::2], strs[2::2]))
 
 
 # ---- small binary payloads

@@ -24,8 +24,21 @@ class InvalidResponse(ValueError):
     """The app's status or headers cannot be sent; the request is answered 500."""
 
 
+_status_cache = {}
+
+
 def check_status(status):
     """Return (code, reason) from a native-string status such as "200 OK"."""
+    hit = _status_cache.get(status) if type(status) is str else None
+    if hit is not None:
+        return hit
+    code_reason = _check_status(status)
+    if len(_status_cache) < 512:
+        _status_cache[status] = code_reason
+    return code_reason
+
+
+def _check_status(status):
     if type(status) is not str:
         raise InvalidResponse("status must be a str, not %s" % type(status).__name__)
     m = _STATUS.match(status)

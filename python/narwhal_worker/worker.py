@@ -244,8 +244,7 @@ class Worker:
                 if ex is not None:
                     ex.file_ack(ok)
             elif t == P.DUMP_STACK:
-                stack = current_stack(ex.thread_ident) if ex is not None and ex.thread_ident else ""
-                name = ex.thread_name if ex is not None else ""
+                name, stack = current_stack(ex.thread_ident) if ex is not None and ex.thread_ident else ("", "")
                 self.send([P.encode_json(P.STACK, f.id, {"thread": name, "stack": P.truncate_text(stack)})])
             elif t == P.SHUTDOWN:
                 with self.lock:

@@ -1,7 +1,9 @@
 /**
  * Binary field primitives for REQUEST and RESPONSE_HEAD payloads: big-endian integers and
- * `str` = u16 length + bytes. Header strings are latin-1 (one char per octet, WSGI's
- * "native strings"), so a JS string with a char above U+00FF is refused, never mangled.
+ * string tables (a run of u16 lengths, then the strings back to back, so the Python side
+ * slices them all out with one struct.unpack and one decode). Header strings are latin-1
+ * (one char per octet, WSGI's "native strings"): a JS string with a char above U+00FF is
+ * refused, never mangled.
  */
 import { ProtocolError } from "./errors.js";
 
@@ -54,15 +56,6 @@ export class FieldWriter {
     this.buf.writeUInt32BE(v >>> 0, this.off + 4);
     this.off += 8;
   }
-  /** A string whose byte length was computed by latin1Length/utf8Length. */
-  str(s: string, len: number, enc: "latin1" | "utf8"): void {
-    this.buf.writeUInt16BE(len, this.off);
-    this.off += 2;
-    if (len > 0) this.off += this.buf.write(s, this.off, len, enc);
-  }
-  bytes(b: Buffer): void {
-    this.off += b.copy(this.buf, this.off);
-  }
 }
 
 /** Sequential reader over one payload; every read is bounds-checked (TRUNCATED). */
@@ -101,18 +94,7 @@ export class FieldReader {
     if (hi > 0x1fffff) throw new ProtocolError("BAD_VALUE", `${this.what} ${field} above 2^53-1`);
     return hi * 0x100000000 + lo;
   }
-  str(enc: "latin1" | "utf8"): string {
-    const n = this.u16();
-    this.need(n);
-    const s = n === 0 ? "" : this.buf.toString(enc, this.off, this.off + n);
-    this.off += n;
-    return s;
-  }
-  rest(): Buffer {
-    const b = this.buf.subarray(this.off);
-    this.off = this.buf.length;
-    return b;
-  }
+
   end(): void {
     if (this.off !== this.buf.length) {
       throw new ProtocolError(
@@ -121,4 +103,49 @@ export class FieldReader {
       );
     }
   }
+}
+
+/**
+ * Write a string table at `off`: n u16 lengths, then the n strings. `lens[i]` comes from
+ * latin1Length/utf8Length; `utf8At` is the one index encoded as UTF-8 (-1 for none).
+ * Returns the offset after the table.
+ */
+export function writeTable(
+  buf: Buffer,
+  off: number,
+  strs: readonly string[],
+  lens: readonly number[],
+  utf8At = -1,
+): number {
+  let at = off + 2 * strs.length;
+  for (let i = 0; i < strs.length; i++) {
+    const n = lens[i] as number;
+    buf.writeUInt16BE(n, off + 2 * i);
+    if (n > 0) at += buf.write(strs[i] as string, at, n, i === utf8At ? "utf8" : "latin1");
+  }
+  return at;
+}
+
+/**
+ * Read a string table of `n` entries at `off`; returns the strings and the offset after
+ * the table. TRUNCATED when the lengths or the strings run past the payload.
+ */
+export function readTable(
+  buf: Buffer,
+  off: number,
+  n: number,
+  what: string,
+  utf8At = -1,
+): { strs: string[]; end: number } {
+  let at = off + 2 * n;
+  if (at > buf.length) throw new ProtocolError("TRUNCATED", `${what} ends inside its length table`);
+  const strs = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const len = buf.readUInt16BE(off + 2 * i);
+    if (at + len > buf.length)
+      throw new ProtocolError("TRUNCATED", `${what} ends inside string ${i}`);
+    strs[i] = len === 0 ? "" : buf.toString(i === utf8At ? "utf8" : "latin1", at, at + len);
+    at += len;
+  }
+  return { strs, end: at };
 }

@@ -4,7 +4,15 @@
  * Each encoder returns complete frames; each decoder takes a Frame's payload.
  */
 import { ProtocolError } from "./errors.js";
-import { FieldReader, FieldWriter, latin1Length, MAX_HEADERS, utf8Length } from "./fields.js";
+import {
+  FieldReader,
+  FieldWriter,
+  latin1Length,
+  MAX_HEADERS,
+  readTable,
+  utf8Length,
+  writeTable,
+} from "./fields.js";
 import {
   EMPTY,
   encodeFrame,
@@ -55,7 +63,8 @@ export interface RequestMeta {
 }
 
 // REQUEST fixed part: mode u8, reserved u8, remote port u16, server port u16,
-// header count u16, body length u64 = 16 bytes, then 10 str fields, headers, body.
+// header count u16, body length u64 = 16 bytes; then a string table of 10 + 2N entries
+// (the 10 fields below, then name, value per header); then the inline body.
 const REQUEST_FIXED = 16;
 
 /**
@@ -80,22 +89,26 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
       "TOO_MANY_HEADERS",
       `${m.headers.length} header fields (max ${MAX_HEADERS})`,
     );
-  const lens = [
-    latin1Length(m.method, "method"),
-    latin1Length(m.urlScheme, "url scheme"),
-    latin1Length(m.serverProtocol, "server protocol"),
-    latin1Length(m.target, "target"),
-    latin1Length(m.path, "path"),
-    latin1Length(m.query, "query"),
-    latin1Length(m.scriptName, "script name"),
-    latin1Length(m.remoteAddr, "remote address"),
-    latin1Length(m.serverName, "server name"),
-    utf8Length(m.bodyFile, "body file"),
-  ] as const;
-  let size = REQUEST_FIXED + 2 * lens.length + body.length;
+  const strs: string[] = [
+    m.method,
+    m.urlScheme,
+    m.serverProtocol,
+    m.target,
+    m.path,
+    m.query,
+    m.scriptName,
+    m.remoteAddr,
+    m.serverName,
+    m.bodyFile,
+  ];
+  for (const [name, value] of m.headers) strs.push(name, value);
+  const lens = strs.map((s, i) =>
+    i === BODY_FILE_AT
+      ? utf8Length(s, STR_NAMES[i] as string)
+      : latin1Length(s, STR_NAMES[i] ?? (i % 2 === 0 ? "header name" : "header value")),
+  );
+  let size = REQUEST_FIXED + 2 * strs.length + body.length;
   for (const n of lens) size += n;
-  for (const [name, value] of m.headers)
-    size += 4 + latin1Length(name, "header name") + latin1Length(value, "header value");
   validateHeader(FrameType.REQUEST, id, size);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
   writeHeader(out, 0, FrameType.REQUEST, 0, id, size);
@@ -106,23 +119,24 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
   w.u16(port(m.serverPort, "server port"));
   w.u16(m.headers.length);
   w.u64(m.bodyLength);
-  w.str(m.method, lens[0], "latin1");
-  w.str(m.urlScheme, lens[1], "latin1");
-  w.str(m.serverProtocol, lens[2], "latin1");
-  w.str(m.target, lens[3], "latin1");
-  w.str(m.path, lens[4], "latin1");
-  w.str(m.query, lens[5], "latin1");
-  w.str(m.scriptName, lens[6], "latin1");
-  w.str(m.remoteAddr, lens[7], "latin1");
-  w.str(m.serverName, lens[8], "latin1");
-  w.str(m.bodyFile, lens[9], "utf8");
-  for (const [name, value] of m.headers) {
-    w.str(name, name.length, "latin1");
-    w.str(value, value.length, "latin1");
-  }
-  w.bytes(body);
+  const at = writeTable(out, w.off, strs, lens, BODY_FILE_AT);
+  body.copy(out, at);
   return out;
 }
+
+const STR_NAMES = [
+  "method",
+  "url scheme",
+  "server protocol",
+  "target",
+  "path",
+  "query",
+  "script name",
+  "remote address",
+  "server name",
+  "body file",
+];
+const BODY_FILE_AT = 9;
 
 function port(p: number, what: string): number {
   if (!Number.isInteger(p) || p < 0 || p > 0xffff)
@@ -147,19 +161,23 @@ export function decodeRequest(payload: Buffer): DecodedRequest {
   if (count > MAX_HEADERS)
     throw new ProtocolError("TOO_MANY_HEADERS", `${count} header fields (max ${MAX_HEADERS})`);
   const bodyLength = r.u64("body length");
-  const method = r.str("latin1");
-  const urlScheme = r.str("latin1");
-  const serverProtocol = r.str("latin1");
-  const target = r.str("latin1");
-  const path = r.str("latin1");
-  const query = r.str("latin1");
-  const scriptName = r.str("latin1");
-  const remoteAddr = r.str("latin1");
-  const serverName = r.str("latin1");
-  const bodyFile = r.str("utf8");
-  const headers: Array<[string, string]> = new Array<[string, string]>(count);
-  for (let i = 0; i < count; i++) headers[i] = [r.str("latin1"), r.str("latin1")];
-  const body = r.rest();
+  const { strs, end } = readTable(payload, r.off, 10 + 2 * count, "REQUEST", BODY_FILE_AT);
+  const [
+    method,
+    urlScheme,
+    serverProtocol,
+    target,
+    path,
+    query,
+    scriptName,
+    remoteAddr,
+    serverName,
+    bodyFile,
+  ] = strs as [string, string, string, string, string, string, string, string, string, string];
+  const headers = new Array<[string, string]>(count);
+  for (let i = 0; i < count; i++)
+    headers[i] = [strs[10 + 2 * i] as string, strs[11 + 2 * i] as string];
+  const body = payload.subarray(end);
   if (bodyMode === BodyMode.INLINE ? body.length !== bodyLength : body.length !== 0) {
     throw new ProtocolError(
       "BAD_VALUE",
@@ -243,7 +261,8 @@ export function decodeFileAck(payload: Buffer): boolean {
   return v === 1;
 }
 
-// ---- RESPONSE_HEAD: status u16, header count u16, reason str, (name str, value str) × count
+// ---- RESPONSE_HEAD: status u16, header count N u16, string table of 1 + 2N entries
+// (reason, then name, value per header)
 
 export interface ResponseHead {
   readonly status: number;
@@ -256,20 +275,19 @@ export function encodeResponseHead(id: number, h: ResponseHead): Buffer {
     throw new ProtocolError("TOO_MANY_HEADERS", `${h.headers.length} header fields`);
   if (!Number.isInteger(h.status) || h.status < 100 || h.status > 999)
     throw new ProtocolError("BAD_VALUE", `status ${h.status}`);
-  let size = 6 + latin1Length(h.reason, "reason");
-  for (const [n, v] of h.headers)
-    size += 4 + latin1Length(n, "header name") + latin1Length(v, "header value");
+  const strs: string[] = [h.reason];
+  for (const [n, v] of h.headers) strs.push(n, v);
+  const lens = strs.map((x, i) =>
+    latin1Length(x, i === 0 ? "reason" : i % 2 === 1 ? "header name" : "header value"),
+  );
+  let size = 4 + 2 * strs.length;
+  for (const n of lens) size += n;
   validateHeader(FrameType.RESPONSE_HEAD, id, size);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
   writeHeader(out, 0, FrameType.RESPONSE_HEAD, 0, id, size);
-  const w = new FieldWriter(out, HEADER_SIZE);
-  w.u16(h.status);
-  w.u16(h.headers.length);
-  w.str(h.reason, h.reason.length, "latin1");
-  for (const [n, v] of h.headers) {
-    w.str(n, n.length, "latin1");
-    w.str(v, v.length, "latin1");
-  }
+  out.writeUInt16BE(h.status, HEADER_SIZE);
+  out.writeUInt16BE(h.headers.length, HEADER_SIZE + 2);
+  writeTable(out, HEADER_SIZE + 4, strs, lens);
   return out;
 }
 
@@ -285,10 +303,17 @@ export function decodeResponseHead(payload: Buffer): {
   const count = r.u16();
   if (count > MAX_HEADERS)
     throw new ProtocolError("TOO_MANY_HEADERS", `${count} header fields (max ${MAX_HEADERS})`);
-  const reason = r.str("latin1");
+  const { strs, end } = readTable(payload, r.off, 1 + 2 * count, "RESPONSE_HEAD");
+  if (end !== payload.length) {
+    throw new ProtocolError(
+      "TRAILING_BYTES",
+      `${payload.length - end} bytes after the last field of RESPONSE_HEAD`,
+    );
+  }
+  const reason = strs[0] as string;
   const headers = new Array<[string, string]>(count);
-  for (let i = 0; i < count; i++) headers[i] = [r.str("latin1"), r.str("latin1")];
-  r.end();
+  for (let i = 0; i < count; i++)
+    headers[i] = [strs[1 + 2 * i] as string, strs[2 + 2 * i] as string];
   return { status, reason, headers };
 }
 

@@ -8,10 +8,22 @@ import { VERSION } from "./version.js";
 import { checkAppImports, formatConfig, resolveSettings, type ResolvedSettings } from "./config/resolve-settings.js";
 import { compileAccessLogFormat } from "./http/access-log.js";
 import { serveWsgi } from "./serve-wsgi.js";
+import { serveSite } from "./serve-site.js";
 
 export function main(argv: readonly string[]): void {
   try {
     const args = parseArgs(argv);
+    if (args.command.nginx !== null) {
+      // nginx mode (`-c site.conf`, -t, -s ...): the process ends with the server.
+      void serveSite(args.command.nginx).then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+          process.stderr.write(`narwhal: [emerg] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+          process.exit(1);
+        },
+      );
+      return;
+    }
     if (args.command.help) {
       process.stdout.write(helpText());
       return;

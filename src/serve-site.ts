@@ -1,0 +1,165 @@
+/**
+ * `narwhal -c site.conf` (any config not ending in .py): nginx mode. The nginx command
+ * line (-t -T -q -p -e -g -s -v -V) goes through runNginxCli; serving loads the config
+ * (errors: `narwhal: [emerg] MESSAGE in FILE:LINE` on stderr, exit 1, like nginx),
+ * writes the pid file, binds the listeners, and then one loop acts on signals:
+ *
+ *   TERM, INT   fast stop (nginx: "fast shutdown")      QUIT  graceful stop
+ *   HUP         reload the config; a broken one is logged and the old one stays
+ *   USR1        reopen the log files (logrotate)
+ *
+ * Signal handlers only enqueue; the loop does the work in order.
+ */
+import { unlinkSync, writeFileSync } from "node:fs";
+import { ConfigError, NarwhalError } from "./core/errors.js";
+import { LineSink, Logger, type LogLevel } from "./core/log.js";
+import type { NginxFlags } from "./config/nginx/args.js";
+import { nginxConfigPath, nginxLoadOptions, runNginxCli } from "./config/nginx/cli.js";
+import { loadNginxConfig, type NginxConfig } from "./config/nginx/index.js";
+import type { ErrorLog } from "./config/nginx/model.js";
+import { SiteServer } from "./site/index.js";
+import type { AppResolver } from "./site/index.js";
+import { VERSION } from "./version.js";
+
+export interface ServeSiteOptions {
+  /** Install the signal handlers (default true). */
+  readonly handleSignals?: boolean;
+  readonly onReady?: (running: RunningSite) => void;
+  /** app_pass NAME → handler (the WSGI gateway's); none yet by default. */
+  readonly apps?: AppResolver;
+}
+
+export interface RunningSite {
+  readonly server: SiteServer;
+  signal(sig: "reload" | "reopen" | "quit" | "stop"): void;
+}
+
+type Command = "reload" | "reopen" | "quit" | "stop";
+
+const LEVELS: Readonly<Record<ErrorLog["level"], LogLevel>> = {
+  debug: "debug",
+  info: "info",
+  notice: "info",
+  warn: "warning",
+  error: "error",
+  crit: "critical",
+  alert: "critical",
+  emerg: "critical",
+};
+
+function errorLogger(flags: NginxFlags, config: NginxConfig | null): { log: Logger; sink: LineSink } {
+  const first = config?.main.error_log[0] ?? { path: "stderr", level: "error" as const };
+  const path = flags.errorLog ?? first.path;
+  const sink = new LineSink(path === "stderr" ? "-" : path);
+  return { log: new Logger(sink, LEVELS[first.level]), sink };
+}
+
+/** Serve until stopped; resolves with the exit status. */
+export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}): Promise<number> {
+  const cli = await runNginxCli(flags);
+  if (cli !== "serve") return cli;
+  const file = nginxConfigPath(flags);
+  const load = (): NginxConfig => loadNginxConfig(file, nginxLoadOptions(flags));
+  let config: NginxConfig;
+  try {
+    config = load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`narwhal: [emerg] ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  let logs: { log: Logger; sink: LineSink };
+  try {
+    logs = errorLogger(flags, config);
+  } catch (err) {
+    process.stderr.write(`narwhal: [emerg] open() error log failed (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    return 1;
+  }
+  const log = logs.log;
+  let server: SiteServer;
+  try {
+    server = await SiteServer.start(config, log, opts.apps ? { apps: opts.apps } : {});
+  } catch (err) {
+    if (err instanceof NarwhalError && err.status === null) {
+      process.stderr.write(`narwhal: [emerg] ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof Error && "code" in err) {
+      process.stderr.write(`narwhal: [emerg] ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const pidFile = config.main.pid;
+  if (pidFile !== null) {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`);
+    } catch (err) {
+      process.stderr.write(`narwhal: [emerg] open() "${pidFile}" failed (${(err as NodeJS.ErrnoException).code ?? ""})\n`);
+      await server.stop(0);
+      return 1;
+    }
+  }
+  log.info(`narwhal/${VERSION} serving ${file} (pid ${process.pid})`);
+
+  const queue: Command[] = [];
+  let wake: (() => void) | null = null;
+  const push = (c: Command): void => {
+    queue.push(c);
+    wake?.();
+  };
+  const handlers: Array<[NodeJS.Signals, () => void]> = [];
+  if (opts.handleSignals ?? true) {
+    const on = (sig: NodeJS.Signals, c: Command): void => {
+      const h = (): void => push(c);
+      process.on(sig, h);
+      handlers.push([sig, h]);
+    };
+    on("SIGHUP", "reload");
+    on("SIGUSR1", "reopen");
+    on("SIGQUIT", "quit");
+    on("SIGTERM", "stop");
+    on("SIGINT", "stop");
+  }
+  opts.onReady?.({ server, signal: push });
+
+  for (;;) {
+    const c = queue.shift();
+    if (c === undefined) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      continue;
+    }
+    if (c === "reload") {
+      log.info("signal SIGHUP received, reconfiguring");
+      try {
+        await server.reload(load());
+        log.info("reconfigured");
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        log.error(`[emerg] ${msg}; the old configuration stays in force`);
+      }
+      continue;
+    }
+    if (c === "reopen") {
+      log.info("signal SIGUSR1 received, reopening logs");
+      logs.sink.reopen();
+      server.reopenLogs();
+      continue;
+    }
+    log.info(c === "quit" ? "gracefully shutting down" : "exiting");
+    await server.stop(c === "quit" ? 30_000 : 0);
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+    if (pidFile !== null) {
+      try {
+        unlinkSync(pidFile);
+      } catch {
+        // already gone
+      }
+    }
+    logs.sink.close();
+    return 0;
+  }
+}

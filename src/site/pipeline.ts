@@ -1,0 +1,435 @@
+/**
+ * The per-request pipeline, nginx's phases in nginx's order (ngx_http_core_module.c):
+ *
+ *   listen group (by local address) → virtual server (Host) → $uri normalised (400)
+ *   → server rewrite → find location (internal-only → 404; auto-redirect → 301;
+ *     client_max_body_size → 413) → location rewrite (`last` or a flag-less rewrite
+ *     searches again, at most 10 URI changes, then 500) → allow/deny (403)
+ *   → try_files → content: return | proxy_pass | app_pass | static files
+ *   → special responses through error_page (once) → add_header / expires (the writer)
+ *   → access log.
+ *
+ * Internal redirects (try_files, error_page, index, rewrite) restart at the server
+ * rewrite phase; a named location starts at its own rewrite phase.
+ */
+import { HttpError } from "../core/errors.js";
+import {
+  evaluate,
+  findListenGroup,
+  findNamedLocation,
+  matchLocation,
+  normalizeHost,
+  normalizeUri,
+  selectServer,
+  type ErrorPage,
+  type ListenGroup,
+  type Location,
+  type VariableLookup,
+} from "../config/nginx/index.js";
+import type { Handler, HeaderList, IncomingRequest, ResponseWriter } from "../http/types.js";
+import { probeStatic, serveStatic } from "../static/index.js";
+import { accessAllowed } from "./access.js";
+import { requestView } from "./request-view.js";
+import { SiteResponse } from "./response.js";
+import { runScript, type ScriptResult } from "./script.js";
+import type { Site } from "./site.js";
+import { RequestState } from "./state.js";
+import { staticOptionsFor } from "./static-options.js";
+import { variableLookup } from "./vars.js";
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+/** Thrown to unwind when the request got its answer deep inside a phase. */
+class Done {
+  static readonly it = new Done();
+}
+
+function splitArgs(uri: string, args: string): { uri: string; args: string } {
+  const q = uri.indexOf("?");
+  return q < 0 ? { uri, args } : { uri: uri.slice(0, q), args: uri.slice(q + 1) };
+}
+
+/**
+ * The handler of one listener. `site()` is read per request, so a reload switches
+ * every new request to the new config while requests in flight finish on the old one.
+ * `groupKey` names the listener's own group; a wildcard listener also serves the
+ * groups of specific addresses on its port (found by the connection's local address).
+ *
+ * @example server.addListener("0.0.0.0:8080", { handler: siteHandler(() => site, "0.0.0.0:8080") })
+ */
+export function siteHandler(site: () => Site, groupKey: string): Handler {
+  return (req, res) => new Pipeline(site(), groupKey).handle(req, res);
+}
+
+class Pipeline {
+  constructor(
+    private readonly site: Site,
+    private readonly groupKey: string,
+  ) {}
+
+  private group(req: IncomingRequest): ListenGroup | null {
+    const groups = this.site.config.listenGroups;
+    const c = req.connection;
+    const found = c.family === "unix" ? findListenGroup(groups, "", null, c.localAddress) : findListenGroup(groups, c.localAddress, c.localPort);
+    return found ?? groups.find((g) => g.key === this.groupKey) ?? null;
+  }
+
+  async handle(req: IncomingRequest, res: ResponseWriter): Promise<void> {
+    const group = this.group(req);
+    if (group === null) {
+      res.sendError(500);
+      return;
+    }
+    const rawHost = req.absoluteAuthority ?? req.header("host");
+    const host = rawHost === null ? "" : normalizeHost(rawHost);
+    const choice = selectServer(group, host ?? "");
+    const st = new RequestState(this.site, group, req, choice.server, host ?? "");
+    st.setCaptures(choice.captures);
+    const lookup = variableLookup(st);
+    st.res = new SiteResponse(res, {
+      conf: () => st.conf,
+      lookup,
+      origin: () => origin(st, lookup),
+      statusOverride: () => st.statusOverride,
+    });
+    // Each step may end in an error_page jump, which runs as the next step (once).
+    let step: () => Promise<void> = async () => {
+      if (host === null) {
+        this.site.log.info(`client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`);
+        this.special(st, lookup, 400);
+      }
+      await this.start(st, lookup);
+    };
+    try {
+      for (let i = 0; i < 4; i++) {
+        try {
+          await step();
+          break;
+        } catch (err) {
+          if (err instanceof ErrorPageJump) {
+            step = () => this.errorPage(st, lookup, err.page, err.status);
+            continue;
+          }
+          if (err instanceof Done) break;
+          const next = this.failed(st, lookup, err);
+          if (next === null) break;
+          step = next;
+        }
+      }
+    } finally {
+      this.accessLog(st, lookup);
+    }
+  }
+
+  /** An exception from a phase: the answer to give instead (null: nothing more to send). */
+  private failed(st: RequestState, lookup: VariableLookup, err: unknown): (() => Promise<void>) | null {
+    const status = err instanceof HttpError ? err.status : 500;
+    if (!(err instanceof HttpError) || status === null || status >= 500) {
+      this.site.log.error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${lookup("request") ?? ""}"`);
+    } else this.site.log.info(`${err.message} (${status}), client: ${lookup("remote_addr") ?? ""}`);
+    if (st.res.headersSent || status === null) {
+      st.res.abort();
+      return null;
+    }
+    st.res.closeAfter();
+    return () => {
+      this.special(st, lookup, status);
+    };
+  }
+
+  private accessLog(st: RequestState, lookup: VariableLookup): void {
+    const logs = st.conf.access_log;
+    if (logs.length === 0) return;
+    try {
+      this.site.accessLogs.write(logs, lookup);
+    } catch (err) {
+      this.site.log.error(`access log: ${(err as Error).message}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- phases
+
+  private async start(st: RequestState, lookup: VariableLookup): Promise<void> {
+    const req = st.req;
+    if (req.targetForm === "asterisk" || req.targetForm === "authority") this.special(st, lookup, 400);
+    const n = normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
+    if ("status" in n) {
+      this.site.log.info(`client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`);
+      this.special(st, lookup, 400);
+    }
+    st.uri = (n as { uri: string }).uri;
+    await this.fromServerRewrite(st, lookup);
+  }
+
+  /** NGX_HTTP_SERVER_REWRITE_PHASE onwards (also the entry of every internal redirect). */
+  private async fromServerRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
+    st.location = null;
+    st.conf = st.server.conf;
+    const r = runScript(st.server.script, st, lookup, false);
+    this.scriptAnswer(st, lookup, r);
+    for (;;) {
+      const m = matchLocation(st.server.router, st.uri);
+      if (m?.redirect === true) {
+        const loc = escapeForLocation(st.uri) + "/" + (st.args !== "" ? "?" + st.args : "");
+        this.special(st, lookup, 301, [["Location", loc]]);
+      }
+      st.location = m?.location ?? null;
+      st.conf = st.location?.conf ?? st.server.conf;
+      if (m !== null && m.captures.numbered.length > 0) st.setCaptures(m.captures);
+      if (st.location !== null && st.location.conf.internal && !st.internal) this.special(st, lookup, 404);
+      this.checkBodySize(st, lookup);
+      if (!this.locationRewrite(st, lookup)) break;
+      this.countUriChange(st, lookup);
+    }
+    await this.afterRewrite(st, lookup);
+  }
+
+  /** Run the location's script; true when locations must be searched again. */
+  private locationRewrite(st: RequestState, lookup: VariableLookup): boolean {
+    if (st.location === null) return false;
+    const before = st.uriChanges;
+    const r = runScript(st.location.script, st, lookup, true);
+    this.scriptAnswer(st, lookup, r);
+    return r.kind === "last" || (r.kind === "next" && st.uriChanges !== before);
+  }
+
+  private countUriChange(st: RequestState, lookup: VariableLookup): void {
+    st.changesLeft--;
+    if (st.changesLeft < 0) {
+      this.site.log.error(`rewrite or internal redirection cycle while processing "${st.uri}", client: ${lookup("remote_addr") ?? ""}`);
+      st.errorPageUsed = true;
+      this.special(st, lookup, 500);
+    }
+  }
+
+  /** nginx checks Content-Length against the location's limit as soon as the location is known. */
+  private checkBodySize(st: RequestState, lookup: VariableLookup): void {
+    const max = st.conf.client_max_body_size;
+    const cl = st.req.contentLength;
+    if (max > 0 && cl !== null && cl > max) {
+      this.site.log.error(`client intended to send too large body: ${cl} bytes, client: ${lookup("remote_addr") ?? ""}`);
+      st.res.closeAfter();
+      this.special(st, lookup, 413);
+    }
+  }
+
+  private async afterRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
+    if (!accessAllowed(st.conf.access, st.req.connection, lookup("remote_addr") ?? "")) {
+      this.site.log.error(`access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`);
+      this.special(st, lookup, 403);
+    }
+    if (st.conf.try_files !== null) await this.tryFiles(st, lookup);
+    await this.content(st, lookup);
+  }
+
+  private async tryFiles(st: RequestState, lookup: VariableLookup): Promise<void> {
+    const tf = st.conf.try_files!;
+    for (const t of tf.files) {
+      const cand = evaluate(t, lookup);
+      if (cand === "") continue;
+      const dir = cand.endsWith("/");
+      const opts = staticOptionsFor(st.conf, st.location, lookup, cand, this.site.fileCache);
+      if (probeStatic(cand, opts, dir)) {
+        st.uri = cand;
+        return;
+      }
+    }
+    const fb = tf.fallback;
+    if (fb.kind === "code") this.special(st, lookup, fb.code);
+    if (fb.kind === "named") await this.named(st, lookup, fb.name);
+    else if (fb.kind === "uri") {
+      const { uri, args } = splitArgs(evaluate(fb.uri, lookup), st.args);
+      await this.internalRedirect(st, lookup, uri, args);
+    }
+    throw Done.it;
+  }
+
+  private async internalRedirect(st: RequestState, lookup: VariableLookup, uri: string, args: string): Promise<void> {
+    this.countUriChange(st, lookup);
+    st.uri = uri;
+    st.args = args;
+    st.internal = true;
+    st.uriChanged = true;
+    await this.fromServerRewrite(st, lookup);
+  }
+
+  /** Jump to `@name` (try_files, error_page): its rewrite phase, then on. */
+  private async named(st: RequestState, lookup: VariableLookup, name: string): Promise<void> {
+    const loc: Location | null = findNamedLocation(st.server.router, name);
+    if (loc === null) {
+      this.site.log.error(`could not find named location "${name}", client: ${lookup("remote_addr") ?? ""}`);
+      this.special(st, lookup, 500);
+    }
+    this.countUriChange(st, lookup);
+    st.internal = true;
+    st.location = loc;
+    st.conf = loc!.conf;
+    if (this.locationRewrite(st, lookup)) {
+      this.countUriChange(st, lookup);
+      // A rewrite in a named location searches the normal locations again.
+      for (;;) {
+        const m = matchLocation(st.server.router, st.uri);
+        st.location = m?.location ?? null;
+        st.conf = st.location?.conf ?? st.server.conf;
+        if (m !== null && m.captures.numbered.length > 0) st.setCaptures(m.captures);
+        if (!this.locationRewrite(st, lookup)) break;
+        this.countUriChange(st, lookup);
+      }
+    }
+    await this.afterRewrite(st, lookup);
+  }
+
+  // ---------------------------------------------------------------- content
+
+  private view(st: RequestState): IncomingRequest {
+    return requestView(st.req, { method: st.method !== st.req.method ? st.method : null, maxBody: st.conf.client_max_body_size });
+  }
+
+  private async content(st: RequestState, lookup: VariableLookup): Promise<void> {
+    const conf = st.conf;
+    if (conf.proxy_pass !== null) {
+      const h = this.site.proxy.handler(conf, st.location);
+      const loc = st.location;
+      const out = await h.handle(this.view(st), st.res, {
+        vars: (n) => lookup(n) ?? null,
+        uri: st.uri,
+        args: st.args,
+        locationPrefix: loc !== null && loc.regex === null && loc.modifier !== "@" ? loc.name : null,
+        uriChanged: st.uriChanged,
+        clientAddress: lookup("remote_addr") ?? "",
+      });
+      st.upstream = out.upstream;
+      if (!out.handled) this.special(st, lookup, out.status);
+      return;
+    }
+    const app = (conf as unknown as Record<string, unknown>)["app_pass"];
+    if (typeof app === "string" || (app !== null && typeof app === "object" && "name" in app)) {
+      const name = typeof app === "string" ? app : String((app as { name: unknown }).name);
+      const h = this.site.apps(name);
+      if (h === null) {
+        this.site.log.error(`no app "${name}" is running for app_pass`);
+        this.special(st, lookup, 502);
+      }
+      await h!(this.view(st), st.res);
+      return;
+    }
+    await this.serveFiles(st, lookup);
+  }
+
+  private async serveFiles(st: RequestState, lookup: VariableLookup): Promise<void> {
+    const opts = staticOptionsFor(st.conf, st.location, lookup, st.uri, this.site.fileCache);
+    st.res.expiresHere = false;
+    let out;
+    try {
+      out = await serveStatic(this.view(st), st.res, st.uri, opts, this.site.log, st.args);
+    } finally {
+      st.res.expiresHere = true;
+    }
+    switch (out.kind) {
+      case "sent":
+        return;
+      case "status":
+        this.special(st, lookup, out.status, out.headers);
+        return;
+      case "redirect":
+        this.special(st, lookup, out.status, [["Location", out.location]]);
+        return;
+      case "internal":
+        await this.internalRedirect(st, lookup, out.uri, st.args);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  /** A script that answered (return / redirect) ends the request here. */
+  private scriptAnswer(st: RequestState, lookup: VariableLookup, r: ScriptResult): void {
+    if (r.kind === "redirect") this.special(st, lookup, r.code, [["Location", r.location]]);
+    if (r.kind !== "return") return;
+    const { code, text } = r;
+    if (code === 444) {
+      // nginx's "close the connection without a response".
+      st.finalStatus = 444;
+      st.res.abort();
+      throw Done.it;
+    }
+    if (REDIRECT_CODES.has(code) && text !== null) this.special(st, lookup, code, [["Location", text]]);
+    if (code >= 400 && text === null) this.special(st, lookup, code);
+    // ngx_http_send_response: the text as the body, typed with default_type.
+    const body = Buffer.from(text ?? "", "utf8");
+    const headers: HeaderList = [];
+    if (text !== null) headers.push(["Content-Type", contentType(st)]);
+    if (code !== 204 && code !== 304) headers.push(["Content-Length", String(body.length)]);
+    st.res.writeHead(code, headers);
+    st.res.end(body.length > 0 ? body : undefined);
+    throw Done.it;
+  }
+
+  /**
+   * Answer `status` the way nginx's special response handler does: through the
+   * location's error_page (once per request), else the built-in page. Never returns.
+   */
+  private special(st: RequestState, lookup: VariableLookup, status: number, headers: HeaderList = []): never {
+    if (st.res.headersSent) {
+      st.res.abort();
+      throw Done.it;
+    }
+    if (!st.errorPageUsed) {
+      const ep = st.conf.error_page.find((e) => e.codes.includes(status));
+      if (ep !== undefined) throw new ErrorPageJump(ep, status);
+    }
+    st.res.sendError(status, headers);
+    throw Done.it;
+  }
+
+  /** error_page: internal redirect to a URI or named location, or a redirect to a URL. */
+  private async errorPage(st: RequestState, lookup: VariableLookup, ep: ErrorPage, status: number): Promise<void> {
+    st.errorPageUsed = true;
+    const target = evaluate(ep.uri, lookup);
+    const over = ep.response === null ? status : ep.response === "upstream" ? null : ep.response;
+    if (target.startsWith("@")) {
+      st.statusOverride = over;
+      await this.named(st, lookup, target);
+      return;
+    }
+    if (target.startsWith("/")) {
+      st.statusOverride = over;
+      if (st.method !== "HEAD") st.method = "GET";
+      const { uri, args } = splitArgs(target, "");
+      await this.internalRedirect(st, lookup, uri, args);
+      return;
+    }
+    const code = over !== null && REDIRECT_CODES.has(over) ? over : 302;
+    st.res.sendError(code, [["Location", target]]);
+  }
+}
+
+/** Thrown by special() when an error_page applies; caught where it can be run. */
+class ErrorPageJump {
+  constructor(
+    readonly page: ErrorPage,
+    readonly status: number,
+  ) {}
+}
+
+function contentType(st: RequestState): string {
+  const t = st.conf.default_type;
+  return st.conf.charset !== null && st.conf.charset !== "off" ? `${t}; charset=${st.conf.charset}` : t;
+}
+
+/** scheme://host[:port] of this request, for absolute_redirect (port_in_redirect on). */
+function origin(st: RequestState, lookup: VariableLookup): string {
+  const c = st.req.connection;
+  const scheme = st.req.scheme;
+  let host = lookup("host") ?? "";
+  if (host === "") host = c.family === "unix" ? "localhost" : (lookup("server_addr") ?? "localhost");
+  if (c.family === "unix") return `${scheme}://${host}`;
+  const port = c.localPort;
+  const dflt = scheme === "https" ? 443 : 80;
+  return `${scheme}://${host}${port === dflt ? "" : ":" + String(port)}`;
+}
+
+/** A decoded URI made safe for a Location header (spaces, controls, non-ASCII escaped). */
+function escapeForLocation(uri: string): string {
+  return encodeURI(uri).replace(/%25([0-9A-Fa-f]{2})/g, "%25$1");
+}

@@ -1,0 +1,65 @@
+/**
+ * Everything the pipeline knows about one request as it moves through nginx's phases:
+ * the chosen server and location, the current `$uri`/`$args` (rewrites and internal
+ * redirects change them), the captures of the last regex that matched, `set`
+ * variables, and the bookkeeping nginx keeps on `ngx_http_request_t` (uri_changes,
+ * internal, error_page).
+ */
+import type { Captures, HttpConf, ListenGroup, Location, Server } from "../config/nginx/index.js";
+import type { IncomingRequest } from "../http/types.js";
+import type { UpstreamLogVars } from "../proxy/index.js";
+import type { Site } from "./site.js";
+import type { SiteResponse } from "./response.js";
+
+/** nginx's NGX_HTTP_MAX_URI_CHANGES: rewrites + internal redirects per request. */
+export const MAX_URI_CHANGES = 10;
+
+const NO_CAPTURES: Captures = Object.freeze({ numbered: Object.freeze([]), named: Object.freeze({}) });
+
+export class RequestState {
+  server: Server;
+  location: Location | null = null;
+  /** The settings in force: the location's, an `if` block's, or the server's. */
+  conf: HttpConf;
+  uri = "";
+  args: string;
+  /** A rewrite or internal redirect changed the URI (the proxy then builds its own). */
+  uriChanged = false;
+  /** Internal redirect (try_files, error_page, index, rewrite last): `internal` locations are reachable. */
+  internal = false;
+  /** URI changes left before nginx's "rewrite or internal redirection cycle" 500. */
+  changesLeft = MAX_URI_CHANGES;
+  captures: Captures = NO_CAPTURES;
+  readonly setVars = new Map<string, string>();
+  /** error_page was applied once (recursive_error_pages off). */
+  errorPageUsed = false;
+  /** Status imposed by error_page on the page it redirected to (null: the target's own). */
+  statusOverride: number | null = null;
+  upstream: UpstreamLogVars | null = null;
+  /** Rewrites that changed the URI without `break` (a location search follows). */
+  uriChanges = 0;
+  /** $status when no response was written (444). */
+  finalStatus: number | null = null;
+  /** Request method after an error_page redirect (GET, except HEAD stays). */
+  method: string;
+  /** The writer wrapper (set as soon as the pipeline starts). */
+  res!: SiteResponse;
+
+  constructor(
+    readonly site: Site,
+    readonly group: ListenGroup,
+    readonly req: IncomingRequest,
+    server: Server,
+    /** Host as nginx's $host sees it (lower case, port removed), "" when absent. */
+    readonly host: string,
+  ) {
+    this.server = server;
+    this.conf = server.conf;
+    this.args = req.query;
+    this.method = req.method;
+  }
+
+  setCaptures(c: Captures): void {
+    this.captures = c;
+  }
+}

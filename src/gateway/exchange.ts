@@ -67,6 +67,9 @@ export function newRecord(): GatewayRecord {
 
 type Op = () => void | Promise<void>;
 
+const PADDED = /^[ \t]|[ \t]$/;
+const TRIM = /^[ \t]+|[ \t]+$/g;
+
 export class WsgiExchange implements RequestSink {
   private lease: Lease | null = null;
   /** RESPONSE_HEAD received but not yet written (written with the first body bytes). */
@@ -250,7 +253,9 @@ export class WsgiExchange implements RequestSink {
     const h = this.head;
     if (h === null || this.res.headersSent) return;
     this.head = null;
-    let headers = h.headers;
+    // Surrounding SP/HTAB is not part of a field value (RFC 9110 §5.5); Django's
+    // Set-Cookie comes with a leading space. Gunicorn strips it the same way.
+    let headers = h.headers.some(([, v]) => PADDED.test(v)) ? h.headers.map(([n, v]): [string, string] => [n, v.replace(TRIM, "")]) : h.headers;
     if (fileLength !== null && !headers.some(([n]) => n.toLowerCase() === "content-length")) {
       headers = [...headers, ["Content-Length", String(fileLength)]];
     }

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient, rawRequest } from "../helpers/raw.js";
-import { sleep, startGateway, type TestGateway } from "./harness.js";
+import { recordFor, sleep, startGateway, type TestGateway } from "./harness.js";
 
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
@@ -59,9 +59,9 @@ describe("gateway with misc:app, 2 workers x 2 threads", () => {
     assert.equal(res.headers.get("content-length"), "200000");
     assert.equal(body.length, 200000);
     assert.deepEqual(body, Buffer.from(Array.from({ length: 200000 }, (_, i) => i % 253)));
-    const rec = gw.records.findLast((r) => r.target === "/file");
-    assert.equal(rec?.record.fileHandOff, true);
-    assert.equal(rec?.record.outcome, "ok");
+    const rec = await recordFor(gw, "/file");
+    assert.equal(rec.fileHandOff, true);
+    assert.equal(rec.outcome, "ok");
   });
 
   test("an app exception is a 500 with the traceback in the error log", async () => {
@@ -95,9 +95,8 @@ describe("gateway with misc:app, 2 workers x 2 threads", () => {
     const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) % 256));
     const r2 = await fetch(gw.url("/digest"), { method: "POST", body: big });
     assert.equal(await r2.text(), `${big.length} ${sha(big)}`);
-    const recs = gw.records.filter((r) => r.target === "/digest");
-    assert.equal(recs.at(-2)?.record.bodySpilled, false);
-    assert.equal(recs.at(-1)?.record.bodySpilled, true);
+    assert.equal((await recordFor(gw, "/digest", (r) => r.bodyLength === 1000)).bodySpilled, false);
+    assert.equal((await recordFor(gw, "/digest", (r) => r.bodyLength === big.length)).bodySpilled, true);
     await sleep(50);
     assert.deepEqual(readdirSync(spill), []);
   });
@@ -153,8 +152,8 @@ describe("dispatch: least-loaded worker, bounded queue", () => {
       const q = await queued;
       assert.equal(q.status, 200);
       await q.text();
-      const rec = gw.records.find((r) => r.target === "/pid" && r.record.outcome === "ok");
-      assert.ok(rec !== undefined && rec.record.queuedMs >= 300, `queued for ${rec?.record.queuedMs} ms`);
+      const rec = await recordFor(gw, "/pid", (r) => r.outcome === "ok");
+      assert.ok(rec.queuedMs >= 300, `queued for ${rec.queuedMs} ms`);
     } finally {
       await gw.stop();
     }

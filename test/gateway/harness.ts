@@ -160,6 +160,20 @@ export async function listeningPort(run: CliRun, timeoutMs = 15_000): Promise<nu
   }
 }
 
+/**
+ * The last gateway record for `target` matching `pred`, waiting up to 2 s: a response with
+ * Content-Length is complete for the client before the worker's RESPONSE_END arrives.
+ */
+export async function recordFor(gw: TestGateway, target: string, pred: (r: GatewayRecord) => boolean = () => true): Promise<GatewayRecord> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const hit = gw.records.findLast((x) => x.target === target && pred(x.record));
+    if (hit) return hit.record;
+    if (Date.now() > deadline) throw new Error(`no gateway record for ${target}`);
+    await sleep(10);
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Lines of the captured log that look like wsgiref.validate complaints. */

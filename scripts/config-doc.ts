@@ -49,7 +49,7 @@ export function renderConfigDoc(): string {
     "",
     "## Variables",
     "",
-    "Usable wherever a directive takes variables; an unknown name is an error (`unknown \"foo\" variable`).",
+    'Usable wherever a directive takes variables; an unknown name is an error (`unknown "foo" variable`).',
     "`set $name` and named regex captures declare new ones; `$1`..`$9` are the captures of the last regex that matched.",
     "",
     VARIABLES.map((v) => `\`$${v}\``).join(", "),

@@ -8,7 +8,13 @@
  *   normalizeUri(rawPath, {mergeSlashes}) → { uri } | { status: 400, error }
  */
 export { compileLocationTree } from "./tree.js";
-export type { LocationLevel, LocationModifier, LocationNode, LocationSpec, LocationTree } from "./tree.js";
+export type {
+  LocationLevel,
+  LocationModifier,
+  LocationNode,
+  LocationSpec,
+  LocationTree,
+} from "./tree.js";
 export { findNamedLocation, matchLocation } from "./match.js";
 export type { LocationMatch, RegexCaptures } from "./match.js";
 export { normalizeUri } from "./normalize.js";

@@ -31,7 +31,10 @@ export interface LocationMatch<T> {
   readonly modifier: LocationNode<T>["modifier"];
 }
 
-const EMPTY: RegexCaptures = Object.freeze({ numbered: Object.freeze([]), named: Object.freeze({}) });
+const EMPTY: RegexCaptures = Object.freeze({
+  numbered: Object.freeze([]),
+  named: Object.freeze({}),
+});
 
 type Rc = "ok" | "done" | "again" | "declined";
 
@@ -51,7 +54,12 @@ export function matchLocation<T>(tree: LocationTree<T>, uri: string): LocationMa
   const st: State<T> = { node: null, captures: EMPTY };
   const rc = findLocation(tree.root, uri, st);
   if (st.node === null) return null;
-  return { location: st.node.value, captures: st.captures, redirect: rc === "done", modifier: st.node.modifier };
+  return {
+    location: st.node.value,
+    captures: st.captures,
+    redirect: rc === "done",
+    modifier: st.node.modifier,
+  };
 }
 
 /** A named location (`@fallback`): reachable only from try_files, error_page and the like. */

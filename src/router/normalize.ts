@@ -25,7 +25,8 @@ export interface NormalizeOptions {
   readonly mergeSlashes: boolean;
 }
 
-export type NormalizeResult = { readonly uri: string } | { readonly status: 400; readonly error: string };
+export type NormalizeResult =
+  { readonly uri: string } | { readonly status: 400; readonly error: string };
 
 const HEX = /^[0-9a-fA-F]{2}$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -52,7 +53,12 @@ export function normalizeUri(rawPath: string, opts: NormalizeOptions): Normalize
     }
     if (c === 0) return bad("NUL byte in the path");
     if (c <= 0xff) bytes.push(c);
-    else for (const b of Buffer.from(rawPath[i]! + (isHighSurrogate(c) ? (rawPath[++i] ?? "") : ""), "utf8")) bytes.push(b);
+    else
+      for (const b of Buffer.from(
+        rawPath[i]! + (isHighSurrogate(c) ? (rawPath[++i] ?? "") : ""),
+        "utf8",
+      ))
+        bytes.push(b);
   }
   let decoded: string;
   try {

@@ -70,5 +70,9 @@ function compileLevel<T>(specs: readonly LocationSpec<T>[]): LocationLevel<T> {
   }
   // Longest first; a stable sort keeps the first of two equal names (the builder rejects those).
   prefixes.sort((a, b) => b.name.length - a.name.length);
-  return Object.freeze({ exact, prefixes: Object.freeze(prefixes), regexes: Object.freeze(regexes) });
+  return Object.freeze({
+    exact,
+    prefixes: Object.freeze(prefixes),
+    regexes: Object.freeze(regexes),
+  });
 }

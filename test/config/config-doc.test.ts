@@ -13,7 +13,8 @@ test("docs/config.md is generated from the directive table (run `npm run docs`)"
 
 test("every directive of issue 5 and the article's proxy directives are declared", () => {
   const names = new Set(DIRECTIVES.map((d) => d.name));
-  const required = `worker_processes events worker_connections http server listen server_name location root alias
+  const required =
+    `worker_processes events worker_connections http server listen server_name location root alias
     index try_files return rewrite error_page internal set add_header expires etag if_modified_since max_ranges types
     default_type charset gzip gzip_types gzip_min_length gzip_comp_level gzip_vary gzip_static client_max_body_size
     client_body_buffer_size client_header_timeout client_body_timeout send_timeout keepalive_timeout keepalive_requests

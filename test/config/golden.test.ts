@@ -15,7 +15,9 @@ import { httpDefaults } from "../../src/config/nginx/merge.js";
 import { summarize } from "./summary.js";
 
 const ROOT = join(repoRoot(), "test", "fixtures", "config");
-const cases = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, "main.conf"))).sort();
+const cases = readdirSync(ROOT)
+  .filter((d) => existsSync(join(ROOT, d, "main.conf")))
+  .sort();
 
 test("there are at least 25 golden config cases, errors and models both", () => {
   assert.ok(cases.length >= 25, `only ${cases.length} cases`);

@@ -11,7 +11,12 @@ import { isNginxInvocation, parseNginxArgs } from "../../src/config/nginx/args.j
 import { runNginxCli, type CliIo } from "../../src/config/nginx/cli.js";
 
 function capture(): CliIo & { out: string; err: string } {
-  const io = { out: "", err: "", stdout: (t: string) => void (io.out += t), stderr: (t: string) => void (io.err += t) };
+  const io = {
+    out: "",
+    err: "",
+    stdout: (t: string) => void (io.out += t),
+    stderr: (t: string) => void (io.err += t),
+  };
   return io;
 }
 
@@ -44,18 +49,33 @@ test("nginx argv grammar: combined flags, attached values, errors", () => {
   );
   assert.equal(parseNginxArgs(["-T"]).dump, true);
   assert.equal(parseNginxArgs(["-V"]).versionVerbose, true);
-  assert.throws(() => parseNginxArgs(["-s", "restart"]), (e: unknown) => e instanceof UsageError && e.message === 'invalid option: "-s restart"');
-  assert.throws(() => parseNginxArgs(["-x"]), (e: unknown) => e instanceof UsageError && e.message === 'invalid option: "x"');
-  assert.throws(() => parseNginxArgs(["-c"]), (e: unknown) => e instanceof UsageError && e.message === 'option "-c" requires file name');
+  assert.throws(
+    () => parseNginxArgs(["-s", "restart"]),
+    (e: unknown) => e instanceof UsageError && e.message === 'invalid option: "-s restart"',
+  );
+  assert.throws(
+    () => parseNginxArgs(["-x"]),
+    (e: unknown) => e instanceof UsageError && e.message === 'invalid option: "x"',
+  );
+  assert.throws(
+    () => parseNginxArgs(["-c"]),
+    (e: unknown) => e instanceof UsageError && e.message === 'option "-c" requires file name',
+  );
   assert.throws(() => parseNginxArgs(["app:app"]), UsageError);
 });
 
 test("-t on a good config prints nginx's two lines; -T also dumps every file", async () => {
-  const dir = tmp({ "main.conf": "server {\n  listen 8080;\n  include extra.inc;\n}\n", "extra.inc": "location / { return 204; }\n" });
+  const dir = tmp({
+    "main.conf": "server {\n  listen 8080;\n  include extra.inc;\n}\n",
+    "extra.inc": "location / { return 204; }\n",
+  });
   const file = join(dir, "main.conf");
   const io = capture();
   assert.equal(await runNginxCli(parseNginxArgs(["-t", "-c", file]), io), 0);
-  assert.equal(io.err, `narwhal: the configuration file ${file} syntax is ok\nnarwhal: configuration file ${file} test is successful\n`);
+  assert.equal(
+    io.err,
+    `narwhal: the configuration file ${file} syntax is ok\nnarwhal: configuration file ${file} test is successful\n`,
+  );
   assert.equal(io.out, "");
   const dump = capture();
   assert.equal(await runNginxCli(parseNginxArgs(["-T", "-c", file]), dump), 0);
@@ -73,47 +93,85 @@ test("-t on a bad config prints the error with FILE:LINE and exits 1", async () 
   const file = join(dir, "main.conf");
   const io = capture();
   assert.equal(await runNginxCli(parseNginxArgs(["-t", "-c", file]), io), 1);
-  assert.equal(io.err, `narwhal: [emerg] unknown directive "bogus" in ${file}:3\nnarwhal: configuration file ${file} test failed\n`);
+  assert.equal(
+    io.err,
+    `narwhal: [emerg] unknown directive "bogus" in ${file}:3\nnarwhal: configuration file ${file} test failed\n`,
+  );
   const g = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-t", "-c", file, "-g", "worker_processes x;"]), g), 1);
-  assert.match(g.err, /^narwhal: \[emerg\] invalid value "x" in "worker_processes" directive in command line\n/);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-t", "-c", file, "-g", "worker_processes x;"]), g),
+    1,
+  );
+  assert.match(
+    g.err,
+    /^narwhal: \[emerg\] invalid value "x" in "worker_processes" directive in command line\n/,
+  );
 });
 
 test("-s reload|reopen|quit|stop signal the process named by the pid file", async (t) => {
   // A real process that reports the first signal it gets, then exits.
   const child = spawn(
     process.execPath,
-    ["-e", "for (const s of ['SIGHUP','SIGUSR1','SIGQUIT','SIGTERM']) process.on(s, () => { process.stdout.write(s); process.exit(0); }); process.stdout.write('ready'); setTimeout(() => process.exit(3), 10000);"],
+    [
+      "-e",
+      "for (const s of ['SIGHUP','SIGUSR1','SIGQUIT','SIGTERM']) process.on(s, () => { process.stdout.write(s); process.exit(0); }); process.stdout.write('ready'); setTimeout(() => process.exit(3), 10000);",
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   t.after(() => child.kill("SIGKILL"));
   let out = "";
   child.stdout.setEncoding("utf8");
-  await new Promise<void>((res) => child.stdout.on("data", (d: string) => ((out += d), out.includes("ready") && res())));
-  const dir = tmp({ "main.conf": "pid run.pid;\nserver { listen 8080; }\n", "run.pid": `${child.pid}\n` });
+  await new Promise<void>((res) =>
+    child.stdout.on("data", (d: string) => ((out += d), out.includes("ready") && res())),
+  );
+  const dir = tmp({
+    "main.conf": "pid run.pid;\nserver { listen 8080; }\n",
+    "run.pid": `${child.pid}\n`,
+  });
   const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
   const io = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reload"]), io), 0);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reload"]), io),
+    0,
+  );
   assert.equal(await exited, 0);
   assert.equal(out, "readySIGHUP");
   assert.equal(io.err, "");
 });
 
 test("-s errors: no pid directive, missing pid file, garbage pid, dead process", async () => {
-  const dir = tmp({ "nopid.conf": "server { listen 8080; }\n", "main.conf": "pid run.pid;\nserver { listen 8080; }\n" });
+  const dir = tmp({
+    "nopid.conf": "server { listen 8080; }\n",
+    "main.conf": "pid run.pid;\nserver { listen 8080; }\n",
+  });
   let io = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-c", join(dir, "nopid.conf"), "-s", "stop"]), io), 1);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-c", join(dir, "nopid.conf"), "-s", "stop"]), io),
+    1,
+  );
   assert.match(io.err, /no "pid" directive/);
   io = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "stop"]), io), 1);
-  assert.equal(io.err, `narwhal: [error] open() "${join(dir, "run.pid")}" failed (2: No such file or directory)\n`);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "stop"]), io),
+    1,
+  );
+  assert.equal(
+    io.err,
+    `narwhal: [error] open() "${join(dir, "run.pid")}" failed (2: No such file or directory)\n`,
+  );
   writeFileSync(join(dir, "run.pid"), "abc\n");
   io = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "quit"]), io), 1);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "quit"]), io),
+    1,
+  );
   assert.equal(io.err, `narwhal: [error] invalid PID number "abc" in "${join(dir, "run.pid")}"\n`);
   writeFileSync(join(dir, "run.pid"), "2147483646\n");
   io = capture();
-  assert.equal(await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reopen"]), io), 1);
+  assert.equal(
+    await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reopen"]), io),
+    1,
+  );
   assert.match(io.err, /kill\(2147483646, SIGUSR1\) failed \(3: No such process\)/);
 });
 

@@ -12,7 +12,9 @@ const parse = (text: string) => parseText(text, "t.conf", { includeBase: "/nonex
 const words = (text: string) => parse(text).map((d) => [d.name, ...d.args]);
 
 test("words, quotes and escapes as ngx_conf_read_token", () => {
-  assert.deepEqual(words(`a "b c" 'd e' f\\ g "h\\"i" 'j\\'k' "\\t\\n" \\d;`), [["a", "b c", "d e", "f\\ g", 'h"i', "j'k", "\t\n", "\\d"]]);
+  assert.deepEqual(words(`a "b c" 'd e' f\\ g "h\\"i" 'j\\'k' "\\t\\n" \\d;`), [
+    ["a", "b c", "d e", "f\\ g", 'h"i', "j'k", "\t\n", "\\d"],
+  ]);
   assert.deepEqual(words("a ${b}c f;"), [["a", "${b}c", "f"]]);
   // only "${" is protected: "$d{" opens a block, as in nginx
   assert.equal(parse("a $d{ b; }")[0]!.block!.length, 1);
@@ -41,7 +43,11 @@ test("lexer errors read like nginx's", () => {
     ['a "b"c;', 'unexpected "c" in t.conf:1'],
   ];
   for (const [text, msg] of cases) {
-    assert.throws(() => parse(text), (e: unknown) => e instanceof ConfigError && e.message === msg, text);
+    assert.throws(
+      () => parse(text),
+      (e: unknown) => e instanceof ConfigError && e.message === msg,
+      text,
+    );
   }
 });
 
@@ -51,16 +57,25 @@ test("include: globs sorted, dotfiles skipped, no match is fine, relative to the
   writeFileSync(join(dir, "sites", "b.conf"), "server { listen 8002; }\n");
   writeFileSync(join(dir, "sites", "a.conf"), "server { listen 8001; }\n");
   writeFileSync(join(dir, "sites", ".hidden.conf"), "broken {\n");
-  writeFileSync(join(dir, "main.conf"), "events {}\nhttp {\n include sites/*.conf;\n include none/*.conf;\n}\n");
+  writeFileSync(
+    join(dir, "main.conf"),
+    "events {}\nhttp {\n include sites/*.conf;\n include none/*.conf;\n}\n",
+  );
   const c = loadNginxConfig(join(dir, "main.conf"));
-  assert.deepEqual(c.servers.map((s) => s.listen[0]!.port), [8001, 8002]);
+  assert.deepEqual(
+    c.servers.map((s) => s.listen[0]!.port),
+    [8001, 8002],
+  );
   assert.equal(c.servers[0]!.file, join(dir, "sites", "a.conf"));
 });
 
 test("include inside a block and in any context; an include loop is stopped", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-inc-"));
   writeFileSync(join(dir, "loc.inc"), "add_header X-Inc 1;\n");
-  writeFileSync(join(dir, "main.conf"), "server {\n listen 8080;\n location / {\n  include loc.inc;\n }\n}\n");
+  writeFileSync(
+    join(dir, "main.conf"),
+    "server {\n listen 8080;\n location / {\n  include loc.inc;\n }\n}\n",
+  );
   const c = loadNginxConfig(join(dir, "main.conf"));
   assert.equal(c.servers[0]!.locations[0]!.conf.add_header[0]!.name, "X-Inc");
   writeFileSync(join(dir, "loop.conf"), "include loop.conf;\n");
@@ -69,10 +84,18 @@ test("include inside a block and in any context; an include loop is stopped", ()
 
 test("the built model is deeply frozen", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-frz-"));
-  writeFileSync(join(dir, "main.conf"), "server {\n listen 8080;\n location / { add_header A b; }\n}\n");
+  writeFileSync(
+    join(dir, "main.conf"),
+    "server {\n listen 8080;\n location / { add_header A b; }\n}\n",
+  );
   const c = loadNginxConfig(join(dir, "main.conf"));
   const loc = c.servers[0]!.locations[0]!;
-  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.servers) && Object.isFrozen(loc.conf) && Object.isFrozen(loc.conf.add_header[0]));
+  assert.ok(
+    Object.isFrozen(c) &&
+      Object.isFrozen(c.servers) &&
+      Object.isFrozen(loc.conf) &&
+      Object.isFrozen(loc.conf.add_header[0]),
+  );
   assert.ok(Object.isFrozen(loc.conf.types) && Object.isFrozen(c.servers[0]!.listen[0]));
   assert.throws(() => {
     (loc.conf as { etag: boolean }).etag = false;
@@ -98,9 +121,14 @@ test("-g directives go to the main context; duplicates with the file are reporte
   writeFileSync(join(dir, "main.conf"), "pid p.pid;\nserver { listen 8080; }\n");
   assert.throws(
     () => loadNginxConfig(join(dir, "main.conf"), { globalDirectives: "pid other.pid;" }),
-    (e: unknown) => e instanceof ConfigError && e.message === `"pid" directive is duplicate in ${join(dir, "main.conf")}:1`,
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message === `"pid" directive is duplicate in ${join(dir, "main.conf")}:1`,
   );
-  const c = loadNginxConfig(join(dir, "main.conf"), { globalDirectives: "worker_processes 3;", prefix: "/srv/prefix" });
+  const c = loadNginxConfig(join(dir, "main.conf"), {
+    globalDirectives: "worker_processes 3;",
+    prefix: "/srv/prefix",
+  });
   assert.equal(c.main.worker_processes, 3);
   assert.equal(c.main.pid, "/srv/prefix/p.pid");
 });

@@ -3,11 +3,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { repoRoot } from "../../src/core/paths.js";
-import { findListenGroup, loadNginxConfig, normalizeHost, selectServer } from "../../src/config/nginx/index.js";
+import {
+  findListenGroup,
+  loadNginxConfig,
+  normalizeHost,
+  selectServer,
+} from "../../src/config/nginx/index.js";
 
 const config = loadNginxConfig(join(repoRoot(), "test/fixtures/config-extra/server-names.conf"));
 const group = (key: string) => config.listenGroups.find((g) => g.key === key)!;
-const nameOf = (key: string, host: string) => selectServer(group(key), host).server.serverNameText[0];
+const nameOf = (key: string, host: string) =>
+  selectServer(group(key), host).server.serverNameText[0];
 
 const TABLE: ReadonlyArray<readonly [host: string, expected: string, why: string]> = [
   ["example.com", "example.com", "exact"],
@@ -24,7 +30,7 @@ const TABLE: ReadonlyArray<readonly [host: string, expected: string, why: string
   ["www7.test", "~^(?<user>[a-z]+)\\.users\\.test$", "second regex of the same server"],
   ["www.other", "~^www", "first matching regex in config order"],
   ["unknown.test", "default.test", "no match: the default_server"],
-  ["", "", "no Host: server_name \"\""],
+  ["", "", 'no Host: server_name ""'],
   ["FIRST", "first", "names compare case-insensitively"],
 ];
 
@@ -37,7 +43,10 @@ for (const [host, expected, why] of TABLE) {
 test("regex server names expose their captures", () => {
   const c = selectServer(group("0.0.0.0:8080"), "bob.users.test").captures;
   assert.equal(c.named["user"], "bob");
-  assert.deepEqual(selectServer(group("0.0.0.0:8080"), "www42.test").captures.numbered, ["www42.test", "42"]);
+  assert.deepEqual(selectServer(group("0.0.0.0:8080"), "www42.test").captures.numbered, [
+    "www42.test",
+    "42",
+  ]);
 });
 
 test("without default_server the first server of the socket is the default", () => {
@@ -48,7 +57,10 @@ test("without default_server the first server of the socket is the default", () 
 test("a specific address has its own servers; the wildcard socket serves the rest", () => {
   assert.equal(findListenGroup(config.listenGroups, "127.0.0.1", 8081)?.key, "127.0.0.1:8081");
   assert.equal(findListenGroup(config.listenGroups, "10.1.2.3", 8081)?.key, "0.0.0.0:8081");
-  assert.equal(findListenGroup(config.listenGroups, "::ffff:127.0.0.1", 8081)?.key, "127.0.0.1:8081");
+  assert.equal(
+    findListenGroup(config.listenGroups, "::ffff:127.0.0.1", 8081)?.key,
+    "127.0.0.1:8081",
+  );
   assert.equal(findListenGroup(config.listenGroups, "127.0.0.1", 9999), null);
   assert.equal(nameOf("127.0.0.1:8081", "wild-8081"), "only-loopback");
 });

@@ -11,13 +11,19 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export function toJson(v: unknown, dir: string): Json {
   if (v === null || v === undefined) return null;
-  if (typeof v === "string") return v.split(dir + "/").join("$DIR/").split(dir).join("$DIR");
+  if (typeof v === "string")
+    return v
+      .split(dir + "/")
+      .join("$DIR/")
+      .split(dir)
+      .join("$DIR");
   if (typeof v === "number" || typeof v === "boolean") return v;
   if (Array.isArray(v)) return v.map((x) => toJson(x, dir));
   if (typeof v === "object") {
     const o = v as Record<string, unknown>;
     if ("source" in o && "parts" in o && "constant" in o) return toJson(o["source"], dir); // Template
-    if ("source" in o && "regex" in o && "caseless" in o) return toJson(`${o["caseless"] ? "~*" : "~"}${String(o["source"])}`, dir);
+    if ("source" in o && "regex" in o && "caseless" in o)
+      return toJson(`${o["caseless"] ? "~*" : "~"}${String(o["source"])}`, dir);
     const out: Record<string, Json> = {};
     for (const k of Object.keys(o).sort()) out[k] = toJson(o[k], dir);
     return out;
@@ -27,7 +33,8 @@ export function toJson(v: unknown, dir: string): Json {
 
 const SHIPPED: Readonly<Record<string, string>> = (() => {
   const out: Record<string, string> = {};
-  for (const t of parseConfigFile(shippedMimeTypesPath(), { includeBase: "/" })[0]?.block ?? []) for (const e of t.args) out[e] = t.name;
+  for (const t of parseConfigFile(shippedMimeTypesPath(), { includeBase: "/" })[0]?.block ?? [])
+    for (const e of t.args) out[e] = t.name;
   return out;
 })();
 
@@ -45,7 +52,8 @@ function diff(conf: HttpConf, base: HttpConf, dir: string): Record<string, Json>
   const out: Record<string, Json> = {};
   for (const k of Object.keys(conf) as (keyof HttpConf)[]) {
     const a = JSON.stringify(toJson(conf[k], dir));
-    if (a !== JSON.stringify(toJson(base[k], dir))) out[k] = k === "types" ? typesJson(conf.types) : toJson(conf[k], dir);
+    if (a !== JSON.stringify(toJson(base[k], dir)))
+      out[k] = k === "types" ? typesJson(conf.types) : toJson(conf[k], dir);
   }
   return out;
 }
@@ -53,7 +61,14 @@ function diff(conf: HttpConf, base: HttpConf, dir: string): Record<string, Json>
 function script(s: readonly Statement[], base: HttpConf, dir: string): Json[] {
   return s.map((st) => {
     const { file: _f, line, ...rest } = st;
-    if (st.kind === "if") return { kind: "if", line, condition: toJson(st.condition, dir), conf: diff(st.conf, base, dir), script: script(st.script, base, dir) };
+    if (st.kind === "if")
+      return {
+        kind: "if",
+        line,
+        condition: toJson(st.condition, dir),
+        conf: diff(st.conf, base, dir),
+        script: script(st.script, base, dir),
+      };
     return { line, ...(toJson(rest, dir) as Record<string, Json>) };
   });
 }
@@ -75,17 +90,34 @@ export function summarize(c: NginxConfig, base: HttpConf, dir: string): Json {
     main: toJson(c.main, dir),
     http: diff(c.http, base, dir),
     upstreams: toJson(
-      Object.values(c.upstreams).map((u) => ({ name: u.name, servers: u.servers.map(({ file: _f, line: _l, ...s }) => s) })),
+      Object.values(c.upstreams).map((u) => ({
+        name: u.name,
+        servers: u.servers.map(({ file: _f, line: _l, ...s }) => s),
+      })),
       dir,
     ),
     servers: c.servers.map((s) => ({
       at: toJson(`${s.file}:${s.line}`, dir),
-      listen: s.listen.map((l) => toJson({ key: l.key, defaultServer: l.defaultServer, backlog: l.backlog, ...(l.ipv6only ? {} : { ipv6only: false }) }, dir)),
+      listen: s.listen.map((l) =>
+        toJson(
+          {
+            key: l.key,
+            defaultServer: l.defaultServer,
+            backlog: l.backlog,
+            ...(l.ipv6only ? {} : { ipv6only: false }),
+          },
+          dir,
+        ),
+      ),
       server_name: [...s.serverNameText],
       conf: diff(s.conf, c.http, dir),
       ...(s.script.length ? { script: script(s.script, s.conf, dir) } : {}),
       locations: s.locations.map((l) => location(l, s.conf, dir)),
     })),
-    listenGroups: c.listenGroups.map((g) => ({ key: g.key, servers: g.servers.map((s) => toJson(`${s.file}:${s.line}`, dir)), defaultServer: toJson(`${g.defaultServer.file}:${g.defaultServer.line}`, dir) })),
+    listenGroups: c.listenGroups.map((g) => ({
+      key: g.key,
+      servers: g.servers.map((s) => toJson(`${s.file}:${s.line}`, dir)),
+      defaultServer: toJson(`${g.defaultServer.file}:${g.defaultServer.line}`, dir),
+    })),
   };
 }

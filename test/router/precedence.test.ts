@@ -7,7 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { repoRoot } from "../../src/core/paths.js";
-import { findNamedLocation, loadNginxConfig, matchLocation, type Location } from "../../src/config/nginx/index.js";
+import {
+  findNamedLocation,
+  loadNginxConfig,
+  matchLocation,
+  type Location,
+} from "../../src/config/nginx/index.js";
 
 const config = loadNginxConfig(join(repoRoot(), "test/fixtures/router/precedence.conf"));
 const router = config.servers[0]!.router;
@@ -36,7 +41,11 @@ const TABLE: ReadonlyArray<readonly [uri: string, expected: string | null, why: 
   ["/nested/deep/x", "nested-deep", "a nested prefix"],
   ["/nested/deep/a.txt", "nested-txt", "nested regexes are tried after a nested prefix"],
   ["/nested/noregex/a.txt", "nested-noregex", "^~ on a nested prefix skips the nested regexes"],
-  ["/nested/noregex/a.gif", "regex-caseless", "... but not the outer level's (nginx's own behaviour)"],
+  [
+    "/nested/noregex/a.gif",
+    "regex-caseless",
+    "... but not the outer level's (nginx's own behaviour)",
+  ],
   ["/nested/exact", "nested-exact", "= inside a prefix location"],
   ["/nested/exact/x", "nested", "= needs the whole URI"],
   ["/top-noregex/a.gif", "top-noregex", "^~ at the top skips top-level regexes"],

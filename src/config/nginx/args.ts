@@ -126,7 +126,8 @@ export function parseNginxArgs(argv: readonly string[]): NginxFlags {
           break;
         case "s": {
           const s = value();
-          if (s !== "reload" && s !== "reopen" && s !== "quit" && s !== "stop") throw new UsageError(`invalid option: "-s ${s}"`);
+          if (s !== "reload" && s !== "reopen" && s !== "quit" && s !== "stop")
+            throw new UsageError(`invalid option: "-s ${s}"`);
           f.signal = s;
           break;
         }
@@ -140,5 +141,7 @@ export function parseNginxArgs(argv: readonly string[]): NginxFlags {
 
 function missing(ch: string): never {
   const what: Readonly<Record<string, string>> = { c: "-c", p: "-p", e: "-e", g: "-g", s: "-s" };
-  throw new UsageError(`option "${what[ch] ?? "-" + ch}" requires ${ch === "s" ? "signal name" : ch === "g" ? "parameter" : "file name"}`);
+  throw new UsageError(
+    `option "${what[ch] ?? "-" + ch}" requires ${ch === "s" ? "signal name" : ch === "g" ? "parameter" : "file name"}`,
+  );
 }

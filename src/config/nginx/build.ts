@@ -26,7 +26,13 @@ import type {
 } from "./model.js";
 import { compileRegex, type CompiledRegex } from "./regex.js";
 import { declarationsOf, lookupDirective } from "./table.js";
-import { compileTemplate, isBuiltinVariable, TemplateSyntaxError, templateVariables, type Template } from "./variables.js";
+import {
+  compileTemplate,
+  isBuiltinVariable,
+  TemplateSyntaxError,
+  templateVariables,
+  type Template,
+} from "./variables.js";
 
 /** Position text for -g directives: nginx says "in command line". */
 export const COMMAND_LINE = "command line";
@@ -85,7 +91,10 @@ export interface BuildInput {
 export class Builder {
   private readonly userVars = new Set<string>();
   private readonly varUses: { name: string; file: string; line: number }[] = [];
-  private readonly logFormats = new Map<string, { escape: "default" | "json" | "none"; format: Template }>();
+  private readonly logFormats = new Map<
+    string,
+    { escape: "default" | "json" | "none"; format: Template }
+  >();
   private readonly upstreams = new Map<string, { file: string; line: number; scope: Scope }>();
   private readonly servers: ServerDraft[] = [];
   private readonly scripts = new Map<Scope, Draft[]>();
@@ -100,18 +109,24 @@ export class Builder {
   constructor(private readonly input: BuildInput) {
     this.defaults = { ctx: "http", parent: null, values: new Map() };
     this.http = { ctx: "http", parent: this.defaults, values: new Map() };
-    this.logFormats.set("combined", { escape: "default", format: compileTemplate(PREDEFINED_COMBINED) });
+    this.logFormats.set("combined", {
+      escape: "default",
+      format: compileTemplate(PREDEFINED_COMBINED),
+    });
   }
 
   build(): NginxConfig {
     const { directives, globals } = this.input;
     this.bare = !directives.some((d) => d.name === "http");
     this.walk(globals, this.main, { server: null, location: null });
-    if (this.bare) this.walk(this.input.bareDefaults, this.defaults, { server: null, location: null });
+    if (this.bare)
+      this.walk(this.input.bareDefaults, this.defaults, { server: null, location: null });
     this.walk(directives, this.main, { server: null, location: null });
-    if (!this.bare && !this.eventsSeen) throw new ConfigError('no "events" section in configuration');
+    if (!this.bare && !this.eventsSeen)
+      throw new ConfigError('no "events" section in configuration');
     for (const u of this.varUses) {
-      if (!isBuiltinVariable(u.name) && !this.userVars.has(u.name)) fail(`unknown "${u.name}" variable`, u.file, u.line);
+      if (!isBuiltinVariable(u.name) && !this.userVars.has(u.name))
+        fail(`unknown "${u.name}" variable`, u.file, u.line);
     }
     return deepFreeze(this.assemble());
   }
@@ -132,10 +147,13 @@ export class Builder {
       target = this.http;
     }
     if (decl === null) fail(`"${d.name}" directive is not allowed here`, d.file, d.line);
-    if (decl.block && d.block === null) fail(`directive "${d.name}" has no opening "{"`, d.file, d.line);
-    if (!decl.block && d.block !== null) fail(`directive "${d.name}" is not terminated by ";"`, d.file, d.line);
+    if (decl.block && d.block === null)
+      fail(`directive "${d.name}" has no opening "{"`, d.file, d.line);
+    if (!decl.block && d.block !== null)
+      fail(`directive "${d.name}" is not terminated by ";"`, d.file, d.line);
     const [min, max] = decl.args;
-    if (d.args.length < min || d.args.length > max) fail(`invalid number of arguments in "${d.name}" directive`, d.file, d.line);
+    if (d.args.length < min || d.args.length > max)
+      fail(`invalid number of arguments in "${d.name}" directive`, d.file, d.line);
     const c = this.context(d, target.ctx);
     const h = decl.handler;
     switch (h.kind) {
@@ -144,7 +162,7 @@ export class Builder {
         return;
       case "statement": {
         const body = h.parse(c);
-        if (body) this.script(target).push({ ...body, file: d.file, line: d.line } as Statement);
+        if (body) this.script(target).push({ ...body, file: d.file, line: d.line });
         return;
       }
       case "setting": {
@@ -153,11 +171,20 @@ export class Builder {
         if (prev) {
           if (!h.multiple || !h.accumulate) {
             if (prev.directive !== d.name) {
-              fail(`"${d.name}" directive is duplicate, "${prev.directive}" directive was specified earlier`, d.file, d.line);
+              fail(
+                `"${d.name}" directive is duplicate, "${prev.directive}" directive was specified earlier`,
+                d.file,
+                d.line,
+              );
             }
             fail(`"${d.name}" directive is duplicate`, d.file, d.line);
           }
-          target.values.set(h.key, { value: h.accumulate(prev.value, value), directive: d.name, file: d.file, line: d.line });
+          target.values.set(h.key, {
+            value: h.accumulate(prev.value, value),
+            directive: d.name,
+            file: d.file,
+            line: d.line,
+          });
         } else target.values.set(h.key, { value, directive: d.name, file: d.file, line: d.line });
         return;
       }
@@ -174,7 +201,6 @@ export class Builder {
   }
 
   private context(d: Directive, context: Context): ApplyContext {
-    const self = this;
     const c: ApplyContext = {
       name: d.name,
       args: d.args,
@@ -185,7 +211,7 @@ export class Builder {
       context,
       fail: (m) => fail(m, d.file, d.line),
       invalid: (v) => fail(`invalid value "${v}" in "${d.name}" directive`, d.file, d.line),
-      template(text) {
+      template: (text) => {
         let t: Template;
         try {
           t = compileTemplate(text);
@@ -193,16 +219,20 @@ export class Builder {
           if (err instanceof TemplateSyntaxError) fail(err.message, d.file, d.line);
           throw err;
         }
-        for (const name of templateVariables(t)) self.varUses.push({ name, file: d.file, line: d.line });
+        for (const name of templateVariables(t))
+          this.varUses.push({ name, file: d.file, line: d.line });
         return t;
       },
-      regex(source, caseless) {
+      regex: (source, caseless) => {
         const r = compileRegex(source, caseless);
         if ("error" in r) fail(r.error, d.file, d.line);
-        for (const n of r.names) self.userVars.add(n.toLowerCase());
+        for (const n of r.names) this.userVars.add(n.toLowerCase());
         return r;
       },
-      path: (text) => (isAbsolute(text) ? text : resolve(this.input.prefix, text) + (text.endsWith("/") ? "/" : "")),
+      path: (text) =>
+        isAbsolute(text)
+          ? text
+          : resolve(this.input.prefix, text) + (text.endsWith("/") ? "/" : ""),
       declareVariable: (name) => void this.userVars.add(name),
       hasLogFormat: (name) => this.logFormats.has(name),
     };
@@ -211,7 +241,13 @@ export class Builder {
 
   // ---------------------------------------------------------------- blocks
 
-  private structure(decl: DirectiveDecl, d: Directive, scope: Scope, owner: Owner, c: ApplyContext): void {
+  private structure(
+    decl: DirectiveDecl,
+    d: Directive,
+    scope: Scope,
+    owner: Owner,
+    c: ApplyContext,
+  ): void {
     const block = d.block ?? [];
     switch (decl.name) {
       case "events":
@@ -225,7 +261,12 @@ export class Builder {
         this.walk(block, this.http, owner);
         return;
       case "server": {
-        const srv: ServerDraft = { scope: { ctx: "server", parent: this.http, values: new Map() }, locations: [], file: d.file, line: d.line };
+        const srv: ServerDraft = {
+          scope: { ctx: "server", parent: this.http, values: new Map() },
+          locations: [],
+          file: d.file,
+          line: d.line,
+        };
         this.servers.push(srv);
         this.walk(block, srv.scope, { server: srv, location: null });
         return;
@@ -235,8 +276,18 @@ export class Builder {
         return;
       case "if": {
         const condition = parseIfCondition(c);
-        const ifScope: Scope = { ctx: scope.ctx === "server" ? "sif" : "lif", parent: scope, values: new Map() };
-        this.script(scope).push({ kind: "if-draft", condition, scope: ifScope, file: d.file, line: d.line });
+        const ifScope: Scope = {
+          ctx: scope.ctx === "server" ? "sif" : "lif",
+          parent: scope,
+          values: new Map(),
+        };
+        this.script(scope).push({
+          kind: "if-draft",
+          condition,
+          scope: ifScope,
+          file: d.file,
+          line: d.line,
+        });
         this.walk(block, ifScope, owner);
         return;
       }
@@ -246,7 +297,11 @@ export class Builder {
       case "upstream": {
         const name = d.args[0]!.toLowerCase();
         if (this.upstreams.has(name)) fail(`duplicate upstream "${d.args[0]!}"`, d.file, d.line);
-        const up = { file: d.file, line: d.line, scope: { ctx: "upstream" as const, parent: null, values: new Map() } };
+        const up = {
+          file: d.file,
+          line: d.line,
+          scope: { ctx: "upstream" as const, parent: null, values: new Map() },
+        };
         this.upstreams.set(name, up);
         this.walk(block, up.scope, owner);
         return;
@@ -257,11 +312,14 @@ export class Builder {
         let escape: "default" | "json" | "none" = "default";
         if (args[0]?.startsWith("escape=")) {
           const e = args.shift()!.slice(7);
-          if (e !== "default" && e !== "json" && e !== "none") fail(`unknown log format escaping "${e}"`, d.file, d.line);
+          if (e !== "default" && e !== "json" && e !== "none")
+            fail(`unknown log format escaping "${e}"`, d.file, d.line);
           escape = e;
         }
-        if (args.length === 0) fail('invalid number of arguments in "log_format" directive', d.file, d.line);
-        if (this.logFormats.has(name)) fail(`duplicate "log_format" name "${name}"`, d.file, d.line);
+        if (args.length === 0)
+          fail('invalid number of arguments in "log_format" directive', d.file, d.line);
+        if (this.logFormats.has(name))
+          fail(`duplicate "log_format" name "${name}"`, d.file, d.line);
         this.logFormats.set(name, { escape, format: c.template(args.join("")) });
         args = [];
         return;
@@ -277,7 +335,8 @@ export class Builder {
     if (prev) Object.assign(map, prev.value as Record<string, string>);
     for (const t of block) {
       if (t.block !== null) fail(`unexpected "{"`, t.file, t.line);
-      if (t.args.length === 0) fail(`invalid number of arguments in "${t.name}" directive`, t.file, t.line);
+      if (t.args.length === 0)
+        fail(`invalid number of arguments in "${t.name}" directive`, t.file, t.line);
       for (const ext of t.args) map[ext.toLowerCase()] = t.name;
     }
     scope.values.set("types", { value: map, directive: "types", file: d.file, line: d.line });
@@ -288,7 +347,8 @@ export class Builder {
     let name: string;
     if (d.args.length === 2) {
       const m = d.args[0]!;
-      if (m !== "=" && m !== "~" && m !== "~*" && m !== "^~") fail(`invalid location modifier "${m}"`, d.file, d.line);
+      if (m !== "=" && m !== "~" && m !== "~*" && m !== "^~")
+        fail(`invalid location modifier "${m}"`, d.file, d.line);
       modifier = m;
       name = d.args[1]!;
     } else {
@@ -303,19 +363,41 @@ export class Builder {
     const regex = modifier === "~" || modifier === "~*" ? c.regex(name, modifier === "~*") : null;
     const parent = owner.location;
     if (parent) {
-      if (parent.modifier === "=") fail(`location "${name}" cannot be inside the exact location "${parent.name}"`, d.file, d.line);
-      if (parent.modifier === "@") fail(`location "${name}" cannot be inside the named location "${parent.name}"`, d.file, d.line);
-      if (modifier === "@") fail(`named location "${name}" can be on the server level only`, d.file, d.line);
-      if (regex === null && !name.startsWith(parent.name)) fail(`location "${name}" is outside location "${parent.name}"`, d.file, d.line);
+      if (parent.modifier === "=")
+        fail(
+          `location "${name}" cannot be inside the exact location "${parent.name}"`,
+          d.file,
+          d.line,
+        );
+      if (parent.modifier === "@")
+        fail(
+          `location "${name}" cannot be inside the named location "${parent.name}"`,
+          d.file,
+          d.line,
+        );
+      if (modifier === "@")
+        fail(`named location "${name}" can be on the server level only`, d.file, d.line);
+      if (regex === null && !name.startsWith(parent.name))
+        fail(`location "${name}" is outside location "${parent.name}"`, d.file, d.line);
     }
     const siblings = parent ? parent.children : owner.server!.locations;
     if (regex === null) {
       const exact = modifier === "=";
-      if (siblings.some((s) => s.regex === null && s.name === name && (s.modifier === "=") === exact)) {
+      if (
+        siblings.some((s) => s.regex === null && s.name === name && (s.modifier === "=") === exact)
+      ) {
         fail(`duplicate location "${name}"`, d.file, d.line);
       }
     }
-    const loc: LocationDraft = { modifier, name, regex, scope: { ctx: "location", parent: scope, values: new Map() }, children: [], file: d.file, line: d.line };
+    const loc: LocationDraft = {
+      modifier,
+      name,
+      regex,
+      scope: { ctx: "location", parent: scope, values: new Map() },
+      children: [],
+      file: d.file,
+      line: d.line,
+    };
     siblings.push(loc);
     this.walk(d.block ?? [], loc.scope, { server: owner.server, location: loc });
   }
@@ -325,7 +407,8 @@ export class Builder {
   private assemble(): NginxConfig {
     const prefix = this.input.prefix;
     const mainBase = mainDefaults(prefix);
-    const get = <K extends keyof MainConf>(s: Scope, k: K): MainConf[K] => (s.values.get(k)?.value as MainConf[K] | undefined) ?? mainBase[k];
+    const get = <K extends keyof MainConf>(s: Scope, k: K): MainConf[K] =>
+      (s.values.get(k)?.value as MainConf[K] | undefined) ?? mainBase[k];
     const main: MainConf = {
       worker_processes: get(this.main, "worker_processes"),
       pid: get(this.main, "pid"),
@@ -340,20 +423,29 @@ export class Builder {
 
     const upstreams: Record<string, Upstream> = {};
     for (const [name, u] of this.upstreams) {
-      const servers = (u.scope.values.get("upstream_server")?.value as UpstreamServer[] | undefined) ?? [];
+      const servers =
+        (u.scope.values.get("upstream_server")?.value as UpstreamServer[] | undefined) ?? [];
       if (servers.length === 0) fail("no servers are inside upstream", u.file, u.line);
       upstreams[name] = { name, servers, file: u.file, line: u.line };
     }
     const resolveConf = (s: Scope): HttpConf => {
       const cf = conf(s);
       const pp = cf.proxy_pass;
-      if (pp?.upstream && !Object.hasOwn(upstreams, pp.upstream.toLowerCase())) return { ...cf, proxy_pass: { ...pp, upstream: null } };
+      if (pp?.upstream && !Object.hasOwn(upstreams, pp.upstream.toLowerCase()))
+        return { ...cf, proxy_pass: { ...pp, upstream: null } };
       return cf;
     };
     const finishScript = (s: Scope): Statement[] =>
       (this.scripts.get(s) ?? []).map((st): Statement => {
         if (st.kind !== "if-draft") return st;
-        return { kind: "if", condition: st.condition, script: finishScript(st.scope), conf: resolveConf(st.scope), file: st.file, line: st.line };
+        return {
+          kind: "if",
+          condition: st.condition,
+          script: finishScript(st.scope),
+          conf: resolveConf(st.scope),
+          file: st.file,
+          line: st.line,
+        };
       });
     const finishLocation = (l: LocationDraft): { loc: Location; spec: LocationSpec<Location> } => {
       const cf = resolveConf(l.scope);
@@ -380,7 +472,8 @@ export class Builder {
         modifier: l.modifier,
         name: l.name,
         regex: l.regex?.regex ?? null,
-        autoRedirect: pp !== undefined && l.regex === null && l.modifier !== "@" && l.name.endsWith("/"),
+        autoRedirect:
+          pp !== undefined && l.regex === null && l.modifier !== "@" && l.name.endsWith("/"),
         value: loc,
         children: kids.map((k) => k.spec),
       };
@@ -388,13 +481,15 @@ export class Builder {
     };
 
     const servers: Server[] = this.servers.map((sd) => {
-      const listen = (sd.scope.values.get("listen")?.value as Listen[] | undefined) ?? this.defaultListen();
+      const listen =
+        (sd.scope.values.get("listen")?.value as Listen[] | undefined) ?? this.defaultListen();
       const keys = new Set<string>();
       for (const l of listen) {
         if (keys.has(l.key)) fail(`a duplicate listen ${l.key}`, l.file, l.line);
         keys.add(l.key);
       }
-      const names = (sd.scope.values.get("server_name")?.value as { text: string; names: ServerName[] }[] | undefined) ?? [
+      const names = (sd.scope.values.get("server_name")?.value as
+        { text: string; names: ServerName[] }[] | undefined) ?? [
         { text: "", names: [{ kind: "exact", name: "" }] },
       ];
       const locs = sd.locations.map(finishLocation);
@@ -446,6 +541,19 @@ export class Builder {
   }
 
   private defaultListen(): Listen[] {
-    return [{ key: "0.0.0.0:80", host: "0.0.0.0", port: 80, unix: null, defaultServer: false, backlog: null, ipv6only: true, reuseport: false, file: "<default>", line: 0 }];
+    return [
+      {
+        key: "0.0.0.0:80",
+        host: "0.0.0.0",
+        port: 80,
+        unix: null,
+        defaultServer: false,
+        backlog: null,
+        ipv6only: true,
+        reuseport: false,
+        file: "<default>",
+        line: 0,
+      },
+    ];
   }
 }

@@ -72,7 +72,11 @@ export function nginxUsage(): string {
  * Run the nginx-mode command; returns the exit status, or "serve" when the caller should
  * load the config (nginxConfigPath + nginxLoadOptions) and start the server.
  */
-export async function runNginxCli(flags: NginxFlags, io: CliIo = processIo): Promise<number | "serve"> {
+// eslint-disable-next-line @typescript-eslint/require-await -- async for the caller's contract (serving may await later)
+export async function runNginxCli(
+  flags: NginxFlags,
+  io: CliIo = processIo,
+): Promise<number | "serve"> {
   if (flags.help) {
     io.stderr(nginxUsage());
     return 0;
@@ -81,7 +85,9 @@ export async function runNginxCli(flags: NginxFlags, io: CliIo = processIo): Pro
     io.stderr(`narwhal version: narwhal/${VERSION}\n`);
     if (flags.versionVerbose) {
       io.stderr(`built with Node.js ${process.version} (${process.platform}-${process.arch})\n`);
-      io.stderr("configuration: nginx syntax (docs/config.md), Gunicorn settings (docs/settings.md)\n");
+      io.stderr(
+        "configuration: nginx syntax (docs/config.md), Gunicorn settings (docs/settings.md)\n",
+      );
     }
     return 0;
   }
@@ -91,7 +97,12 @@ export async function runNginxCli(flags: NginxFlags, io: CliIo = processIo): Pro
   return "serve";
 }
 
-function load(file: string, flags: NginxFlags, io: CliIo, sources?: SourceFile[]): NginxConfig | null {
+function load(
+  file: string,
+  flags: NginxFlags,
+  io: CliIo,
+  sources?: SourceFile[],
+): NginxConfig | null {
   try {
     return loadNginxConfig(file, nginxLoadOptions(flags, sources));
   } catch (err) {
@@ -113,7 +124,8 @@ function testConfig(file: string, flags: NginxFlags, io: CliIo): number {
     io.stderr(`narwhal: configuration file ${file} test is successful\n`);
   }
   if (flags.dump) {
-    for (const s of sources) io.stdout(`# configuration file ${s.path}:\n${s.text}${s.text.endsWith("\n") ? "" : "\n"}\n`);
+    for (const s of sources)
+      io.stdout(`# configuration file ${s.path}:\n${s.text}${s.text.endsWith("\n") ? "" : "\n"}\n`);
   }
   return 0;
 }
@@ -132,7 +144,9 @@ function sendSignal(file: string, flags: NginxFlags, signal: NginxSignal, io: Cl
     text = readFileSync(pidFile, "utf8");
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    io.stderr(`narwhal: [error] open() "${pidFile}" failed (${e.code === "ENOENT" ? "2: No such file or directory" : String(e.code)})\n`);
+    io.stderr(
+      `narwhal: [error] open() "${pidFile}" failed (${e.code === "ENOENT" ? "2: No such file or directory" : String(e.code)})\n`,
+    );
     return 1;
   }
   const pid = Number(text.trim());
@@ -144,7 +158,9 @@ function sendSignal(file: string, flags: NginxFlags, signal: NginxSignal, io: Cl
     process.kill(pid, SIGNALS[signal]);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    io.stderr(`narwhal: [alert] kill(${pid}, ${SIGNALS[signal]}) failed (${e.code === "ESRCH" ? "3: No such process" : String(e.code)})\n`);
+    io.stderr(
+      `narwhal: [alert] kill(${pid}, ${SIGNALS[signal]}) failed (${e.code === "ESRCH" ? "3: No such process" : String(e.code)})\n`,
+    );
     return 1;
   }
   return 0;

@@ -20,16 +20,28 @@ export function parseIfCondition(c: ApplyContext): IfCondition {
   if (a.startsWith("$")) {
     const value = c.template(a);
     if (args.length === 1) return { kind: "variable", value };
-    if (args.length !== 3 || op === undefined || b === undefined) c.fail(`invalid condition "${a}"`);
-    if (op === "=" || op === "!=") return { kind: "compare", value, negate: op === "!=", to: c.template(b) };
+    if (args.length !== 3 || op === undefined || b === undefined)
+      c.fail(`invalid condition "${a}"`);
+    if (op === "=" || op === "!=")
+      return { kind: "compare", value, negate: op === "!=", to: c.template(b) };
     if (op === "~" || op === "~*" || op === "!~" || op === "!~*") {
-      return { kind: "match", value, negate: op.startsWith("!"), regex: c.regex(b, op.endsWith("*")) };
+      return {
+        kind: "match",
+        value,
+        negate: op.startsWith("!"),
+        regex: c.regex(b, op.endsWith("*")),
+      };
     }
     c.fail(`unexpected "${op}" in condition`);
   }
   const m = /^(!?)-([fdex])$/.exec(a);
   if (m && args.length === 2 && op !== undefined) {
-    return { kind: "file", test: m[2] as "f" | "d" | "e" | "x", negate: m[1] === "!", path: c.template(op) };
+    return {
+      kind: "file",
+      test: m[2] as "f" | "d" | "e" | "x",
+      negate: m[1] === "!",
+      path: c.template(op),
+    };
   }
   c.fail(`invalid condition "${a}"`);
 }

@@ -13,7 +13,8 @@ import type { Template } from "./variables.js";
  * (nginx's NGX_HTTP_SIF_CONF / NGX_HTTP_LIF_CONF); `app` is reserved for the WSGI app
  * block of issue 6.
  */
-export type Context = "main" | "events" | "http" | "server" | "location" | "sif" | "lif" | "upstream" | "app";
+export type Context =
+  "main" | "events" | "http" | "server" | "location" | "sif" | "lif" | "upstream" | "app";
 
 /** Everything a directive's parser needs: the position (for errors) and helpers. */
 export interface ApplyContext {

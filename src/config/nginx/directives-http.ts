@@ -2,7 +2,20 @@
 import { isIP } from "node:net";
 import type { ApplyContext, DirectiveDecl } from "./directive-types.js";
 import type { AccessRule, AddHeader, ErrorPage, Expires, RootConf, TryFiles } from "./model.js";
-import { HS, HSL, HSLI, arg0, enumValue, flagValue, listSetting, numberValue, section, setting, sizeValue, timeValue } from "./table-helpers.js";
+import {
+  HS,
+  HSL,
+  HSLI,
+  arg0,
+  enumValue,
+  flagValue,
+  listSetting,
+  numberValue,
+  section,
+  setting,
+  sizeValue,
+  timeValue,
+} from "./table-helpers.js";
 import { parseNginxTime } from "./values.js";
 
 const files = section("Files and locations");
@@ -97,7 +110,8 @@ function parseAccessRule(c: ApplyContext): AccessRule {
   if (ver === 0) c.fail(`invalid parameter "${v}"`);
   const max = ver === 4 ? 32 : 128;
   const prefix = bits === undefined ? max : Number(bits);
-  if (bits !== undefined && (!/^\d+$/.test(bits) || prefix > max)) c.fail(`invalid parameter "${v}"`);
+  if (bits !== undefined && (!/^\d+$/.test(bits) || prefix > max))
+    c.fail(`invalid parameter "${v}"`);
   return { action, address: addr, prefix, family: ver === 4 ? "IPv4" : "IPv6" };
 }
 
@@ -151,7 +165,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     args: [2, Infinity],
     syntax: "error_page code ... [=[response]] uri;",
     doc: "The URI (or `@name`, or an absolute URL → 302) shown for the given error codes; `=code` changes the status. Inherited only by levels that have no `error_page` of their own.",
-    handler: listSetting<ErrorPage>("error_page", parseErrorPage),
+    handler: listSetting("error_page", parseErrorPage),
   }),
   files({
     name: "default_type",
@@ -181,7 +195,8 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("disable_symlinks", (c) => {
       const mode = enumValue(c, ["off", "on", "if_not_owner"] as const);
       if (c.args.length === 2) {
-        if (mode === "off" || !c.args[1]!.startsWith("from=")) c.fail(`invalid parameter "${c.args[1]!}"`);
+        if (mode === "off" || !c.args[1]!.startsWith("from="))
+          c.fail(`invalid parameter "${c.args[1]!}"`);
         return { mode, from: c.template(c.args[1]!.slice(5)) };
       }
       return { mode, from: null };
@@ -221,7 +236,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     args: [2, 3],
     syntax: "add_header name value [always];",
     doc: "Add a response header to 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308 responses, or to every response with `always`. Inherited only by levels that have no `add_header` of their own.",
-    handler: listSetting<AddHeader>("add_header", parseAddHeader),
+    handler: listSetting("add_header", parseAddHeader),
   }),
   headers({
     name: "expires",
@@ -405,7 +420,10 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     syntax: "large_client_header_buffers number size;",
     default: "4 8k",
     doc: "The request line may not exceed `size` (414) and no header line may exceed `size` (400), as nginx.",
-    handler: setting("large_client_header_buffers", (c) => ({ number: numberValue(c, 0, 1), size: sizeValue(c, 1) })),
+    handler: setting("large_client_header_buffers", (c) => ({
+      number: numberValue(c, 0, 1),
+      size: sizeValue(c, 1),
+    })),
   }),
   // --- access control
   access({
@@ -414,7 +432,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     args: [1, 1],
     syntax: "allow address | CIDR | unix: | all;",
     doc: "Allow clients by address; `allow` and `deny` rules are checked in order, the first match decides (403 for deny).",
-    handler: listSetting<AccessRule>("access", parseAccessRule),
+    handler: listSetting("access", parseAccessRule),
   }),
   access({
     name: "deny",
@@ -422,7 +440,7 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     args: [1, 1],
     syntax: "deny address | CIDR | unix: | all;",
     doc: "Deny clients by address (see `allow`).",
-    handler: listSetting<AccessRule>("access", parseAccessRule),
+    handler: listSetting("access", parseAccessRule),
   }),
   // --- moot in narwhal's design
   ...(["sendfile", "tcp_nopush", "tcp_nodelay"] as const).map((name) =>

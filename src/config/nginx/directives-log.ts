@@ -27,7 +27,15 @@ function parseAccessLog(c: ApplyContext): readonly AccessLog[] {
     else if (!/^(buffer=|flush=|gzip(=|$))/.test(p)) c.fail(`invalid parameter "${p}"`);
   }
   const target = arg0(c);
-  return [{ path: c.template(target.startsWith("$") || target === "/dev/stdout" ? target : c.path(target)), format, condition }];
+  return [
+    {
+      path: c.template(
+        target.startsWith("$") || target === "/dev/stdout" ? target : c.path(target),
+      ),
+      format,
+      condition,
+    },
+  ];
 }
 
 export const LOG_DIRECTIVES: readonly DirectiveDecl[] = [
@@ -35,7 +43,8 @@ export const LOG_DIRECTIVES: readonly DirectiveDecl[] = [
     name: "access_log",
     contexts: HSLI,
     args: [1, Infinity],
-    syntax: "access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]];\naccess_log off;",
+    syntax:
+      "access_log path [format [buffer=size] [gzip[=level]] [flush=time] [if=condition]];\naccess_log off;",
     doc: "Write one line per request in the named `log_format` (default `combined`). Several may be given at one level. Default: off (nginx writes `logs/access.log`; narwhal does not invent paths). `buffer`, `gzip` and `flush` are accepted and ignored; `if=` is honoured.",
     handler: setting("access_log", parseAccessLog, {
       multiple: true,
@@ -48,7 +57,7 @@ export const LOG_DIRECTIVES: readonly DirectiveDecl[] = [
     contexts: ["http"],
     args: [2, Infinity],
     syntax: "log_format name [escape=default|json|none] string ...;",
-    doc: "Define a named access log format with variables; the strings are concatenated. `combined` is predefined: `$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"`.",
+    doc: 'Define a named access log format with variables; the strings are concatenated. `combined` is predefined: `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`.',
     handler: { kind: "structure" },
   }),
   log({

@@ -14,7 +14,9 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     syntax: "worker_processes number | auto;",
     default: "1",
     doc: "The number of front-end worker processes; `auto` means one per CPU core.",
-    handler: setting("worker_processes", (c) => (arg0(c) === "auto" ? "auto" : numberValue(c, 0, 1))),
+    handler: setting("worker_processes", (c) =>
+      arg0(c) === "auto" ? "auto" : numberValue(c, 0, 1),
+    ),
   }),
   core({
     name: "pid",
@@ -123,7 +125,12 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     doc: "Accepted, no effect (Node accepts every pending connection).",
     handler: { kind: "ignore", validate: (c) => void flagValue(c) },
   }),
-  ...["types_hash_max_size", "types_hash_bucket_size", "server_names_hash_max_size", "server_names_hash_bucket_size"].map((name) =>
+  ...[
+    "types_hash_max_size",
+    "types_hash_bucket_size",
+    "server_names_hash_max_size",
+    "server_names_hash_bucket_size",
+  ].map((name) =>
     moot({
       name,
       contexts: ["http"],

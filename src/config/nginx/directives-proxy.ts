@@ -45,16 +45,29 @@ function parseProxyRedirect(c: ApplyContext): ProxyRedirect {
   }
   const from = arg0(c);
   const to = c.template(c.args[1]!);
-  if (from.startsWith("~*")) return { kind: "rules", rules: [{ from: c.regex(from.slice(2), true), to }] };
-  if (from.startsWith("~")) return { kind: "rules", rules: [{ from: c.regex(from.slice(1), false), to }] };
+  if (from.startsWith("~*"))
+    return { kind: "rules", rules: [{ from: c.regex(from.slice(2), true), to }] };
+  if (from.startsWith("~"))
+    return { kind: "rules", rules: [{ from: c.regex(from.slice(1), false), to }] };
   return { kind: "rules", rules: [{ from: c.template(from), to }] };
 }
 
 function parseUpstreamServer(c: ApplyContext): readonly UpstreamServer[] {
   let address = arg0(c);
-  if (!address.startsWith("unix:") && !/:\d+$/.test(address) && !address.endsWith("]")) address += ":80";
+  if (!address.startsWith("unix:") && !/:\d+$/.test(address) && !address.endsWith("]"))
+    address += ":80";
   if (address.startsWith("unix:") && address.length === 5) c.fail(`invalid parameter "${address}"`);
-  const s = { address, weight: 1, maxFails: 1, failTimeout: 10, maxConns: 0, backup: false, down: false, file: c.file, line: c.line };
+  const s = {
+    address,
+    weight: 1,
+    maxFails: 1,
+    failTimeout: 10,
+    maxConns: 0,
+    backup: false,
+    down: false,
+    file: c.file,
+    line: c.line,
+  };
   for (const p of c.args.slice(1)) {
     const [k, v = ""] = p.split("=", 2) as [string, string?];
     const int = (): number => {
@@ -92,12 +105,16 @@ export const PROXY_DIRECTIVES: readonly DirectiveDecl[] = [
     name: "server",
     contexts: ["upstream"],
     args: [1, Infinity],
-    syntax: "server address [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down];",
+    syntax:
+      "server address [weight=n] [max_fails=n] [fail_timeout=time] [max_conns=n] [backup] [down];",
     effect: "later",
     doc: "A backend of an upstream: `host:port` (port 80 by default) or `unix:/path`. Defaults: weight=1 max_fails=1 fail_timeout=10s max_conns=0 (unlimited).",
     handler: setting("upstream_server", parseUpstreamServer, {
       multiple: true,
-      accumulate: (prev: readonly UpstreamServer[], next: readonly UpstreamServer[]) => [...prev, ...next],
+      accumulate: (prev: readonly UpstreamServer[], next: readonly UpstreamServer[]) => [
+        ...prev,
+        ...next,
+      ],
       unset: [],
     }),
   }),
@@ -117,11 +134,15 @@ export const PROXY_DIRECTIVES: readonly DirectiveDecl[] = [
     syntax: "proxy_set_header field value;",
     effect: "later",
     doc: "Set a request header sent upstream (an empty value removes it). Defaults `Host $proxy_host` and `Connection close`. A level with any `proxy_set_header` replaces the inherited set.",
-    handler: setting<HeaderList | null>("proxy_set_header", (c) => [[arg0(c), c.template(c.args[1]!)] as const], {
-      multiple: true,
-      accumulate: (prev, next) => [...(prev ?? []), ...(next ?? [])],
-      unset: null,
-    }),
+    handler: setting<HeaderList | null>(
+      "proxy_set_header",
+      (c) => [[arg0(c), c.template(c.args[1]!)] as const],
+      {
+        multiple: true,
+        accumulate: (prev, next) => [...(prev ?? []), ...(next ?? [])],
+        unset: null,
+      },
+    ),
   }),
   proxy({
     name: "proxy_redirect",
@@ -134,7 +155,9 @@ export const PROXY_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("proxy_redirect", parseProxyRedirect, {
       multiple: true,
       accumulate: (prev: ProxyRedirect, next: ProxyRedirect): ProxyRedirect =>
-        prev.kind === "rules" && next.kind === "rules" ? { kind: "rules", rules: [...prev.rules, ...next.rules] } : next,
+        prev.kind === "rules" && next.kind === "rules"
+          ? { kind: "rules", rules: [...prev.rules, ...next.rules] }
+          : next,
     }),
   }),
 ];

@@ -28,7 +28,8 @@ function parseRewrite(c: ApplyContext): StatementBody {
   let flag: "last" | "break" | "redirect" | "permanent" | null = null;
   if (c.args.length === 3) {
     const f = c.args[2]!;
-    if (f !== "last" && f !== "break" && f !== "redirect" && f !== "permanent") c.fail(`invalid parameter "${f}"`);
+    if (f !== "last" && f !== "break" && f !== "redirect" && f !== "permanent")
+      c.fail(`invalid parameter "${f}"`);
     flag = f;
   } else if (isRedirectTarget(c.args[1]!)) flag = "redirect";
   return { kind: "rewrite", regex, replacement, flag };
@@ -48,7 +49,7 @@ export const REWRITE_DIRECTIVES: readonly DirectiveDecl[] = [
     contexts: WHERE,
     args: [1, 2],
     syntax: "return code [text];\nreturn code URL;\nreturn URL;",
-    doc: "Stop and answer: `return 204;`, `return 403 \"text\";`, `return 301 https://$host$request_uri;` (301, 302, 303, 307, 308 take a URL for `Location`), `return URL;` (302). `444` closes the connection without a response.",
+    doc: 'Stop and answer: `return 204;`, `return 403 "text";`, `return 301 https://$host$request_uri;` (301, 302, 303, 307, 308 take a URL for `Location`), `return URL;` (302). `444` closes the connection without a response.',
     handler: { kind: "statement", parse: parseReturn },
   }),
   rewrite({

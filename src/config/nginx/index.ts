@@ -26,7 +26,13 @@ export type { LoadOptions } from "./load.js";
 export type * from "./model.js";
 export { findListenGroup, normalizeHost, selectServer } from "./server-names.js";
 export type { ServerChoice } from "./server-names.js";
-export { compileTemplate, evaluate, isBuiltinVariable, VARIABLE_PREFIXES, VARIABLES } from "./variables.js";
+export {
+  compileTemplate,
+  evaluate,
+  isBuiltinVariable,
+  VARIABLE_PREFIXES,
+  VARIABLES,
+} from "./variables.js";
 export type { Template, TemplatePart, VariableLookup } from "./variables.js";
 export type { Captures, CompiledRegex } from "./regex.js";
 export { DIRECTIVES, lookupDirective } from "./table.js";

@@ -147,7 +147,14 @@ export class Lexer {
           needSpace = true;
           found = true;
         }
-      } else if (ch === " " || ch === "\t" || ch === "\r" || ch === "\n" || ch === ";" || ch === "{") {
+      } else if (
+        ch === " " ||
+        ch === "\t" ||
+        ch === "\r" ||
+        ch === "\n" ||
+        ch === ";" ||
+        ch === "{"
+      ) {
         lastSpace = true;
         found = true;
       }

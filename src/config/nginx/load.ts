@@ -27,7 +27,17 @@ export function shippedMimeTypesPath(): string {
 function bareDefaults(): Directive[] {
   const path = shippedMimeTypesPath();
   const types = parseConfigFile(path, { includeBase: dirname(path) });
-  return [...types, { name: "default_type", args: ["application/octet-stream"], quoted: [false], file: path, line: 0, block: null }];
+  return [
+    ...types,
+    {
+      name: "default_type",
+      args: ["application/octet-stream"],
+      quoted: [false],
+      file: path,
+      line: 0,
+      block: null,
+    },
+  ];
 }
 
 /**
@@ -44,7 +54,15 @@ export function loadNginxConfig(path: string, opts: LoadOptions = {}): NginxConf
   const sources = opts.sources ?? [];
   // nginx resolves include paths against the config file's directory (conf_prefix).
   const directives = parseConfigFile(file, { includeBase: confDir, sources });
-  const globals = opts.globalDirectives ? parseText(opts.globalDirectives, COMMAND_LINE, { includeBase: confDir }) : [];
+  const globals = opts.globalDirectives
+    ? parseText(opts.globalDirectives, COMMAND_LINE, { includeBase: confDir })
+    : [];
   const needsBare = !directives.some((d) => d.name === "http");
-  return new Builder({ file, prefix, directives, globals, bareDefaults: needsBare ? bareDefaults() : [] }).build();
+  return new Builder({
+    file,
+    prefix,
+    directives,
+    globals,
+    bareDefaults: needsBare ? bareDefaults() : [],
+  }).build();
 }

@@ -9,7 +9,13 @@
  * directive's own parser, so docs and behaviour cannot disagree.
  */
 import { isAbsolute, resolve } from "node:path";
-import type { ApplyContext, Context, DirectiveDecl, MergeKind, SettingHandler } from "./directive-types.js";
+import type {
+  ApplyContext,
+  Context,
+  DirectiveDecl,
+  MergeKind,
+  SettingHandler,
+} from "./directive-types.js";
 import type { HttpConf, MainConf } from "./model.js";
 import { compileRegex } from "./regex.js";
 import { DIRECTIVES } from "./table.js";
@@ -43,7 +49,12 @@ function keysFor(pred: (d: DirectiveDecl) => boolean): Map<string, KeyInfo> {
     if (d.handler.kind !== "setting" || !pred(d)) continue;
     const prev = out.get(d.handler.key);
     // Shared keys (root/alias, allow/deny): the declaration with a default speaks for the key.
-    if (!prev || (prev.decl.default === null && !("unset" in prev.handler) && (d.default !== null || "unset" in d.handler))) {
+    if (
+      !prev ||
+      (prev.decl.default === null &&
+        !("unset" in prev.handler) &&
+        (d.default !== null || "unset" in d.handler))
+    ) {
       out.set(d.handler.key, { decl: d, handler: d.handler, merge: d.handler.merge });
     }
   }
@@ -52,7 +63,11 @@ function keysFor(pred: (d: DirectiveDecl) => boolean): Map<string, KeyInfo> {
 
 /** Server-block keys kept on Server itself, not in HttpConf. */
 const SERVER_ONLY_KEYS: ReadonlySet<string> = new Set(["listen", "server_name"]);
-const HTTP_KEYS = keysFor((d) => d.contexts.some((c) => HTTP_CONTEXTS.has(c)) && !SERVER_ONLY_KEYS.has((d.handler as SettingHandler).key));
+const HTTP_KEYS = keysFor(
+  (d) =>
+    d.contexts.some((c) => HTTP_CONTEXTS.has(c)) &&
+    !SERVER_ONLY_KEYS.has((d.handler as SettingHandler).key),
+);
 const MAIN_KEYS = keysFor((d) => d.contexts.includes("main") || d.contexts.includes("events"));
 
 /** Split a default's text into arguments (`""` is one empty argument). */
@@ -97,7 +112,11 @@ function defaultsOf(keys: Map<string, KeyInfo>, prefix: string): Record<string, 
 }
 
 /** nginx's built-in `types` when none is configured (ngx_http_core_default_types). */
-const NGINX_DEFAULT_TYPES: Readonly<Record<string, string>> = { html: "text/html", gif: "image/gif", jpg: "image/jpeg" };
+const NGINX_DEFAULT_TYPES: Readonly<Record<string, string>> = {
+  html: "text/html",
+  gif: "image/gif",
+  jpg: "image/jpeg",
+};
 
 /** Every HttpConf setting at its default (relative default paths against `prefix`). */
 export function httpDefaults(prefix: string): HttpConf {
@@ -113,12 +132,19 @@ export function mainDefaults(prefix: string): MainConf {
 export function mergeConf(scope: Scope, base: HttpConf, memo: Map<Scope, HttpConf>): HttpConf {
   const hit = memo.get(scope);
   if (hit) return hit;
-  const parent = scope.parent && HTTP_CONTEXTS.has(scope.parent.ctx) ? mergeConf(scope.parent, base, memo) : base;
+  const parent =
+    scope.parent && HTTP_CONTEXTS.has(scope.parent.ctx)
+      ? mergeConf(scope.parent, base, memo)
+      : base;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(base)) {
     const own = scope.values.get(key);
     const kind = HTTP_KEYS.get(key)?.merge ?? "inherit";
-    out[key] = own ? own.value : kind === "inherit" ? (parent as unknown as Record<string, unknown>)[key] : (base as unknown as Record<string, unknown>)[key];
+    out[key] = own
+      ? own.value
+      : kind === "inherit"
+        ? (parent as unknown as Record<string, unknown>)[key]
+        : (base as unknown as Record<string, unknown>)[key];
   }
   const merged = out as unknown as HttpConf;
   memo.set(scope, merged);
@@ -135,7 +161,8 @@ export function deepFreeze<T>(value: T, seen = new Set<unknown>()): T {
       deepFreeze(v, seen);
     }
   } else if (!(value instanceof RegExp)) {
-    for (const k of Reflect.ownKeys(value)) deepFreeze((value as Record<string | symbol, unknown>)[k], seen);
+    for (const k of Reflect.ownKeys(value))
+      deepFreeze((value as Record<string | symbol, unknown>)[k], seen);
   }
   return Object.freeze(value);
 }

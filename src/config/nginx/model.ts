@@ -18,7 +18,10 @@ export interface TryFiles {
   /** Candidates before the last argument (`$uri`, `$uri/`, `/index.html`). */
   readonly files: readonly Template[];
   /** The last argument: an internal redirect URI, a named location or `=CODE`. */
-  readonly fallback: { readonly kind: "uri"; readonly uri: Template } | { readonly kind: "named"; readonly name: string } | { readonly kind: "code"; readonly code: number };
+  readonly fallback:
+    | { readonly kind: "uri"; readonly uri: Template }
+    | { readonly kind: "named"; readonly name: string }
+    | { readonly kind: "code"; readonly code: number };
 }
 
 export interface ErrorPage {
@@ -83,7 +86,10 @@ export interface ProxyPass {
 export type ProxyRedirect =
   | { readonly kind: "default" }
   | { readonly kind: "off" }
-  | { readonly kind: "rules"; readonly rules: readonly { readonly from: Template | CompiledRegex; readonly to: Template }[] };
+  | {
+      readonly kind: "rules";
+      readonly rules: readonly { readonly from: Template | CompiledRegex; readonly to: Template }[];
+    };
 
 /** Every setting a location can hold after merging http → server → location. */
 export interface HttpConf {
@@ -148,9 +154,24 @@ export interface MainConf {
 /** Conditions of `if (...)` (ngx_http_rewrite_module). */
 export type IfCondition =
   | { readonly kind: "variable"; readonly value: Template }
-  | { readonly kind: "compare"; readonly value: Template; readonly negate: boolean; readonly to: Template }
-  | { readonly kind: "match"; readonly value: Template; readonly negate: boolean; readonly regex: CompiledRegex }
-  | { readonly kind: "file"; readonly test: "f" | "d" | "e" | "x"; readonly negate: boolean; readonly path: Template };
+  | {
+      readonly kind: "compare";
+      readonly value: Template;
+      readonly negate: boolean;
+      readonly to: Template;
+    }
+  | {
+      readonly kind: "match";
+      readonly value: Template;
+      readonly negate: boolean;
+      readonly regex: CompiledRegex;
+    }
+  | {
+      readonly kind: "file";
+      readonly test: "f" | "d" | "e" | "x";
+      readonly negate: boolean;
+      readonly path: Template;
+    };
 
 /** Rewrite-phase statements, executed in order; never inherited. */
 export type StatementBody =
@@ -164,7 +185,12 @@ export type StatementBody =
   | { readonly kind: "return"; readonly code: number; readonly text: Template | null }
   | { readonly kind: "set"; readonly variable: string; readonly value: Template }
   | { readonly kind: "break" }
-  | { readonly kind: "if"; readonly condition: IfCondition; readonly script: readonly Statement[]; readonly conf: HttpConf };
+  | {
+      readonly kind: "if";
+      readonly condition: IfCondition;
+      readonly script: readonly Statement[];
+      readonly conf: HttpConf;
+    };
 
 export type Statement = StatementBody & { readonly file: string; readonly line: number };
 
@@ -255,7 +281,9 @@ export interface NginxConfig {
   readonly http: HttpConf;
   readonly servers: readonly Server[];
   readonly upstreams: Readonly<Record<string, Upstream>>;
-  readonly logFormats: Readonly<Record<string, { readonly escape: "default" | "json" | "none"; readonly format: Template }>>;
+  readonly logFormats: Readonly<
+    Record<string, { readonly escape: "default" | "json" | "none"; readonly format: Template }>
+  >;
   readonly listenGroups: readonly ListenGroup[];
   /** Variables declared by `set` and named regex captures (valid everywhere). */
   readonly userVariables: readonly string[];

@@ -23,7 +23,7 @@ export interface ParseOptions {
 
 /** Parse a config file and every file it includes. */
 export function parseConfigFile(path: string, opts: ParseOptions): Directive[] {
-  const text = readConfig(path, null, 0);
+  const text = readConfig(path, null);
   opts.sources?.push({ path, text });
   return parseText(text, path, opts, 0);
 }
@@ -35,22 +35,39 @@ export function parseText(text: string, file: string, opts: ParseOptions, depth 
   return body;
 }
 
-function readConfig(path: string, from: { file: string; line: number } | null, _depth: number): string {
+function readConfig(path: string, from: { file: string; line: number } | null): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === "ENOENT" ? "2: No such file or directory" : e.code === "EACCES" ? "13: Permission denied" : e.code === "EISDIR" ? "21: Is a directory" : String(e.code ?? e.message);
-    throw new ConfigError(`open() "${path}" failed (${why})`, from?.file ?? null, from?.line ?? null);
+    const why =
+      e.code === "ENOENT"
+        ? "2: No such file or directory"
+        : e.code === "EACCES"
+          ? "13: Permission denied"
+          : e.code === "EISDIR"
+            ? "21: Is a directory"
+            : (e.code ?? e.message);
+    throw new ConfigError(
+      `open() "${path}" failed (${why})`,
+      from?.file ?? null,
+      from?.line ?? null,
+    );
   }
 }
 
-function parseBlock(lexer: Lexer, opts: ParseOptions, depth: number, inBlock: boolean): Directive[] {
+function parseBlock(
+  lexer: Lexer,
+  opts: ParseOptions,
+  depth: number,
+  inBlock: boolean,
+): Directive[] {
   const out: Directive[] = [];
   for (;;) {
     const st = lexer.next();
     if (st.kind === "eof") {
-      if (inBlock) throw new ConfigError('unexpected end of file, expecting "}"', lexer.file, st.line);
+      if (inBlock)
+        throw new ConfigError('unexpected end of file, expecting "}"', lexer.file, st.line);
       return out;
     }
     if (st.kind === "end") {
@@ -83,15 +100,17 @@ function expandInclude(
   opts: ParseOptions,
   depth: number,
 ): Directive[] {
-  if (d.args.length !== 1) throw new ConfigError('invalid number of arguments in "include" directive', d.file, d.line);
-  if (depth >= MAX_INCLUDE_DEPTH) throw new ConfigError("too deep include nesting (an include loop?)", d.file, d.line);
+  if (d.args.length !== 1)
+    throw new ConfigError('invalid number of arguments in "include" directive', d.file, d.line);
+  if (depth >= MAX_INCLUDE_DEPTH)
+    throw new ConfigError("too deep include nesting (an include loop?)", d.file, d.line);
   const arg = d.args[0]!;
   const full = isAbsolute(arg) ? arg : resolve(opts.includeBase, arg);
   // nginx: a pattern that matches nothing is fine, a plain missing file is an error.
   const files = hasGlob(full) ? expandGlob(full) : [full];
   const out: Directive[] = [];
   for (const f of files) {
-    const text = readConfig(f, d, depth);
+    const text = readConfig(f, d);
     opts.sources?.push({ path: f, text });
     out.push(...parseText(text, f, opts, depth + 1));
   }

@@ -14,12 +14,16 @@ export interface CompiledRegex {
 
 /** Compile, or return the error text nginx-style (`pcre2_compile() failed: ...`). */
 export function compileRegex(source: string, caseless: boolean): CompiledRegex | { error: string } {
-  const js = source.replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, "(?<$1>").replace(/\(\?'([A-Za-z_][A-Za-z0-9_]*)'/g, "(?<$1>");
+  const js = source
+    .replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, "(?<$1>")
+    .replace(/\(\?'([A-Za-z_][A-Za-z0-9_]*)'/g, "(?<$1>");
   let regex: RegExp;
   try {
     regex = new RegExp(js, caseless ? "i" : "");
   } catch (err) {
-    return { error: `pcre2_compile() failed: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "")} in "${source}"` };
+    return {
+      error: `pcre2_compile() failed: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "")} in "${source}"`,
+    };
   }
   const names = [...js.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]!);
   return Object.freeze({ source, caseless, regex, names: Object.freeze(names) });
@@ -31,7 +35,10 @@ export interface Captures {
   readonly named: Readonly<Record<string, string>>;
 }
 
-export const NO_CAPTURES: Captures = Object.freeze({ numbered: Object.freeze([]), named: Object.freeze({}) });
+export const NO_CAPTURES: Captures = Object.freeze({
+  numbered: Object.freeze([]),
+  named: Object.freeze({}),
+});
 
 /** Run a regex; null when it does not match. Unmatched groups read as "". */
 export function execRegex(re: CompiledRegex, subject: string): Captures | null {

@@ -14,20 +14,32 @@ import type { ApplyContext } from "./directive-types.js";
 import type { ListenGroup, Server, ServerName } from "./model.js";
 import { execRegex, type Captures, NO_CAPTURES } from "./regex.js";
 
-export function parseServerNames(c: ApplyContext): readonly { text: string; names: ServerName[] }[] {
+export function parseServerNames(
+  c: ApplyContext,
+): readonly { text: string; names: ServerName[] }[] {
   return c.args.map((raw) => {
-    if (raw.startsWith("~")) return { text: raw, names: [{ kind: "regex", regex: c.regex(raw.slice(1), true) }] };
+    if (raw.startsWith("~"))
+      return { text: raw, names: [{ kind: "regex", regex: c.regex(raw.slice(1), true) }] };
     const name = raw.toLowerCase();
     if (name.startsWith(".")) {
-      if (name.length === 1 || name.includes("*")) c.fail(`invalid server name or wildcard "${raw}"`);
-      return { text: raw, names: [{ kind: "exact", name: name.slice(1) }, { kind: "leading", suffix: name }] };
+      if (name.length === 1 || name.includes("*"))
+        c.fail(`invalid server name or wildcard "${raw}"`);
+      return {
+        text: raw,
+        names: [
+          { kind: "exact", name: name.slice(1) },
+          { kind: "leading", suffix: name },
+        ],
+      };
     }
     if (name.startsWith("*.")) {
-      if (name.slice(2).includes("*") || name.length === 2) c.fail(`invalid server name or wildcard "${raw}"`);
+      if (name.slice(2).includes("*") || name.length === 2)
+        c.fail(`invalid server name or wildcard "${raw}"`);
       return { text: raw, names: [{ kind: "leading", suffix: name.slice(1) }] };
     }
     if (name.endsWith(".*")) {
-      if (name.slice(0, -2).includes("*") || name.length === 2) c.fail(`invalid server name or wildcard "${raw}"`);
+      if (name.slice(0, -2).includes("*") || name.length === 2)
+        c.fail(`invalid server name or wildcard "${raw}"`);
       return { text: raw, names: [{ kind: "trailing", prefix: name.slice(0, -1) }] };
     }
     if (name.includes("*")) c.fail(`invalid server name or wildcard "${raw}"`);
@@ -57,7 +69,9 @@ export function normalizeHost(raw: string): string | null {
   }
   if (h.endsWith(".")) h = h.slice(0, -1);
   if (h.includes("..") || h.includes("/") || h.includes("\\") || h.startsWith(".")) return null;
-  if (!/^[^\x00-\x20\x7f]*$/.test(h)) return null;
+  // No control characters, spaces or DEL (RFC 9110 §4.2.3 reg-name has none).
+  for (let i = 0; i < h.length; i++)
+    if (h.charCodeAt(i) <= 0x20 || h.charCodeAt(i) === 0x7f) return null;
   return h;
 }
 
@@ -76,11 +90,18 @@ export interface ServerChoice {
  */
 export function selectServer(group: ListenGroup, host: string): ServerChoice {
   const h = host.toLowerCase();
-  for (const s of group.servers) for (const n of s.serverNames) if (n.kind === "exact" && n.name === h) return { server: s, captures: NO_CAPTURES };
+  for (const s of group.servers)
+    for (const n of s.serverNames)
+      if (n.kind === "exact" && n.name === h) return { server: s, captures: NO_CAPTURES };
   let best: { server: Server; len: number } | null = null;
   for (const s of group.servers) {
     for (const n of s.serverNames) {
-      if (n.kind === "leading" && h.endsWith(n.suffix) && h.length > n.suffix.length && (best === null || n.suffix.length > best.len)) {
+      if (
+        n.kind === "leading" &&
+        h.endsWith(n.suffix) &&
+        h.length > n.suffix.length &&
+        (best === null || n.suffix.length > best.len)
+      ) {
         best = { server: s, len: n.suffix.length };
       }
     }
@@ -88,7 +109,12 @@ export function selectServer(group: ListenGroup, host: string): ServerChoice {
   if (best) return { server: best.server, captures: NO_CAPTURES };
   for (const s of group.servers) {
     for (const n of s.serverNames) {
-      if (n.kind === "trailing" && h.startsWith(n.prefix) && h.length > n.prefix.length && (best === null || n.prefix.length > best.len)) {
+      if (
+        n.kind === "trailing" &&
+        h.startsWith(n.prefix) &&
+        h.length > n.prefix.length &&
+        (best === null || n.prefix.length > best.len)
+      ) {
         best = { server: s, len: n.prefix.length };
       }
     }
@@ -111,12 +137,32 @@ export function selectServer(group: ListenGroup, host: string): ServerChoice {
  * socket path): the group for that exact address if one is configured, else the
  * wildcard group of the port, as nginx does with one wildcard socket.
  */
-export function findListenGroup(groups: readonly ListenGroup[], localAddress: string, localPort: number | null, unixPath: string | null = null): ListenGroup | null {
+export function findListenGroup(
+  groups: readonly ListenGroup[],
+  localAddress: string,
+  localPort: number | null,
+  unixPath: string | null = null,
+): ListenGroup | null {
   if (unixPath !== null) return groups.find((g) => g.key === `unix:${unixPath}`) ?? null;
   const v6 = localAddress.includes(":");
   const addr = localAddress.startsWith("::ffff:") ? localAddress.slice(7) : localAddress;
-  const exact = groups.find((g) => g.key === (addr.includes(":") ? `[${addr}]:${localPort}` : `${addr}:${localPort}`));
+  const exact = groups.find(
+    (g) => g.key === (addr.includes(":") ? `[${addr}]:${localPort}` : `${addr}:${localPort}`),
+  );
   if (exact) return exact;
-  const wild = groups.find((g) => g.key === (v6 && !localAddress.startsWith("::ffff:") ? `[::]:${localPort}` : `0.0.0.0:${localPort}`));
-  return wild ?? groups.find((g) => g.listen.port === localPort && g.listen.host !== null && !/^[\d.:[\]]+$/.test(g.listen.host)) ?? null;
+  const wild = groups.find(
+    (g) =>
+      g.key ===
+      (v6 && !localAddress.startsWith("::ffff:") ? `[::]:${localPort}` : `0.0.0.0:${localPort}`),
+  );
+  return (
+    wild ??
+    groups.find(
+      (g) =>
+        g.listen.port === localPort &&
+        g.listen.host !== null &&
+        !/^[\d.:[\]]+$/.test(g.listen.host),
+    ) ??
+    null
+  );
 }

@@ -1,5 +1,12 @@
 /** Small builders that keep the directive table readable. */
-import type { ApplyContext, Context, DirectiveDecl, MergeKind, SettingHandler, SettingKey } from "./directive-types.js";
+import type {
+  ApplyContext,
+  Context,
+  DirectiveDecl,
+  MergeKind,
+  SettingHandler,
+  SettingKey,
+} from "./directive-types.js";
 import { parseFlag, parseNginxSize, parseNginxTime, parseNumber } from "./values.js";
 
 /** http, server and location (the usual "HTTP_MAIN|SRV|LOC"). */
@@ -13,13 +20,19 @@ type DeclInput = Omit<DirectiveDecl, "block" | "effect" | "default" | "section">
 
 /** A directive of one documentation section. */
 export function section(name: string): (d: DeclInput) => DirectiveDecl {
-  return (d) => Object.freeze({ block: false, effect: "honoured", default: null, section: name, ...d });
+  return (d) =>
+    Object.freeze({ block: false, effect: "honoured", default: null, section: name, ...d });
 }
 
 export function setting<V>(
   key: SettingKey,
   parse: (c: ApplyContext) => V,
-  opts: { merge?: MergeKind; multiple?: boolean; accumulate?: (prev: V, next: V) => V; unset?: V } = {},
+  opts: {
+    merge?: MergeKind;
+    multiple?: boolean;
+    accumulate?: (prev: V, next: V) => V;
+    unset?: V;
+  } = {},
 ): SettingHandler {
   const h: SettingHandler = {
     kind: "setting",
@@ -27,15 +40,19 @@ export function setting<V>(
     merge: opts.merge ?? "inherit",
     multiple: opts.multiple ?? false,
     parse,
-    ...(opts.accumulate ? { accumulate: opts.accumulate as (p: unknown, n: unknown) => unknown } : {}),
+    ...(opts.accumulate ? { accumulate: opts.accumulate } : {}),
     ...("unset" in opts ? { unset: opts.unset } : {}),
   };
   return h;
 }
 
 /** A list setting: the directive may repeat and each occurrence appends. */
-export function listSetting<V>(key: SettingKey, parse: (c: ApplyContext) => V, merge: MergeKind = "inherit"): SettingHandler {
-  return setting<readonly V[]>(key, (c) => [parse(c)], {
+export function listSetting(
+  key: SettingKey,
+  parse: (c: ApplyContext) => unknown,
+  merge: MergeKind = "inherit",
+): SettingHandler {
+  return setting<readonly unknown[]>(key, (c) => [parse(c)], {
     merge,
     multiple: true,
     accumulate: (prev, next) => [...prev, ...next],
@@ -50,7 +67,8 @@ export function arg0(c: ApplyContext): string {
 /** on|off, with nginx's message. */
 export function flagValue(c: ApplyContext, i = 0): boolean {
   const v = parseFlag(c.args[i]!);
-  if (v === null) c.fail(`invalid value "${c.args[i]!}" in "${c.name}" directive, it must be "on" or "off"`);
+  if (v === null)
+    c.fail(`invalid value "${c.args[i]!}" in "${c.name}" directive, it must be "on" or "off"`);
   return v;
 }
 
@@ -68,7 +86,12 @@ export function timeValue(c: ApplyContext, i = 0): number {
   return v;
 }
 
-export function numberValue(c: ApplyContext, i = 0, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function numberValue(
+  c: ApplyContext,
+  i = 0,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = parseNumber(c.args[i]!);
   if (v === null || v < min || v > max) c.invalid(c.args[i]!);
   return v;

@@ -8,7 +8,8 @@ export function parseNginxSize(text: string): number | null {
   const m = /^(\d+)([kKmMgG]?)$/.exec(text);
   if (!m) return null;
   const unit = (m[2] ?? "").toLowerCase();
-  const n = Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1);
+  const n =
+    Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1);
   return Number.isSafeInteger(n) ? n : null;
 }
 

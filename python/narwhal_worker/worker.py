@@ -41,13 +41,23 @@ class Channel:
             view = view[n:]
 
     def send(self, parts):
-        """Write a list of byte strings as one unit (frames never interleave)."""
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        """Write a list of byte strings as one unit (frames never interleave).
+
+        Small lists are joined into one write; big ones (a large chunk) are written piece by
+        piece under the lock rather than copied once more.
+        """
+        if len(parts) == 1:
+            chunks = parts
+        elif sum(map(len, parts)) <= 256 * 1024:
+            chunks = [b"".join(parts)]
+        else:
+            chunks = parts
         with self.lock:
             if self.broken:
                 return
             try:
-                self._sendall(data)
+                for data in chunks:
+                    self._sendall(data)
             except OSError:
                 self.broken = True  # Node is gone; the reader sees EOF and exits
 

@@ -119,6 +119,13 @@ class Serve(unittest.TestCase):
         finally:
             w.close()
 
+    def test_big_chunk_is_split_into_max_chunk_frames(self):
+        self.get(1, "/big", str(3 * P.MAX_CHUNK + 10))
+        frames = self.peer.until_terminal(1)
+        sizes = [len(f.payload) for f in frames if f.type == P.RESPONSE_BODY]
+        self.assertEqual(sizes, [P.MAX_CHUNK, P.MAX_CHUNK, P.MAX_CHUNK, 10, 4])
+        self.assertEqual(response(frames)[3], b"x" * (3 * P.MAX_CHUNK + 10) + b"tail")
+
     def test_threads_serve_requests_at_once(self):
         t0 = time.monotonic()
         for rid in range(1, 5):

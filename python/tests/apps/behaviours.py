@@ -106,6 +106,10 @@ def app(environ, start_response):
         body = b"|".join(parts)
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body]
+    if path == "/big":
+        body = b"x" * int(environ["QUERY_STRING"])
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body, b"", b"tail"]
     if path == "/pid":
         body = str(os.getpid()).encode()
         start_response("200 OK", [])

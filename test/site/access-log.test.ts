@@ -1,0 +1,71 @@
+// nginx's access_log / log_format: the predefined `combined` format exactly, a custom
+// format with escaping, `if=`, and `access_log off` in a location.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { get, startSite, type RunningSite } from "./harness.js";
+import { escapeDefault } from "../../src/site/index.js";
+
+const CONF = `
+events {}
+http {
+  log_format custom '$request_method|$uri|$args|$status|$body_bytes_sent|$http_x_note|$upstream_addr|$connection_requests';
+  log_format js escape=json '{"ua":"$http_user_agent","s":$status}';
+  access_log DIR/combined.log;
+  access_log DIR/custom.log custom;
+  server {
+    listen 127.0.0.1:PORT;
+    root DIR/www;
+    location /quiet/ { access_log off; return 204; }
+    location /json/ { access_log DIR/json.log js; access_log DIR/cond.log custom if=$arg_log; return 200 "j\\n"; }
+  }
+}
+`;
+
+async function settle(): Promise<void> {
+  // The log line is written as the handler finishes, right after the response.
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+describe("access_log and log_format", () => {
+  let s: RunningSite;
+  before(async () => {
+    s = await startSite(CONF, { "www/index.html": "home\n" });
+  });
+  after(async () => s.stop());
+
+  it("writes the combined format exactly", async () => {
+    await get(s.port, "/index.html?x=1", { Referer: "http://ref/", "User-Agent": 'curl "7"' });
+    await settle();
+    const lines = readFileSync(join(s.dir, "combined.log"), "utf8").trim().split("\n");
+    const line = lines[lines.length - 1]!;
+    const m = /^127\.0\.0\.1 - - \[(\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "GET \/index\.html\?x=1 HTTP\/1\.1" 200 5 "http:\/\/ref\/" "curl \\x227\\x22"$/.exec(line);
+    assert.ok(m, line);
+  });
+
+  it("a custom format: absent variables are '-', empty ones empty", async () => {
+    const r = await get(s.port, "/nope", { "X-Note": "n\u00e9" });
+    await settle();
+    const lines = readFileSync(join(s.dir, "custom.log"), "latin1").trim().split("\n");
+    assert.equal(lines[lines.length - 1], `GET|/nope||404|${r.body.length}|n\\xE9|-|1`);
+  });
+
+  it("access_log off in a location; escape=json; if=", async () => {
+    const before = readFileSync(join(s.dir, "combined.log"), "utf8");
+    await get(s.port, "/quiet/");
+    await get(s.port, "/json/", { "User-Agent": 'say "hi"\\' });
+    await get(s.port, "/json/?log=1");
+    await settle();
+    assert.equal(readFileSync(join(s.dir, "combined.log"), "utf8"), before);
+    const js = readFileSync(join(s.dir, "json.log"), "utf8").trim().split("\n");
+    assert.deepEqual(JSON.parse(js[0]!), { ua: 'say "hi"\\', s: 200 });
+    const cond = readFileSync(join(s.dir, "cond.log"), "utf8").trim().split("\n");
+    assert.equal(cond.length, 1);
+    assert.match(cond[0]!, /^GET\|\/json\/\|log=1\|200\|/);
+  });
+
+  it("default escaping writes quotes, backslashes, controls and non-ASCII as \\xHH", () => {
+    assert.equal(escapeDefault('a"b\\c\x01\u00ff\u20ac'), "a\\x22b\\x5Cc\\x01\\xFF\\xE2\\x82\\xAC");
+  });
+});

@@ -2,7 +2,7 @@
  * A proxy HttpServer in front of tiny node:http upstreams, all on loopback port 0.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { HttpServer } from "../../src/http/server.js";
 import { Logger, LineSink } from "../../src/core/log.js";
 import type { IncomingRequest } from "../../src/http/types.js";
@@ -79,13 +79,25 @@ export async function upstream(
   };
 }
 
-/** A port with nothing listening (bound then closed). */
+/**
+ * A port with nothing listening. Privileged ports (< 1024) cannot be taken by any test
+ * server bound later (a freed ephemeral port could be), so refused stays refused.
+ */
+let nextDead = 1;
 export async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  while (nextDead < 1024) {
+    const port = nextDead++;
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port });
+      s.once("connect", () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
+    });
+    if (refused) return port;
+  }
+  throw new Error("no refused port below 1024");
 }
 
 export function spec(

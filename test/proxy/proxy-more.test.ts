@@ -1,0 +1,173 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { rawRequest, RawClient } from "../helpers/raw.js";
+import { UpstreamGroup } from "../../src/proxy/upstream.js";
+import { deadPort, front, get, sleep, spec, upstream } from "./helpers.js";
+
+test("proxy_pass with variables: a URI part is sent exactly as evaluated", async () => {
+  const up = await upstream((req, res) => {
+    res.end(req.url);
+  });
+  const px = await front({
+    pass: (v) => `http://127.0.0.1:${up.port}/fixed${v("request_uri") ?? ""}`,
+  });
+  const pxNoUri = await front({ pass: () => `http://127.0.0.1:${up.port}` });
+  try {
+    assert.equal((await rawRequest(px.port, get("/a?b=1"))).responses[0]!.text, "/fixed/a?b=1");
+    assert.equal((await rawRequest(pxNoUri.port, get("/c%2Fd?e"))).responses[0]!.text, "/c%2Fd?e");
+  } finally {
+    await px.close();
+    await pxNoUri.close();
+    await up.close();
+  }
+});
+
+test("proxy_next_upstream_tries caps the servers tried; off never retries", async () => {
+  const d1 = await deadPort();
+  const d2 = await deadPort();
+  const up = await upstream((_q, res) => {
+    res.end("ok");
+  });
+  const servers = [
+    { address: `127.0.0.1:${d1}` },
+    { address: `127.0.0.1:${d2}` },
+    { address: up.address },
+  ];
+  const px = await front({ pass: "http://app", nextUpstreamTries: 2 }, [
+    new UpstreamGroup(spec("app", servers)),
+  ]);
+  const pxOff = await front({ pass: "http://app", nextUpstream: null }, [
+    new UpstreamGroup(spec("app", servers)),
+  ]);
+  try {
+    const r = await rawRequest(px.port, get("/"));
+    assert.equal(r.responses[0]!.status, 502);
+    assert.equal(px.outcomes[0]!.upstream.addr, `127.0.0.1:${d1}, 127.0.0.1:${d2}`);
+    const r2 = await rawRequest(pxOff.port, get("/"));
+    assert.equal(r2.responses[0]!.status, 502);
+    assert.equal(pxOff.outcomes[0]!.upstream.addr, `127.0.0.1:${d1}`);
+    assert.equal(up.seen.length, 0);
+  } finally {
+    await px.close();
+    await pxOff.close();
+    await up.close();
+  }
+});
+
+test("proxy_request_buffering off streams the body (Content-Length kept) before it has all arrived", async () => {
+  let firstByteAt = 0;
+  const up = await upstream((_q, res, body) => {
+    res.end(`${body.length}`);
+  });
+  up.server.on("request", (req) => {
+    req.once("data", () => (firstByteAt = Date.now()));
+  });
+  const px = await front({ pass: `http://${up.address}`, requestBuffering: false });
+  try {
+    const c = await RawClient.connect(px.port);
+    await c.write(
+      "PUT /u HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 10\r\n\r\nhello",
+    );
+    await sleep(300);
+    const sentRestAt = Date.now();
+    assert.ok(
+      firstByteAt > 0 && firstByteAt < sentRestAt,
+      "upstream saw the first half before the second was sent",
+    );
+    await c.write("world");
+    const res = await c.response(0);
+    assert.equal(res.text, "10");
+    assert.equal(
+      up.seen[0]!.headers.find(([n]) => n.toLowerCase() === "content-length")?.[1],
+      "10",
+    );
+    c.destroy();
+  } finally {
+    await px.close();
+    await up.close();
+  }
+});
+
+test("a client that goes away while the upstream works makes the proxy close the upstream request", async () => {
+  let upstreamClosed = false;
+  const up = await upstream((req, res) => {
+    res.on("close", () => (upstreamClosed = !res.writableFinished));
+    setTimeout(() => {
+      if (!res.destroyed) res.end("late");
+    }, 1500);
+    void req;
+  });
+  const px = await front({ pass: `http://${up.address}` });
+  try {
+    const c = await RawClient.connect(px.port);
+    await c.write(get("/slow"));
+    await sleep(150);
+    // RST: the connection is gone for sure (a FIN alone is a half-close to the front end).
+    c.socket.resetAndDestroy();
+    for (let i = 0; i < 100 && !upstreamClosed; i++) await sleep(10);
+    assert.equal(upstreamClosed, true);
+    assert.equal(px.outcomes[0]?.status, 499);
+  } finally {
+    await px.close();
+    await up.close();
+  }
+});
+
+test("HEAD is relayed with the upstream's Content-Length and no body", async () => {
+  const up = await upstream((_q, res) => {
+    res.setHeader("Content-Length", "1234");
+    res.end();
+  });
+  const px = await front({ pass: `http://${up.address}` });
+  try {
+    const r = await rawRequest(px.port, "HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", {
+      methods: ["HEAD"],
+    });
+    assert.equal(r.responses[0]!.status, 200);
+    assert.equal(r.responses[0]!.header("content-length"), "1234");
+    assert.equal(r.responses[0]!.body.length, 0);
+    assert.equal(up.seen[0]!.method, "HEAD");
+  } finally {
+    await px.close();
+    await up.close();
+  }
+});
+
+test("backup server takes over only while the primary is down, then the primary is back after fail_timeout", async () => {
+  const primary = await upstream((_q, res) => {
+    res.end("primary");
+  });
+  const backup = await upstream((_q, res) => {
+    res.end("backup");
+  });
+  const port = primary.port;
+  const g = new UpstreamGroup(
+    spec("app", [
+      { address: primary.address, failTimeout: 400 },
+      { address: `127.0.0.1:${await deadPort()}`, failTimeout: 400 },
+      { address: backup.address, backup: true },
+    ]),
+  );
+  const px = await front({ pass: "http://app" }, [g]);
+  try {
+    const body = async (): Promise<string> =>
+      (await rawRequest(px.port, get("/"))).responses[0]!.text;
+    assert.equal(await body(), "primary");
+    await primary.close();
+    const during = [await body(), await body(), await body()];
+    assert.deepEqual(during, ["backup", "backup", "backup"]);
+    // restart the primary on the same port; after fail_timeout it is used again
+    const { createServer } = await import("node:http");
+    const again = createServer((_q, res) => res.end("primary"));
+    await new Promise<void>((r) => again.listen(port, "127.0.0.1", r));
+    await sleep(450);
+    const after: string[] = [];
+    for (let i = 0; i < 4; i++) after.push(await body());
+    assert.ok(after.includes("primary"), after.join());
+    again.closeAllConnections();
+    await new Promise<void>((r) => again.close(() => r()));
+  } finally {
+    await px.close();
+    await backup.close();
+  }
+});

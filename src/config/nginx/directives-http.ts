@@ -283,6 +283,25 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("charset", (c) => (arg0(c) === "off" ? null : arg0(c))),
   }),
   headers({
+    name: "charset_types",
+    contexts: HSL,
+    args: [1, Infinity],
+    syntax: "charset_types mime-type ...;",
+    default:
+      "text/html text/xml text/plain text/vnd.wap.wml application/javascript application/rss+xml",
+    doc: "MIME types that get `charset` (besides `text/html`, always); `*` means any.",
+    handler: setting("charset_types", (c) => [...new Set(["text/html", ...c.args])]),
+  }),
+  files({
+    name: "log_not_found",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "log_not_found on | off;",
+    default: "on",
+    doc: "Log requests for files that do not exist in the error log.",
+    handler: setting("log_not_found", (c) => flagValue(c)),
+  }),
+  headers({
     name: "server_tokens",
     contexts: HSL,
     args: [1, 1],
@@ -336,6 +355,15 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     default: "off",
     doc: "Add `Vary: Accept-Encoding` when gzip or gzip_static is active.",
     handler: setting("gzip_vary", (c) => flagValue(c)),
+  }),
+  gzipS({
+    name: "gzip_http_version",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "gzip_http_version 1.0 | 1.1;",
+    default: "1.1",
+    doc: "The lowest HTTP version of a request for which responses are compressed.",
+    handler: setting("gzip_http_version", (c) => enumValue(c, ["1.0", "1.1"] as const)),
   }),
   gzipS({
     name: "gzip_static",

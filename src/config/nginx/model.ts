@@ -107,6 +107,10 @@ export interface HttpConf {
   readonly types: Readonly<Record<string, string>>;
   readonly default_type: string;
   readonly charset: string | null;
+  /** MIME types `charset` applies to (text/html always). */
+  readonly charset_types: readonly string[];
+  readonly log_not_found: boolean;
+  readonly gzip_http_version: "1.0" | "1.1";
   readonly gzip: boolean;
   readonly gzip_types: readonly string[];
   readonly gzip_min_length: number;

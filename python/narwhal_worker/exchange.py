@@ -20,6 +20,13 @@ from .response import FileWrapper, InvalidResponse, check_headers, check_status
 _COALESCE = 64 * 1024
 
 
+def _content_length(headers):
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value.strip(" \t"))  # validated by check_headers
+    return None
+
+
 def error_report(exc):
     reason = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -202,6 +209,9 @@ class Exchange:
         if not stat.S_ISREG(st.st_mode) or offset < 0:
             return False
         length = max(0, st.st_size - offset)
+        declared = _content_length(self._headers)
+        if declared is not None and declared < length:
+            length = declared  # never hand Node more than the response says it carries
         self._head()
         self._ack = threading.Event()
         self._queue(P.encode_response_file(self.rid, self.worker.pid, fd, offset, length))

@@ -53,12 +53,19 @@ def _check_status(status):
 
 def check_headers(headers):
     """Return the headers as a list of (name, value) native strings, or raise."""
+    # PEP 3333 asks for a list of tuples; like Gunicorn we also take a tuple of pairs and
+    # [name, value] lists (real apps send them), and refuse anything else.
     if type(headers) is not list:
-        # PEP 3333: "response_headers ... must be a Python list" (wsgiref.validate agrees).
-        raise InvalidResponse("headers must be a list, not %s" % type(headers).__name__)
-    for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise InvalidResponse("header %r is not a (name, value) tuple" % (item,))
+        if type(headers) is not tuple:
+            raise InvalidResponse("headers must be a list, not %s" % type(headers).__name__)
+        headers = list(headers)
+    for i, item in enumerate(headers):
+        if type(item) is not tuple:
+            if type(item) is not list or len(item) != 2:
+                raise InvalidResponse("header %r is not a (name, value) pair" % (item,))
+            item = headers[i] = tuple(item)
+        elif len(item) != 2:
+            raise InvalidResponse("header %r is not a (name, value) pair" % (item,))
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise InvalidResponse("header %r: name and value must be str" % (item,))

@@ -109,9 +109,10 @@ class ExchangeTest(unittest.TestCase):
 
     def test_more_invalid_statuses_and_headers(self):
         cases = [("100 Continue", []), ("2000 OK", []), (200, []), ("200 O\nK", []),
-                 ("200 OK", ()), ("200 OK", [("X", 1)]), ("200 OK", [("X", "\u0100")]),
+                 ("200 OK", {"X": "dict"}), ("200 OK", [("X", 1)]), ("200 OK", [("X", "\u0100")]),
                  ("200 OK", [("Content-Length", "12abc")]), ("200 OK", [("Transfer-Encoding", "chunked")]),
-                 ("200 OK", [("X", "a\x00b")]), ("200 OK", [["X", "list not tuple"]])]
+                 ("200 OK", [("X", "a\x00b")]), ("200 OK", [("X", "v", "extra")]), ("200 OK", ["X: v"]),
+                 ("200 OK", [(b"X", "bytes name")]), ("200 OK", [("X-\u00e9", "non-token")])]
         for status, headers in cases:
             with self.subTest(status=status, headers=headers):
                 def app(environ, start_response, status=status, headers=headers):
@@ -119,6 +120,14 @@ class ExchangeTest(unittest.TestCase):
                     return [b"x"]
                 frames = self.serve(app)
                 self.assertEqual([f.type for f in frames], [P.APP_ERROR])
+
+    def test_tuple_of_headers_and_list_pairs_are_accepted_as_gunicorn_does(self):
+        def app(environ, start_response):
+            start_response("200 OK", (("X-A", "1"), ["X-B", "2"]))
+            return [b"ok"]
+
+        status, _, headers, body, _ = response(self.serve(app))
+        self.assertEqual((status, headers, body), (200, [("X-A", "1"), ("X-B", "2")], b"ok"))
 
     def test_exception_mid_stream_after_head(self):
         frames = self.serve(behaviours.app, path="/raise-late")
@@ -246,6 +255,28 @@ class ExchangeTest(unittest.TestCase):
         self.assertTrue(closed.is_set())
         self.assertEqual(frames[-1].type, P.RESPONSE_END)
         self.assertLess(len(produced), 100)
+
+    def test_file_hand_off_length_follows_a_smaller_content_length(self):
+        def app(environ, start_response):
+            f = open(__file__, "rb")
+            f.seek(2)
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "7")])
+            return environ["wsgi.file_wrapper"](f)
+
+        h = Harness(app)
+        try:
+            ex = h.start(make_request())
+            t = threading.Thread(target=ex.run)
+            t.start()
+            self.assertEqual(h.peer.next().type, P.RESPONSE_HEAD)
+            ref = h.peer.next()
+            pid, fd, offset, length = P.decode_response_file(ref.payload)
+            self.assertEqual((pid, offset, length), (__import__("os").getpid(), 2, 7))
+            ex.file_ack(True)
+            t.join(5)
+            self.assertEqual([f.type for f in h.peer.until_terminal(1)], [P.RESPONSE_END])
+        finally:
+            h.close()
 
     def test_abort_before_start_never_calls_the_app(self):
         called = []

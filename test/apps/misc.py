@@ -130,6 +130,13 @@ def bad_header(environ, start_response):
     return [b"should not be sent\n"]
 
 
+def env(environ, start_response):
+    """The worker environment variable named by ?k= (for -e/--env), or "-" when unset."""
+    data = os.environ.get(_qs(environ).get("k", ""), "-").encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 def die(environ, start_response):
     """Kills its own worker process mid-request (SIGKILL)."""
     import signal
@@ -151,6 +158,7 @@ ROUTES = {
     "/print": printer,
     "/bad-header": bad_header,
     "/die": die,
+    "/env": env,
 }
 
 

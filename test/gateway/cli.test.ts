@@ -64,3 +64,34 @@ test("without --python, $VIRTUAL_ENV/bin/python is used", async () => {
   assert.equal(await run.exited, 1);
   assert.match(run.stderr(), /^narwhal: python interpreter not found: no \$VIRTUAL_ENV\/bin\/python and no python3 on PATH/);
 });
+
+test("Gunicorn flags reach the workers: -w, --threads, --pythonpath, -e KEY=VALUE", async () => {
+  const run = runCli([
+    "--python", PYTHON, "--pythonpath", APPS, "-w", "2", "--threads", "2",
+    "-e", "NARWHAL_GREETING=hi there", "--env=NARWHAL_OTHER=a=b", "misc:app", "--bind", "127.0.0.1:0",
+  ]);
+  try {
+    const port = await listeningPort(run);
+    const get = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+    assert.equal(await get("/env?k=NARWHAL_GREETING"), "hi there");
+    assert.equal(await get("/env?k=NARWHAL_OTHER"), "a=b");
+    assert.equal(await get("/env?k=NARWHAL_UNSET"), "-");
+    assert.equal((run.stderr().match(/Booted worker \d+ with pid/g) ?? []).length, 2);
+  } finally {
+    run.child.kill("SIGTERM");
+  }
+  assert.equal(await run.exited, 0);
+});
+
+test("SIGTERM is graceful: the request in flight completes, then exit 0", async () => {
+  const run = runCli(["--python", PYTHON, "--chdir", APPS, "misc:app", "--bind", "127.0.0.1:0"]);
+  const port = await listeningPort(run);
+  const inflight = rawRequest(port, "GET /sleep?s=0.7 HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1, timeoutMs: 5000 });
+  await new Promise((r) => setTimeout(r, 250));
+  run.child.kill("SIGTERM");
+  const r = await inflight;
+  assert.equal(r.responses[0]?.status, 200);
+  assert.match(r.responses[0]?.text ?? "", /^\d+$/);
+  assert.equal(await run.exited, 0);
+  assert.match(run.stderr(), /Handling signal: term/);
+});

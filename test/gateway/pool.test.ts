@@ -4,7 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { WorkerBootError } from "../../src/arbiter/arbiter.js";
 import { rawRequest } from "../helpers/raw.js";
 import { sleep, startGateway } from "./harness.js";
 
@@ -128,4 +132,43 @@ test("APP_MODULE forms: module:callable, module, module:factory(), module:factor
       }
     }),
   );
+});
+
+test("a worker that stops answering PING (SIGSTOP) is killed and replaced", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1, heartbeatTimeoutMs: 800 });
+  try {
+    const [victim] = gw.arbiter.pids();
+    process.kill(victim!, "SIGSTOP");
+    const deadline = Date.now() + 5000;
+    while ((gw.arbiter.readyCount < 1 || gw.arbiter.pids().includes(victim!)) && Date.now() < deadline) await sleep(20);
+    assert.ok(!gw.arbiter.pids().includes(victim!), "the hung worker is gone");
+    assert.match(gw.log.text(), new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\): no answer to PING`));
+    const r = await fetch(gw.url("/pid"));
+    assert.equal(r.status, 200);
+    assert.notEqual(Number(await r.text()), victim);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test("a replacement worker that cannot load the app stops the pool (no respawn loop)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "narwhal-boot-"));
+  const marker = join(dir, "broken");
+  const gw = await startGateway({ app: "boot_once:app", workers: 1, env: [`NARWHAL_FAIL_MARKER=${marker}`] });
+  try {
+    const fatal = new Promise<WorkerBootError>((resolve) => (gw.arbiter.onFatal = resolve));
+    writeFileSync(marker, "");
+    process.kill(gw.arbiter.pids()[0]!, "SIGKILL");
+    const err = await fatal;
+    assert.match(err.message, /RuntimeError: boot_once: refusing to boot/);
+    assert.equal(err.exitCode, 4);
+    assert.equal(gw.arbiter.size, 0);
+    // Requests are refused from now on rather than queued forever.
+    const r = await fetch(gw.url("/"));
+    assert.equal(r.status, 503);
+    await r.arrayBuffer();
+  } finally {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -155,6 +155,27 @@ export function templateVariables(t: Template): string[] {
  */
 export type VariableLookup = (name: string) => string | null | undefined;
 
+/** Regex captures as the router and server selection return them. */
+export interface CaptureSet {
+  readonly numbered: readonly string[];
+  readonly named: Readonly<Record<string, string>>;
+}
+
+/**
+ * A lookup that answers `$0`..`$9` and named captures from `captures`, everything else
+ * from `base` (the request's variables).
+ *
+ * @example
+ *   evaluate(t, withCaptures(match.captures, (name) => requestVariable(req, name)))
+ */
+export function withCaptures(captures: CaptureSet, base: VariableLookup): VariableLookup {
+  return (name) => {
+    if (/^\d$/.test(name)) return captures.numbered[Number(name)] ?? "";
+    if (Object.hasOwn(captures.named, name)) return captures.named[name];
+    return base(name);
+  };
+}
+
 /** Evaluate a compiled template. */
 export function evaluate(t: Template, lookup: VariableLookup): string {
   if (t.constant) return t.source;

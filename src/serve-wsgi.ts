@@ -162,8 +162,11 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
     if (c.kind === "stop") {
       log.info(`Handling signal: ${c.why.replace(/^SIG/, "").toLowerCase()}`);
       if (c.graceful) {
-        // Stop accepting, let requests in flight finish, then the workers.
-        await Promise.all([server.drain(grace), arbiter.stop(true, grace)]);
+        // Stop accepting and let the requests in flight finish (the pool still serves
+        // them, and whatever arrives on a connection before it closes); then the workers.
+        const t0 = performance.now();
+        await server.drain(grace);
+        await arbiter.stop(true, Math.max(1000, grace - (performance.now() - t0)));
       } else {
         await Promise.all([server.drain(0), arbiter.stop(false)]);
       }

@@ -72,12 +72,17 @@ def build_environ(base, req, wsgi_input):
     env["wsgi.url_scheme"] = req.url_scheme or "http"
     env["wsgi.input"] = wsgi_input
     for name, value in req.headers:
-        key = name.upper().replace("-", "_")
-        if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
-            # Not HTTP_-prefixed (PEP 3333 / CGI); Node refuses duplicate Content-Length.
-            env[key] = value
+        upper = name.upper()
+        # Not HTTP_-prefixed (PEP 3333 / CGI). Matched before "-" becomes "_", as Gunicorn:
+        # a "Content_Length" field (header_map=dangerous) stays HTTP_CONTENT_LENGTH and can
+        # never pose as the real framing header.
+        if upper == "CONTENT-TYPE":
+            env["CONTENT_TYPE"] = value
             continue
-        key = "HTTP_" + key
+        if upper == "CONTENT-LENGTH":
+            env["CONTENT_LENGTH"] = value
+            continue
+        key = "HTTP_" + upper.replace("-", "_")
         old = env.get(key)
         # Repeated fields joined with "," in wire order, as Gunicorn (RFC 9110 5.3).
         env[key] = value if old is None else old + "," + value

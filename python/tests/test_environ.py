@@ -63,6 +63,13 @@ class Environ(unittest.TestCase):
         self.assertNotIn("HTTP_CONTENT_LENGTH", env)
         self.assertEqual(env["wsgi.input"].read(), b"abc")
 
+    def test_underscore_lookalikes_never_pose_as_content_headers(self):
+        env = environ(method="POST", headers=[("Content-Length", "7"), ("Content_Length", "-1E23"),
+                                              ("content_type", "x")], body_length=7, body=b"tricked")
+        self.assertEqual((env["CONTENT_LENGTH"], env["HTTP_CONTENT_LENGTH"], env["HTTP_CONTENT_TYPE"]),
+                         ("7", "-1E23", "x"))
+        self.assertNotIn("CONTENT_TYPE", env)
+
     def test_dechunked_body_gets_a_content_length(self):
         env = environ(method="POST", headers=[("Transfer-Encoding", "chunked")], body_length=5, body=b"hello")
         self.assertEqual(env["CONTENT_LENGTH"], "5")

@@ -10,6 +10,7 @@ import {
   evaluate,
   isBuiltinVariable,
   loadNginxConfig,
+  withCaptures,
 } from "../../src/config/nginx/index.js";
 
 test("compileTemplate splits literals, $name, ${name} and $1", () => {
@@ -61,6 +62,13 @@ test("evaluate uses the lookup; unknown values are empty", () => {
     evaluate(compileTemplate("const"), () => "never"),
     "const",
   );
+});
+
+test("withCaptures answers $0..$9 and named captures before the request's variables", () => {
+  const look = withCaptures({ numbered: ["/a/42", "a", "42"], named: { id: "42" } }, (n) =>
+    n === "host" ? "h" : null,
+  );
+  assert.equal(evaluate(compileTemplate("$host/$1/$2/$3/$id/$0"), look), "h/a/42//42//a/42");
 });
 
 test("builtin variables include the issue's list and the prefixed families", () => {

@@ -199,8 +199,9 @@ class ClientGone(IOError):
 class StreamBody(BodyReader):
     """The body arriving in BODY frames; reads block until the bytes they need arrive."""
 
-    def __init__(self, length):
+    def __init__(self, length, before_wait=None):
         super().__init__(length)
+        self._before_wait = before_wait  # Worker.need_reader: someone must read fd 3
         self._chunks = []
         self._done = False
         self._aborted = False
@@ -224,6 +225,8 @@ class StreamBody(BodyReader):
 
     # called by the app thread
     def _pull(self, want):
+        if self._before_wait is not None and not self._chunks and not self._done:
+            self._before_wait()
         with self._cond:
             while not self._chunks and not self._done and not self._aborted:
                 self._cond.wait()

@@ -217,6 +217,7 @@ class Exchange:
         self._queue(P.encode_response_file(self.rid, self.worker.pid, fd, offset, length))
         self._flush()
         # Keep the descriptor open until Node has its own (FILE_ACK) or the client left.
+        self.worker.need_reader()
         while not self._ack.wait(1.0):
             if self.aborted or self.worker.closing:
                 return True

@@ -76,6 +76,7 @@ class _Slot:
         self.task = None
 
 
+_STANDBY_TICK = 0.01  # seconds a lazy leader may leave fd 3 unread before the standby reads
 _LEAD = "lead"
 _EXIT = "exit"
 
@@ -105,6 +106,11 @@ class Worker:
         self.pending = collections.deque()  # accepted, waiting for an app slot
         self.running = 0  # exchanges being run
         self.idle = []  # _Slot of threads waiting to be woken
+        # --threads 1: the reader runs the request itself and promotes the standby only
+        # when the request lasts (see _thread); with more threads, promote at once so
+        # concurrent requests start without delay.
+        self.lazy = self.threads == 1
+        self.reader_away = False  # the leader is running the app; nobody reads fd 3
         self.closing = False  # SHUTDOWN received
         self.done = threading.Event()
         self.exit_code = 0
@@ -159,23 +165,51 @@ class Worker:
     def _thread(self, slot):
         lock = self.lock
         pending = self.pending
+        lazy = self.lazy
         while True:
-            slot.wake.acquire()
+            if lazy:
+                if not slot.wake.acquire(timeout=_STANDBY_TICK):
+                    # Standby: take over reading if the leader has been away running the
+                    # app for a whole tick (PING, ABORT must not wait for a long request).
+                    with lock:
+                        if not self.reader_away:
+                            continue
+                        self.reader_away = False
+                        self.idle.remove(slot)
+                    slot.task = _LEAD
+            else:
+                slot.wake.acquire()
             task = slot.task
             slot.task = None
-            if task is _LEAD:
-                task = self._lead()
-            if task is None or task is _EXIT:
-                return
-            while task is not None:
+            while True:
+                if task is _LEAD:
+                    task = self._lead()
+                if task is None or task is _EXIT:
+                    return
                 task.run()
                 with lock:
                     if pending:
                         task = pending.popleft()
+                    elif self.reader_away:
+                        # Nobody took over while we ran: go back to reading, no wake-up.
+                        self.reader_away = False
+                        self.running -= 1
+                        task = _LEAD
                     else:
-                        task = None
                         self.running -= 1
                         self.idle.append(slot)
+                        break
+
+    def need_reader(self):
+        """An app thread is about to wait for bytes from Node (BODY, FILE_ACK): make sure
+        someone reads the socket now rather than at the next standby tick."""
+        with self.lock:
+            if not self.reader_away:
+                return
+            self.reader_away = False
+            slot = self.idle.pop()
+            slot.task = _LEAD
+        slot.wake.release()
 
     def _lead(self):
         """Read and dispatch frames until a request can run on this thread; None = exit."""
@@ -204,6 +238,11 @@ class Worker:
                     continue
                 mine = pending.popleft()
                 self.running += 1
+                if self.lazy:
+                    # One app thread: run it here and leave the socket unread meanwhile;
+                    # the standby takes over after a tick, or at once via need_reader().
+                    self.reader_away = True
+                    return mine
                 leader = self.idle.pop()
                 helpers = []
                 while pending and self.running < self.threads:
@@ -229,7 +268,7 @@ class Worker:
             if req.body_mode == P.BODY_FRAMES:
                 from .environ import StreamBody
 
-                ex.input = StreamBody(req.body_length)
+                ex.input = StreamBody(req.body_length, self.need_reader)
             with self.lock:
                 if f.id in self.exchanges:
                     raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % f.id)

@@ -266,5 +266,53 @@ class SingleThread(unittest.TestCase):
             w.close()
 
 
+class SingleThreadReads(unittest.TestCase):
+    """--threads 1 runs the app on the reading thread: bytes the app waits for must still
+    be read at once (BODY frames, FILE_ACK), and ABORT within a standby tick."""
+
+    def setUp(self):
+        self.w = SpawnedWorker("behaviours:app")
+        self.assertEqual(self.w.hello().type, P.HELLO)
+
+    def tearDown(self):
+        self.w.close()
+
+    def test_body_frames_sent_after_the_request_reach_a_waiting_app(self):
+        peer = self.w.peer
+        body = b"line one\nabcdefline two\nrest"
+        peer.request(1, make_request(method="POST", path="/input", body_mode=P.BODY_FRAMES,
+                                     body_length=len(body)))
+        for i in range(0, len(body), 4):
+            time.sleep(0.02)
+            peer.send(b"".join(P.body_frames(P.BODY, 1, body[i:i + 4])))
+        t0 = time.monotonic()
+        peer.send(P.encode_frame(P.BODY_END, 1))
+        status, _, _, out, _ = response(peer.until_terminal(1))
+        self.assertLess(time.monotonic() - t0, 0.5)
+        self.assertEqual((status, out), (200, b"line one\n|abc|defline two\n|rest"))
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc")
+    def test_file_ack_reaches_the_app_thread(self):
+        peer = self.w.peer
+        peer.request(2, make_request(path="/file", query=__file__))
+        self.assertEqual(peer.next().type, P.RESPONSE_HEAD)
+        self.assertEqual(peer.next().type, P.RESPONSE_FILE)
+        t0 = time.monotonic()
+        peer.send(P.encode_file_ack(2, True))
+        self.assertEqual([f.type for f in peer.until_terminal(2)], [P.RESPONSE_END])
+        self.assertLess(time.monotonic() - t0, 0.5)
+
+    def test_abort_is_seen_during_a_stream(self):
+        peer = self.w.peer
+        peer.request(3, make_request(path="/stream", query="0.5"))
+        self.assertEqual(peer.next().type, P.RESPONSE_HEAD)
+        self.assertEqual(peer.next().type, P.RESPONSE_BODY)
+        peer.send(P.encode_frame(P.ABORT, 3))
+        t0 = time.monotonic()
+        frames = peer.until_terminal(3)
+        self.assertEqual([f.type for f in frames], [P.RESPONSE_END])
+        self.assertLess(time.monotonic() - t0, 0.9)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -123,7 +123,8 @@ export class HttpServer implements ConnectionOwner {
     const i = this.listeners.indexOf(listener);
     if (i < 0) return;
     this.listeners.splice(i, 1);
-    await new Promise<void>((resolve) => listener.server.close(() => resolve()));
+    // close() stops accepting at once; its callback would wait for every open connection.
+    listener.server.close();
     if (listener.addr.kind === "unix") removeStaleSocket(listener.addr.path);
   }
 

@@ -15,6 +15,7 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
+  read,
   readSync,
   realpathSync,
   statSync,
@@ -164,6 +165,13 @@ export function readAll(fd: number, size: number): Buffer {
     off += n;
   }
   return off === size ? buf : buf.subarray(0, off);
+}
+
+/** Read into `buf` at file position `pos` (thread pool), resolving the byte count. */
+export function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes)));
+  });
 }
 
 export function closeQuietly(fd: number): void {

@@ -8,7 +8,7 @@
  * StaticOutcome telling the pipeline which status (and headers) to produce, so that
  * `error_page` can apply.
  */
-import { createReadStream } from "node:fs";
+import { Readable, pipeline } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { createGzip, gzipSync } from "node:zlib";
 import type { Logger } from "../core/log.js";
@@ -23,6 +23,7 @@ import {
   listDirectory,
   openContained,
   readAll,
+  readAt,
   realPathAllowed,
   statPath,
   type OpenResult,
@@ -407,15 +408,34 @@ async function sendFd(res: ResponseWriter, src: Source, start: number, end: numb
   }
 }
 
+/**
+ * Compress a file that is not in memory on the way out (chunked). The reader generator
+ * owns the descriptor and closes it in its own `finally`, after any read in flight, so a
+ * recycled descriptor number is never closed or read by mistake.
+ */
 async function streamGzip(res: ResponseWriter, src: Source, opts: StaticOptions): Promise<void> {
   const fd = src.fd ?? -1;
-  const input = createReadStream("", { fd, autoClose: false, start: 0, end: Math.max(0, src.size - 1) });
+  let started = false;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    started = true;
+    try {
+      let pos = 0;
+      while (pos < src.size) {
+        const buf = Buffer.allocUnsafe(Math.min(65536, src.size - pos));
+        const n = await readAt(fd, buf, pos);
+        if (n === 0) break;
+        pos += n;
+        yield n === buf.length ? buf : buf.subarray(0, n);
+      }
+    } finally {
+      release(src);
+    }
+  }
   const z = createGzip({ level: opts.gzip.level });
-  input.pipe(z);
-  res.onClientGone(() => {
-    input.destroy();
-    z.destroy();
+  pipeline(Readable.from(chunks(), { objectMode: false }), z, () => {
+    if (!started) release(src);
   });
+  res.onClientGone(() => z.destroy());
   try {
     for await (const chunk of z) {
       if (res.clientGone) break;
@@ -425,11 +445,9 @@ async function streamGzip(res: ResponseWriter, src: Source, opts: StaticOptions)
     // read error or client gone: the response cannot be completed
     res.abort();
     return;
-  } finally {
-    input.destroy();
-    release(src);
   }
-  res.end();
+  if (res.clientGone) z.destroy();
+  else res.end();
 }
 
 async function sendRanges(

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseRange, planMultipart, contentRange, unsatisfiedRange, nextBoundary } from "../../src/static/range.js";
-import { evaluatePreconditions, ifRangeHolds, type Validators } from "../../src/static/conditional.js";
+import { evaluatePreconditions, ifRangeHolds, type Preconditions, type Validators } from "../../src/static/conditional.js";
 import { fileEtag, weakEtag, parseEtagList } from "../../src/static/etag.js";
 import { resolveStaticPath, hasDotSegment } from "../../src/static/resolve.js";
 import { contentTypeFor, extensionOf, mimeDbLookup, DEFAULT_CHARSET_TYPES } from "../../src/static/mime.js";
@@ -66,8 +66,8 @@ test("range headers and multipart layout are nginx's", () => {
 test("preconditions in RFC 9110 §13.2.2 order", () => {
   const v: Validators = { etag: '"a-10"', lastModified: 1000 };
   const d = (s: number) => formatHttpDate(s);
-  const none = { ifMatch: null, ifNoneMatch: null, ifModifiedSince: null, ifUnmodifiedSince: null };
-  const rows: Array<[string, Partial<typeof none>, string, string?]> = [
+  const none: Preconditions = { ifMatch: null, ifNoneMatch: null, ifModifiedSince: null, ifUnmodifiedSince: null };
+  const rows: Array<[string, Partial<Record<keyof Preconditions, string>>, string, string?]> = [
     ["no headers", {}, "proceed"],
     ["INM match", { ifNoneMatch: '"a-10"' }, "not-modified"],
     ["INM weak match", { ifNoneMatch: 'W/"a-10"' }, "not-modified"],

@@ -47,7 +47,10 @@ const LEVELS: Readonly<Record<ErrorLog["level"], LogLevel>> = {
   emerg: "critical",
 };
 
-function errorLogger(flags: NginxFlags, config: NginxConfig | null): { log: Logger; sink: LineSink } {
+function errorLogger(
+  flags: NginxFlags,
+  config: NginxConfig | null,
+): { log: Logger; sink: LineSink } {
   const first = config?.main.error_log[0] ?? { path: "stderr", level: "error" as const };
   const path = flags.errorLog ?? first.path;
   const sink = new LineSink(path === "stderr" ? "-" : path);
@@ -74,7 +77,9 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   try {
     logs = errorLogger(flags, config);
   } catch (err) {
-    process.stderr.write(`narwhal: [emerg] open() error log failed (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+    process.stderr.write(
+      `narwhal: [emerg] open() error log failed (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`,
+    );
     return 1;
   }
   const log = logs.log;
@@ -97,7 +102,9 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     try {
       writeFileSync(pidFile, `${process.pid}\n`);
     } catch (err) {
-      process.stderr.write(`narwhal: [emerg] open() "${pidFile}" failed (${(err as NodeJS.ErrnoException).code ?? ""})\n`);
+      process.stderr.write(
+        `narwhal: [emerg] open() "${pidFile}" failed (${(err as NodeJS.ErrnoException).code ?? ""})\n`,
+      );
       await server.stop(0);
       return 1;
     }
@@ -113,7 +120,9 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   const handlers: Array<[NodeJS.Signals, () => void]> = [];
   if (opts.handleSignals ?? true) {
     const on = (sig: NodeJS.Signals, c: Command): void => {
-      const h = (): void => push(c);
+      const h = (): void => {
+        push(c);
+      };
       process.on(sig, h);
       handlers.push([sig, h]);
     };

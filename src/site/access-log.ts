@@ -9,7 +9,13 @@
  * as a JSON string body (absent is ""); `none` writes values as they are.
  */
 import { LineSink } from "../core/log.js";
-import { evaluate, type AccessLog, type NginxConfig, type Template, type VariableLookup } from "../config/nginx/index.js";
+import {
+  evaluate,
+  type AccessLog,
+  type NginxConfig,
+  type Template,
+  type VariableLookup,
+} from "../config/nginx/index.js";
 
 type Escape = "default" | "json" | "none";
 
@@ -57,7 +63,12 @@ export class AccessLogs {
   private sink(path: string): LineSink {
     let s = this.sinks.get(path);
     if (s === undefined) {
-      s = path === "/dev/stdout" ? new LineSink("-", "stdout") : path === "/dev/stderr" || path === "stderr" ? new LineSink("-") : new LineSink(path);
+      s =
+        path === "/dev/stdout"
+          ? new LineSink("-", "stdout")
+          : path === "/dev/stderr" || path === "stderr"
+            ? new LineSink("-")
+            : new LineSink(path);
       this.sinks.set(path, s);
     }
     return s;

@@ -20,9 +20,16 @@ function blockOf(r: AccessRule): BlockList {
 }
 
 /** @example accessAllowed(loc.conf.access, req.connection, "10.0.0.7") // false → 403 */
-export function accessAllowed(rules: readonly AccessRule[], conn: ConnectionInfo, remoteAddr: string): boolean {
+export function accessAllowed(
+  rules: readonly AccessRule[],
+  conn: ConnectionInfo,
+  remoteAddr: string,
+): boolean {
   if (rules.length === 0) return true;
-  const a = remoteAddr.startsWith("::ffff:") && isIP(remoteAddr.slice(7)) === 4 ? remoteAddr.slice(7) : remoteAddr;
+  const a =
+    remoteAddr.startsWith("::ffff:") && isIP(remoteAddr.slice(7)) === 4
+      ? remoteAddr.slice(7)
+      : remoteAddr;
   const fam = isIP(a);
   for (const r of rules) {
     let hit: boolean;

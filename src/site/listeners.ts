@@ -66,7 +66,8 @@ export function listenPlan(config: NginxConfig): ListenPlan[] {
   const wildPorts = new Map<string, boolean>();
   for (const g of config.listenGroups) {
     const l = g.listen;
-    if (l.unix === null && isWildcard(l.host)) wildPorts.set(`${isIP(l.host ?? "") === 6 ? 6 : 4}:${l.port ?? 0}`, true);
+    if (l.unix === null && isWildcard(l.host))
+      wildPorts.set(`${isIP(l.host ?? "") === 6 ? 6 : 4}:${l.port ?? 0}`, true);
   }
   const out: ListenPlan[] = [];
   for (const g of config.listenGroups) {
@@ -75,7 +76,13 @@ export function listenPlan(config: NginxConfig): ListenPlan[] {
       const fam = isIP(l.host ?? "") === 6 ? 6 : 4;
       if (wildPorts.has(`${fam}:${l.port ?? 0}`)) continue;
     }
-    out.push({ key: g.key, bind: g.key, group: g, limits: limitsFor(g.defaultServer.conf), backlog: l.backlog });
+    out.push({
+      key: g.key,
+      bind: g.key,
+      group: g,
+      limits: limitsFor(g.defaultServer.conf),
+      backlog: l.backlog,
+    });
   }
   return out;
 }

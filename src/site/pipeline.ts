@@ -40,8 +40,8 @@ import { variableLookup } from "./vars.js";
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
 /** Thrown to unwind when the request got its answer deep inside a phase. */
-class Done {
-  static readonly it = new Done();
+class Done extends Error {
+  static readonly it = new Done("answered");
 }
 
 function splitArgs(uri: string, args: string): { uri: string; args: string } {
@@ -70,7 +70,10 @@ class Pipeline {
   private group(req: IncomingRequest): ListenGroup | null {
     const groups = this.site.config.listenGroups;
     const c = req.connection;
-    const found = c.family === "unix" ? findListenGroup(groups, "", null, c.localAddress) : findListenGroup(groups, c.localAddress, c.localPort);
+    const found =
+      c.family === "unix"
+        ? findListenGroup(groups, "", null, c.localAddress)
+        : findListenGroup(groups, c.localAddress, c.localPort);
     return found ?? groups.find((g) => g.key === this.groupKey) ?? null;
   }
 
@@ -95,7 +98,9 @@ class Pipeline {
     // Each step may end in an error_page jump, which runs as the next step (once).
     let step: () => Promise<void> = async () => {
       if (host === null) {
-        this.site.log.info(`client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`);
+        this.site.log.info(
+          `client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`,
+        );
         this.special(st, lookup, 400);
       }
       await this.start(st, lookup);
@@ -122,10 +127,16 @@ class Pipeline {
   }
 
   /** An exception from a phase: the answer to give instead (null: nothing more to send). */
-  private failed(st: RequestState, lookup: VariableLookup, err: unknown): (() => Promise<void>) | null {
+  private failed(
+    st: RequestState,
+    lookup: VariableLookup,
+    err: unknown,
+  ): (() => Promise<void>) | null {
     const status = err instanceof HttpError ? err.status : 500;
     if (!(err instanceof HttpError) || status === null || status >= 500) {
-      this.site.log.error(`${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${lookup("request") ?? ""}"`);
+      this.site.log.error(
+        `${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${lookup("request") ?? ""}"`,
+      );
     } else this.site.log.info(`${err.message} (${status}), client: ${lookup("remote_addr") ?? ""}`);
     if (st.res.headersSent || status === null) {
       st.res.abort();
@@ -151,10 +162,13 @@ class Pipeline {
 
   private async start(st: RequestState, lookup: VariableLookup): Promise<void> {
     const req = st.req;
-    if (req.targetForm === "asterisk" || req.targetForm === "authority") this.special(st, lookup, 400);
+    if (req.targetForm === "asterisk" || req.targetForm === "authority")
+      this.special(st, lookup, 400);
     const n = normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
     if ("status" in n) {
-      this.site.log.info(`client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`);
+      this.site.log.info(
+        `client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
+      );
       this.special(st, lookup, 400);
     }
     st.uri = (n as { uri: string }).uri;
@@ -176,7 +190,8 @@ class Pipeline {
       st.location = m?.location ?? null;
       st.conf = st.location?.conf ?? st.server.conf;
       if (m !== null && m.captures.numbered.length > 0) st.setCaptures(m.captures);
-      if (st.location !== null && st.location.conf.internal && !st.internal) this.special(st, lookup, 404);
+      if (st.location !== null && st.location.conf.internal && !st.internal)
+        this.special(st, lookup, 404);
       this.checkBodySize(st, lookup);
       if (!this.locationRewrite(st, lookup)) break;
       this.countUriChange(st, lookup);
@@ -196,7 +211,9 @@ class Pipeline {
   private countUriChange(st: RequestState, lookup: VariableLookup): void {
     st.changesLeft--;
     if (st.changesLeft < 0) {
-      this.site.log.error(`rewrite or internal redirection cycle while processing "${st.uri}", client: ${lookup("remote_addr") ?? ""}`);
+      this.site.log.error(
+        `rewrite or internal redirection cycle while processing "${st.uri}", client: ${lookup("remote_addr") ?? ""}`,
+      );
       st.errorPageUsed = true;
       this.special(st, lookup, 500);
     }
@@ -207,7 +224,9 @@ class Pipeline {
     const max = st.conf.client_max_body_size;
     const cl = st.req.contentLength;
     if (max > 0 && cl !== null && cl > max) {
-      this.site.log.error(`client intended to send too large body: ${cl} bytes, client: ${lookup("remote_addr") ?? ""}`);
+      this.site.log.error(
+        `client intended to send too large body: ${cl} bytes, client: ${lookup("remote_addr") ?? ""}`,
+      );
       st.res.closeAfter();
       this.special(st, lookup, 413);
     }
@@ -215,7 +234,9 @@ class Pipeline {
 
   private async afterRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
     if (!accessAllowed(st.conf.access, st.req.connection, lookup("remote_addr") ?? "")) {
-      this.site.log.error(`access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`);
+      this.site.log.error(
+        `access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
+      );
       this.special(st, lookup, 403);
     }
     if (st.conf.try_files !== null) await this.tryFiles(st, lookup);
@@ -244,7 +265,12 @@ class Pipeline {
     throw Done.it;
   }
 
-  private async internalRedirect(st: RequestState, lookup: VariableLookup, uri: string, args: string): Promise<void> {
+  private async internalRedirect(
+    st: RequestState,
+    lookup: VariableLookup,
+    uri: string,
+    args: string,
+  ): Promise<void> {
     this.countUriChange(st, lookup);
     st.uri = uri;
     st.args = args;
@@ -257,13 +283,15 @@ class Pipeline {
   private async named(st: RequestState, lookup: VariableLookup, name: string): Promise<void> {
     const loc: Location | null = findNamedLocation(st.server.router, name);
     if (loc === null) {
-      this.site.log.error(`could not find named location "${name}", client: ${lookup("remote_addr") ?? ""}`);
-      this.special(st, lookup, 500);
+      this.site.log.error(
+        `could not find named location "${name}", client: ${lookup("remote_addr") ?? ""}`,
+      );
+      return this.special(st, lookup, 500);
     }
     this.countUriChange(st, lookup);
     st.internal = true;
     st.location = loc;
-    st.conf = loc!.conf;
+    st.conf = loc.conf;
     if (this.locationRewrite(st, lookup)) {
       this.countUriChange(st, lookup);
       // A rewrite in a named location searches the normal locations again.
@@ -282,7 +310,10 @@ class Pipeline {
   // ---------------------------------------------------------------- content
 
   private view(st: RequestState): IncomingRequest {
-    return requestView(st.req, { method: st.method !== st.req.method ? st.method : null, maxBody: st.conf.client_max_body_size });
+    return requestView(st.req, {
+      method: st.method !== st.req.method ? st.method : null,
+      maxBody: st.conf.client_max_body_size,
+    });
   }
 
   private async content(st: RequestState, lookup: VariableLookup): Promise<void> {
@@ -294,7 +325,8 @@ class Pipeline {
         vars: (n) => lookup(n) ?? null,
         uri: st.uri,
         args: st.args,
-        locationPrefix: loc !== null && loc.regex === null && loc.modifier !== "@" ? loc.name : null,
+        locationPrefix:
+          loc !== null && loc.regex === null && loc.modifier !== "@" ? loc.name : null,
         uriChanged: st.uriChanged,
         clientAddress: lookup("remote_addr") ?? "",
       });
@@ -304,13 +336,13 @@ class Pipeline {
     }
     const app = (conf as unknown as Record<string, unknown>)["app_pass"];
     if (typeof app === "string" || (app !== null && typeof app === "object" && "name" in app)) {
-      const name = typeof app === "string" ? app : String((app as { name: unknown }).name);
+      const name = typeof app === "string" ? app : String(app.name);
       const h = this.site.apps(name);
       if (h === null) {
         this.site.log.error(`no app "${name}" is running for app_pass`);
-        this.special(st, lookup, 502);
+        return this.special(st, lookup, 502);
       }
-      await h!(this.view(st), st.res);
+      await h(this.view(st), st.res);
       return;
     }
     await this.serveFiles(st, lookup);
@@ -353,7 +385,8 @@ class Pipeline {
       st.res.abort();
       throw Done.it;
     }
-    if (REDIRECT_CODES.has(code) && text !== null) this.special(st, lookup, code, [["Location", text]]);
+    if (REDIRECT_CODES.has(code) && text !== null)
+      this.special(st, lookup, code, [["Location", text]]);
     if (code >= 400 && text === null) this.special(st, lookup, code);
     // ngx_http_send_response: the text as the body, typed with default_type.
     const body = Buffer.from(text ?? "", "utf8");
@@ -369,7 +402,12 @@ class Pipeline {
    * Answer `status` the way nginx's special response handler does: through the
    * location's error_page (once per request), else the built-in page. Never returns.
    */
-  private special(st: RequestState, lookup: VariableLookup, status: number, headers: HeaderList = []): never {
+  private special(
+    st: RequestState,
+    lookup: VariableLookup,
+    status: number,
+    headers: HeaderList = [],
+  ): never {
     if (st.res.headersSent) {
       st.res.abort();
       throw Done.it;
@@ -383,7 +421,12 @@ class Pipeline {
   }
 
   /** error_page: internal redirect to a URI or named location, or a redirect to a URL. */
-  private async errorPage(st: RequestState, lookup: VariableLookup, ep: ErrorPage, status: number): Promise<void> {
+  private async errorPage(
+    st: RequestState,
+    lookup: VariableLookup,
+    ep: ErrorPage,
+    status: number,
+  ): Promise<void> {
     st.errorPageUsed = true;
     const target = evaluate(ep.uri, lookup);
     const over = ep.response === null ? status : ep.response === "upstream" ? null : ep.response;
@@ -405,16 +448,20 @@ class Pipeline {
 }
 
 /** Thrown by special() when an error_page applies; caught where it can be run. */
-class ErrorPageJump {
+class ErrorPageJump extends Error {
   constructor(
     readonly page: ErrorPage,
     readonly status: number,
-  ) {}
+  ) {
+    super(`error_page for ${status}`);
+  }
 }
 
 function contentType(st: RequestState): string {
   const t = st.conf.default_type;
-  return st.conf.charset !== null && st.conf.charset !== "off" ? `${t}; charset=${st.conf.charset}` : t;
+  return st.conf.charset !== null && st.conf.charset !== "off"
+    ? `${t}; charset=${st.conf.charset}`
+    : t;
 }
 
 /** scheme://host[:port] of this request, for absolute_redirect (port_in_redirect on). */
@@ -422,7 +469,8 @@ function origin(st: RequestState, lookup: VariableLookup): string {
   const c = st.req.connection;
   const scheme = st.req.scheme;
   let host = lookup("host") ?? "";
-  if (host === "") host = c.family === "unix" ? "localhost" : (lookup("server_addr") ?? "localhost");
+  if (host === "")
+    host = c.family === "unix" ? "localhost" : (lookup("server_addr") ?? "localhost");
   if (c.family === "unix") return `${scheme}://${host}`;
   const port = c.localPort;
   const dflt = scheme === "https" ? 443 : 80;

@@ -6,14 +6,19 @@
  * the other proxy_* settings are read here when the model has them (same names as the
  * directives, seconds for times) and otherwise keep nginx's defaults (PROXY_DEFAULTS).
  */
-import { evaluate, type HttpConf, type Location, type Upstream, type VariableLookup } from "../config/nginx/index.js";
+import {
+  evaluate,
+  type HttpConf,
+  type Location,
+  type Upstream,
+  type VariableLookup,
+} from "../config/nginx/index.js";
 import type { Logger } from "../core/log.js";
 import {
   PROXY_DEFAULTS,
   ProxyHandler,
   UpstreamClients,
   UpstreamGroup,
-  type BalanceSpec,
   type ProxyOptions,
   type RedirectSpec,
   type UpstreamSpec,
@@ -41,7 +46,7 @@ function bool(conf: HttpConf, key: string, dflt: boolean): boolean {
 
 function strings(conf: HttpConf, key: string): readonly string[] {
   const v = extra(conf, key);
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : [];
+  return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : [];
 }
 
 function redirectSpec(conf: HttpConf): RedirectSpec {
@@ -52,7 +57,11 @@ function redirectSpec(conf: HttpConf): RedirectSpec {
     const to = rule.to;
     if ("parts" in rule.from) {
       const from = rule.from;
-      return { kind: "prefix" as const, pattern: (v: VarGetter) => evaluate(from, asLookup(v)), replacement: (v: VarGetter) => evaluate(to, asLookup(v)) };
+      return {
+        kind: "prefix" as const,
+        pattern: (v: VarGetter) => evaluate(from, asLookup(v)),
+        replacement: (v: VarGetter) => evaluate(to, asLookup(v)),
+      };
     }
     const re = rule.from.regex;
     return {
@@ -64,14 +73,19 @@ function redirectSpec(conf: HttpConf): RedirectSpec {
   });
 }
 
-export function proxyOptions(conf: HttpConf, hasErrorPage: (status: number) => boolean): ProxyOptions {
+export function proxyOptions(
+  conf: HttpConf,
+  hasErrorPage: (status: number) => boolean,
+): ProxyOptions {
   const pp = conf.proxy_pass!;
   const url = pp.url;
   const version = extra(conf, "proxy_http_version");
   return {
     ...PROXY_DEFAULTS,
     pass: url.constant ? url.source : (vars: VarGetter) => evaluate(url, asLookup(vars)),
-    setHeaders: (conf.proxy_set_header ?? []).map(([name, t]) => [name, (vars: VarGetter) => evaluate(t, asLookup(vars))] as const),
+    setHeaders: (conf.proxy_set_header ?? []).map(
+      ([name, t]) => [name, (vars: VarGetter) => evaluate(t, asLookup(vars))] as const,
+    ),
     hideHeaders: strings(conf, "proxy_hide_header"),
     passHeaders: strings(conf, "proxy_pass_header"),
     redirect: redirectSpec(conf),
@@ -91,6 +105,8 @@ function upstreamSpec(u: Upstream): UpstreamSpec {
   const x = u as unknown as Record<string, unknown>;
   const balance = x["balance"];
   const keepalive = x["keepalive"];
+  const kaTimeout = x["keepaliveTimeout"];
+  const kaRequests = x["keepaliveRequests"];
   return {
     name: u.name,
     servers: u.servers.map((s) => ({
@@ -102,10 +118,13 @@ function upstreamSpec(u: Upstream): UpstreamSpec {
       down: s.down,
       maxConns: s.maxConns,
     })),
-    balance: balance === "least_conn" || balance === "ip_hash" || balance === "random" ? (balance as BalanceSpec) : "round_robin",
+    balance:
+      balance === "least_conn" || balance === "ip_hash" || balance === "random"
+        ? balance
+        : "round_robin",
     keepalive: typeof keepalive === "number" ? keepalive : null,
-    keepaliveTimeout: typeof x["keepaliveTimeout"] === "number" ? (x["keepaliveTimeout"] as number) * 1000 : 60_000,
-    keepaliveRequests: typeof x["keepaliveRequests"] === "number" ? (x["keepaliveRequests"] as number) : 1000,
+    keepaliveTimeout: typeof kaTimeout === "number" ? kaTimeout * 1000 : 60_000,
+    keepaliveRequests: typeof kaRequests === "number" ? kaRequests : 1000,
   };
 }
 
@@ -119,7 +138,8 @@ export class SiteProxy {
     upstreams: Readonly<Record<string, Upstream>>,
     private readonly log: Logger,
   ) {
-    for (const [name, u] of Object.entries(upstreams)) this.groups.set(name.toLowerCase(), new UpstreamGroup(upstreamSpec(u)));
+    for (const [name, u] of Object.entries(upstreams))
+      this.groups.set(name.toLowerCase(), new UpstreamGroup(upstreamSpec(u)));
   }
 
   /** The handler for a location whose settings have proxy_pass. */
@@ -127,8 +147,15 @@ export class SiteProxy {
     let h = this.handlers.get(conf);
     if (h === undefined) {
       const codes = new Set(conf.error_page.flatMap((e) => e.codes));
-      const prefix = location !== null && location.regex === null && location.modifier !== "@" ? location.name : null;
-      h = new ProxyHandler(proxyOptions(conf, (s) => codes.has(s)), { clients: this.clients, upstreams: this.groups, log: this.log }, prefix);
+      const prefix =
+        location !== null && location.regex === null && location.modifier !== "@"
+          ? location.name
+          : null;
+      h = new ProxyHandler(
+        proxyOptions(conf, (s) => codes.has(s)),
+        { clients: this.clients, upstreams: this.groups, log: this.log },
+        prefix,
+      );
       this.handlers.set(conf, h);
     }
     return h;

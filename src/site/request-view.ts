@@ -11,7 +11,14 @@
 import { HttpError } from "../core/errors.js";
 import type { HeaderList, IncomingRequest, RequestBody } from "../http/types.js";
 
-const CONDITIONAL = new Set(["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"]);
+const CONDITIONAL = new Set([
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "range",
+]);
 
 class LimitedBody implements RequestBody {
   constructor(
@@ -31,7 +38,12 @@ class LimitedBody implements RequestBody {
     let n = 0;
     for await (const chunk of this.inner) {
       n += chunk.length;
-      if (n > this.max) throw new HttpError("BODY_TOO_LARGE", 413, `client intended to send too large chunked body: ${n}+ bytes`);
+      if (n > this.max)
+        throw new HttpError(
+          "BODY_TOO_LARGE",
+          413,
+          `client intended to send too large chunked body: ${n}+ bytes`,
+        );
       yield chunk;
     }
   }
@@ -47,7 +59,10 @@ export interface ViewOptions {
 /** @example const r = requestView(req, { method: "GET", maxBody: 1 << 20 }); */
 export function requestView(req: IncomingRequest, o: ViewOptions): IncomingRequest {
   const changeMethod = o.method !== null && o.method !== req.method;
-  const limitBody = o.maxBody > 0 && !req.body.empty && (req.contentLength === null || req.contentLength > o.maxBody);
+  const limitBody =
+    o.maxBody > 0 &&
+    !req.body.empty &&
+    (req.contentLength === null || req.contentLength > o.maxBody);
   if (!changeMethod && !limitBody) return req;
   const view = Object.create(req) as IncomingRequest & Record<string, unknown>;
   if (changeMethod) {
@@ -55,9 +70,11 @@ export function requestView(req: IncomingRequest, o: ViewOptions): IncomingReque
     Object.defineProperty(view, "method", { value: o.method });
     Object.defineProperty(view, "headers", { value: headers });
     Object.defineProperty(view, "header", {
-      value: (name: string): string | null => (CONDITIONAL.has(name.toLowerCase()) ? null : req.header(name)),
+      value: (name: string): string | null =>
+        CONDITIONAL.has(name.toLowerCase()) ? null : req.header(name),
     });
   }
-  if (limitBody) Object.defineProperty(view, "body", { value: new LimitedBody(req.body, o.maxBody) });
+  if (limitBody)
+    Object.defineProperty(view, "body", { value: new LimitedBody(req.body, o.maxBody) });
   return view;
 }

@@ -14,11 +14,18 @@
  * It remembers the headers sent for `$sent_http_NAME`.
  */
 import { expiresHeaders, type ExpiresPolicy } from "../static/index.js";
-import { evaluate, type Expires, type HttpConf, type VariableLookup } from "../config/nginx/index.js";
+import {
+  evaluate,
+  type Expires,
+  type HttpConf,
+  type VariableLookup,
+} from "../config/nginx/index.js";
 import type { HeaderList, ResponseWriter, UpgradedConnection } from "../http/types.js";
 
 /** nginx's headers filter applies add_header (without `always`) and expires only to these. */
-export const ADD_HEADER_STATUSES: ReadonlySet<number> = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+export const ADD_HEADER_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 204, 206, 301, 302, 303, 304, 307, 308,
+]);
 
 export function expiresPolicy(e: Expires): ExpiresPolicy {
   return e.kind === "daily" ? { kind: "daily", secondOfDay: e.seconds } : e;
@@ -43,8 +50,7 @@ export class SiteResponse implements ResponseWriter {
     readonly inner: ResponseWriter,
     private readonly ctx: FilterContext,
   ) {
-    const up = inner.upgrade;
-    if (up !== undefined) this.upgrade = (h) => up.call(inner, h);
+    if (inner.upgrade !== undefined) this.upgrade = (h) => inner.upgrade!(h);
   }
 
   get headersSent(): boolean {
@@ -74,11 +80,17 @@ export class SiteResponse implements ResponseWriter {
     const conf = this.ctx.conf();
     const out: HeaderList = [];
     for (const [n, v] of headers) {
-      if (v.startsWith("/") && n.toLowerCase() === "location" && conf.absolute_redirect) out.push([n, this.ctx.origin() + v]);
+      if (v.startsWith("/") && n.toLowerCase() === "location" && conf.absolute_redirect)
+        out.push([n, this.ctx.origin() + v]);
       else out.push([n, v]);
     }
     if (this.expiresHere && conf.expires.kind !== "off") {
-      for (const h of expiresHeaders(expiresPolicy(conf.expires), status, Math.floor(Date.now() / 1000), null)) {
+      for (const h of expiresHeaders(
+        expiresPolicy(conf.expires),
+        status,
+        Math.floor(Date.now() / 1000),
+        null,
+      )) {
         const lower = h[0].toLowerCase();
         const i = out.findIndex(([n]) => n.toLowerCase() === lower);
         if (i >= 0) out.splice(i, 1);

@@ -14,7 +14,12 @@
  *   implicit location nginx creates) become the ones in force.
  */
 import { statSync } from "node:fs";
-import { evaluate, type IfCondition, type Statement, type VariableLookup } from "../config/nginx/index.js";
+import {
+  evaluate,
+  type IfCondition,
+  type Statement,
+  type VariableLookup,
+} from "../config/nginx/index.js";
 import { execRegex } from "../config/nginx/regex.js";
 import type { RequestState } from "./state.js";
 
@@ -35,7 +40,11 @@ function isUrl(s: string): boolean {
 }
 
 /** Split a rewrite result into URI and arguments, nginx's "?" rules. */
-function splitArgs(replacement: string, oldArgs: string, keepOld: boolean): { uri: string; args: string } {
+function splitArgs(
+  replacement: string,
+  oldArgs: string,
+  keepOld: boolean,
+): { uri: string; args: string } {
   let r = replacement;
   let keep = keepOld;
   if (r.endsWith("?")) {
@@ -45,7 +54,10 @@ function splitArgs(replacement: string, oldArgs: string, keepOld: boolean): { ur
   const q = r.indexOf("?");
   if (q < 0) return { uri: r, args: keep ? oldArgs : "" };
   const mine = r.slice(q + 1);
-  return { uri: r.slice(0, q), args: keep && oldArgs !== "" ? (mine === "" ? oldArgs : `${mine}&${oldArgs}`) : mine };
+  return {
+    uri: r.slice(0, q),
+    args: keep && oldArgs !== "" ? (mine === "" ? oldArgs : `${mine}&${oldArgs}`) : mine,
+  };
 }
 
 function testFile(test: "f" | "d" | "e" | "x", path: string): boolean {
@@ -84,7 +96,12 @@ function condition(c: IfCondition, st: RequestState, lookup: VariableLookup): bo
  *   const r = runScript(loc.script, st, lookup, true);
  *   if (r.kind === "last") { ...search locations again... }
  */
-export function runScript(script: readonly Statement[], st: RequestState, lookup: VariableLookup, inLocation: boolean): ScriptResult {
+export function runScript(
+  script: readonly Statement[],
+  st: RequestState,
+  lookup: VariableLookup,
+  inLocation: boolean,
+): ScriptResult {
   for (const s of script) {
     switch (s.kind) {
       case "set":
@@ -93,7 +110,11 @@ export function runScript(script: readonly Statement[], st: RequestState, lookup
       case "break":
         return { kind: "break" };
       case "return":
-        return { kind: "return", code: s.code, text: s.text === null ? null : evaluate(s.text, lookup) };
+        return {
+          kind: "return",
+          code: s.code,
+          text: s.text === null ? null : evaluate(s.text, lookup),
+        };
       case "if": {
         if (!condition(s.condition, st, lookup)) break;
         if (inLocation) st.conf = s.conf;

@@ -22,7 +22,10 @@ interface Bound {
 const RETIRE_MS = 30_000;
 
 function sameLimits(a: HttpLimits, b: HttpLimits): boolean {
-  return JSON.stringify({ ...a, proxyAllow: 0, forwardedAllow: 0 }) === JSON.stringify({ ...b, proxyAllow: 0, forwardedAllow: 0 });
+  return (
+    JSON.stringify({ ...a, proxyAllow: 0, forwardedAllow: 0 }) ===
+    JSON.stringify({ ...b, proxyAllow: 0, forwardedAllow: 0 })
+  );
 }
 
 export class SiteServer {
@@ -37,7 +40,9 @@ export class SiteServer {
   ) {
     this.current = site;
     this.http = new HttpServer({
-      handler: (_req, res) => res.sendError(500),
+      handler: (_req, res) => {
+        res.sendError(500);
+      },
       logger: log,
       maxConnections: Math.max(1, site.config.main.worker_connections),
     });
@@ -65,7 +70,10 @@ export class SiteServer {
   }
 
   private async bind(plan: ListenPlan): Promise<void> {
-    const listener = await this.http.addListener(plan.bind, { handler: siteHandler(() => this.current, plan.key), limits: plan.limits });
+    const listener = await this.http.addListener(plan.bind, {
+      handler: siteHandler(() => this.current, plan.key),
+      limits: plan.limits,
+    });
     this.bound.set(plan.key, { plan, listener });
   }
 

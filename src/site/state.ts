@@ -14,7 +14,10 @@ import type { SiteResponse } from "./response.js";
 /** nginx's NGX_HTTP_MAX_URI_CHANGES: rewrites + internal redirects per request. */
 export const MAX_URI_CHANGES = 10;
 
-const NO_CAPTURES: Captures = Object.freeze({ numbered: Object.freeze([]), named: Object.freeze({}) });
+const NO_CAPTURES: Captures = Object.freeze({
+  numbered: Object.freeze([]),
+  named: Object.freeze({}),
+});
 
 export class RequestState {
   server: Server;

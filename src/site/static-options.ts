@@ -3,8 +3,18 @@
  * location settings object and reused, except where `root`/`alias`/`index` hold
  * variables (then per request, as nginx evaluates them per request).
  */
-import { evaluate, type HttpConf, type Location, type VariableLookup } from "../config/nginx/index.js";
-import { staticOptions, type FileCache, type StaticOptions, type SymlinkPolicy } from "../static/index.js";
+import {
+  evaluate,
+  type HttpConf,
+  type Location,
+  type VariableLookup,
+} from "../config/nginx/index.js";
+import {
+  staticOptions,
+  type FileCache,
+  type StaticOptions,
+  type SymlinkPolicy,
+} from "../static/index.js";
 import { expiresPolicy } from "./response.js";
 
 const cache = new WeakMap<HttpConf, WeakMap<object, StaticOptions>>();
@@ -22,7 +32,13 @@ function isConstant(conf: HttpConf): boolean {
   return conf.root.path.constant && conf.index.every((t) => t.constant);
 }
 
-function build(conf: HttpConf, location: Location | null, lookup: VariableLookup, uri: string, fileCache: FileCache | null): StaticOptions {
+function build(
+  conf: HttpConf,
+  location: Location | null,
+  lookup: VariableLookup,
+  uri: string,
+  fileCache: FileCache | null,
+): StaticOptions {
   const path = evaluate(conf.root.path, lookup);
   let root: string | null = null;
   let alias: StaticOptions["alias"] = null;
@@ -63,7 +79,13 @@ function build(conf: HttpConf, location: Location | null, lookup: VariableLookup
 /**
  * @example serveStatic(req, res, st.uri, staticOptionsFor(st.conf, st.location, lookup, st.uri, cache), log)
  */
-export function staticOptionsFor(conf: HttpConf, location: Location | null, lookup: VariableLookup, uri: string, fileCache: FileCache | null): StaticOptions {
+export function staticOptionsFor(
+  conf: HttpConf,
+  location: Location | null,
+  lookup: VariableLookup,
+  uri: string,
+  fileCache: FileCache | null,
+): StaticOptions {
   const regexAlias = conf.root.alias && location?.regex != null;
   if (!isConstant(conf) || regexAlias) return build(conf, location, lookup, uri, fileCache);
   let byLoc = cache.get(conf);

@@ -76,7 +76,8 @@ export function variableLookup(st: RequestState): VariableLookup {
   const req = st.req;
   const conn = req.connection;
   const lookup: VariableLookup = (name) => {
-    if (name.length === 1 && name >= "0" && name <= "9") return st.captures.numbered[Number(name)] ?? null;
+    if (name.length === 1 && name >= "0" && name <= "9")
+      return st.captures.numbered[Number(name)] ?? null;
     switch (name) {
       case "host":
         return st.host !== "" ? st.host : (st.server.serverNameText[0] ?? "");

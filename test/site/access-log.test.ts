@@ -40,7 +40,10 @@ describe("access_log and log_format", () => {
     await settle();
     const lines = readFileSync(join(s.dir, "combined.log"), "utf8").trim().split("\n");
     const line = lines[lines.length - 1]!;
-    const m = /^127\.0\.0\.1 - - \[(\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "GET \/index\.html\?x=1 HTTP\/1\.1" 200 5 "http:\/\/ref\/" "curl \\x227\\x22"$/.exec(line);
+    const m =
+      /^127\.0\.0\.1 - - \[(\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "GET \/index\.html\?x=1 HTTP\/1\.1" 200 5 "http:\/\/ref\/" "curl \\x227\\x22"$/.exec(
+        line,
+      );
     assert.ok(m, line);
   });
 

@@ -42,7 +42,12 @@ describe("the article's site file", () => {
       const parts: Buffer[] = [];
       req.on("data", (c: Buffer) => parts.push(c));
       req.on("end", () => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(parts).toString() });
+        seen.push({
+          method: req.method ?? "",
+          url: req.url ?? "",
+          headers: req.headers,
+          body: Buffer.concat(parts).toString(),
+        });
         if (req.url === "/redirect") {
           res.writeHead(302, { Location: "http://backend.internal:8000/next" });
           res.end();
@@ -85,7 +90,10 @@ describe("the article's site file", () => {
   });
 
   it("proxies / with X-Forwarded-For and Host as the site file sets them", async () => {
-    const r = await get(s.port, "/accounts/login/?next=/admin/", { Host: "shop.example.org", "X-Forwarded-For": "203.0.113.9" });
+    const r = await get(s.port, "/accounts/login/?next=/admin/", {
+      Host: "shop.example.org",
+      "X-Forwarded-For": "203.0.113.9",
+    });
     assert.equal(r.status, 200);
     assert.equal(r.text, "app saw GET /accounts/login/?next=/admin/");
     assert.equal(r.header("x-app"), "django");
@@ -98,7 +106,13 @@ describe("the article's site file", () => {
   });
 
   it("passes a POST body through", async () => {
-    const r = await get(s.port, "/form/", { "Content-Type": "application/x-www-form-urlencoded" }, "POST", "a=1&b=2");
+    const r = await get(
+      s.port,
+      "/form/",
+      { "Content-Type": "application/x-www-form-urlencoded" },
+      "POST",
+      "a=1&b=2",
+    );
     assert.equal(r.status, 200);
     const last = seen[seen.length - 1]!;
     assert.equal(last.method, "POST");

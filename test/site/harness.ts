@@ -42,7 +42,11 @@ export function fill(text: string, port: number, dir: string): string {
   return text.replaceAll("PORT", String(port)).replaceAll("DIR", dir);
 }
 
-export async function startSite(conf: string, files: Record<string, string | Buffer> = {}, logLevel: "critical" | "debug" = "critical"): Promise<RunningSite> {
+export async function startSite(
+  conf: string,
+  files: Record<string, string | Buffer> = {},
+  logLevel: "critical" | "debug" = "critical",
+): Promise<RunningSite> {
   const dir = tempDir(files);
   const port = await freePort();
   const confPath = join(dir, "site.conf");
@@ -66,16 +70,37 @@ export interface Got extends ParsedResponse {
 }
 
 /** One request (Connection: close unless given); resolves with the response. */
-export async function get(port: number, path: string, headers: Record<string, string> = {}, method = "GET", body = ""): Promise<Got> {
+export async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  body = "",
+): Promise<Got> {
   const h: Record<string, string> = { Host: "localhost", Connection: "close", ...headers };
   if (body !== "") h["Content-Length"] = String(Buffer.byteLength(body));
   let text = `${method} ${path} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(h)) text += `${k}: ${v}\r\n`;
   text += "\r\n" + body;
-  const r = await rawRequest(port, text, { count: 1, settleMs: 20, timeoutMs: 3000, methods: [method] });
+  const r = await rawRequest(port, text, {
+    count: 1,
+    settleMs: 20,
+    timeoutMs: 3000,
+    methods: [method],
+  });
   const res = r.responses.find((x) => x.status >= 200);
   if (res === undefined) {
-    if (r.closed) return { version: "", status: 0, reason: "", headers: [], body: Buffer.alloc(0), text: "", header: () => null, closed: true };
+    if (r.closed)
+      return {
+        version: "",
+        status: 0,
+        reason: "",
+        headers: [],
+        body: Buffer.alloc(0),
+        text: "",
+        header: () => null,
+        closed: true,
+      };
     throw new Error(`no response to ${method} ${path}`);
   }
   return { ...res, closed: r.closed };

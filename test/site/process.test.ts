@@ -17,7 +17,13 @@ function nodeArgs(argv: string[]): string[] {
   const mainUrl = new URL("../../src/main.js", import.meta.url).href;
   return fromDist
     ? [join(repoRoot(), "bin", "narwhal"), ...argv]
-    : [...process.execArgv.filter((a) => !a.startsWith("--test")), "-e", `import(${JSON.stringify(mainUrl)}).then((m) => m.main(process.argv.slice(1)))`, "--", ...argv];
+    : [
+        ...process.execArgv.filter((a) => !a.startsWith("--test")),
+        "-e",
+        `import(${JSON.stringify(mainUrl)}).then((m) => m.main(process.argv.slice(1)))`,
+        "--",
+        ...argv,
+      ];
 }
 
 function run(argv: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -77,17 +83,26 @@ describe("narwhal -c site.conf (a real process)", () => {
     writeFileSync(conf, fill(GOOD, await freePort(), dir));
     const r = run(["-t", "-c", conf]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, `narwhal: the configuration file ${conf} syntax is ok\nnarwhal: configuration file ${conf} test is successful\n`);
+    assert.equal(
+      r.stderr,
+      `narwhal: the configuration file ${conf} syntax is ok\nnarwhal: configuration file ${conf} test is successful\n`,
+    );
   });
 
   it("-t on a bad config: nginx's message with FILE:LINE, exit 1; serving refuses to start", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const conf = join(dir, "bad.conf");
-    writeFileSync(conf, "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n    frobnicate on;\n  }\n}\n");
+    writeFileSync(
+      conf,
+      "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n    frobnicate on;\n  }\n}\n",
+    );
     const t = run(["-t", "-c", conf]);
     assert.equal(t.status, 1);
-    assert.equal(t.stderr, `narwhal: [emerg] unknown directive "frobnicate" in ${conf}:5\nnarwhal: configuration file ${conf} test failed\n`);
+    assert.equal(
+      t.stderr,
+      `narwhal: [emerg] unknown directive "frobnicate" in ${conf}:5\nnarwhal: configuration file ${conf} test failed\n`,
+    );
     const s = run(["-c", conf]);
     assert.equal(s.status, 1);
     assert.equal(s.stderr, `narwhal: [emerg] unknown directive "frobnicate" in ${conf}:5\n`);
@@ -99,16 +114,24 @@ describe("narwhal -c site.conf (a real process)", () => {
     const port = await freePort();
     const conf = join(dir, "site.conf");
     writeFileSync(conf, fill(GOOD, port, dir));
-    const child = spawn(process.execPath, nodeArgs(["-c", conf]), { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, nodeArgs(["-c", conf]), {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     try {
-      assert.ok(await until(async () => (await bodyOf(port)) === "version one\n", 15_000), `not serving: ${stderr}`);
+      assert.ok(
+        await until(async () => (await bodyOf(port)) === "version one\n", 15_000),
+        `not serving: ${stderr}`,
+      );
       assert.equal(readFileSync(join(dir, "narwhal.pid"), "utf8").trim(), String(child.pid));
 
       writeFileSync(conf, fill(GOOD.replace("version one", "version two"), port, dir));
       child.kill("SIGHUP");
-      assert.ok(await until(async () => (await bodyOf(port)) === "version two\n", 5_000), "reload did not switch");
+      assert.ok(
+        await until(async () => (await bodyOf(port)) === "version two\n", 5_000),
+        "reload did not switch",
+      );
 
       writeFileSync(conf, fill(GOOD.replace("return 200", "retur 200"), port, dir));
       child.kill("SIGHUP");
@@ -120,7 +143,10 @@ describe("narwhal -c site.conf (a real process)", () => {
       writeFileSync(conf, fill(GOOD.replace("version one", "version three"), port, dir));
       const sig = run(["-s", "reload", "-c", conf]);
       assert.equal(sig.status, 0, sig.stderr);
-      assert.ok(await until(async () => (await bodyOf(port)) === "version three\n", 5_000), "-s reload did not switch");
+      assert.ok(
+        await until(async () => (await bodyOf(port)) === "version three\n", 5_000),
+        "-s reload did not switch",
+      );
 
       child.kill("SIGTERM");
       assert.equal(await exited(child, 5_000), 0);

@@ -224,7 +224,10 @@ describe("static files and the rewrite module through the config", () => {
 
   it("variables: $uri $args $is_args $host set, $arg_, $request_uri", async () => {
     const r = await get(s.port, "/vars/%7Ex?a=1&b=2", { Host: "Example.COM:81" });
-    assert.equal(r.text, `uri=/vars/~x args=a=1&b=2 is_args=? host=example.com who=127.0.0.1:${s.port} method=GET ru=/vars/%7Ex?a=1&b=2 a=1\n`);
+    assert.equal(
+      r.text,
+      `uri=/vars/~x args=a=1&b=2 is_args=? host=example.com who=127.0.0.1:${s.port} method=GET ru=/vars/%7Ex?a=1&b=2 a=1\n`,
+    );
   });
 
   it("regex captures, numbered and named", async () => {

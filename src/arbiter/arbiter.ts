@@ -84,6 +84,8 @@ export class Arbiter {
   private phase: Phase = "idle";
   private target: number;
   private readonly workers = new Set<Worker>();
+  /** The same workers as an array, for the per-request scan in pick(). */
+  private list: Worker[] = [];
   private readonly queue: Waiter[] = [];
   private readonly events: ArbiterEvent[] = [];
   private scheduled = false;
@@ -207,7 +209,7 @@ export class Arbiter {
   private pick(): Worker | null {
     let best: Worker | null = null;
     let bestLoad = Infinity;
-    const list = [...this.workers];
+    const list = this.list;
     const n = list.length;
     for (let k = 0; k < n; k++) {
       const w = list[(this.rr + k) % n]!;
@@ -300,6 +302,7 @@ export class Arbiter {
         return;
       case "exit":
         this.workers.delete(ev.worker);
+        this.list = [...this.workers];
         this.reaped(ev.worker, ev.code, ev.signal);
         return;
       case "stop":
@@ -376,6 +379,7 @@ export class Arbiter {
   private spawnOne(): void {
     const w = new Worker(++this.serial, this.opts.spec, this.opts.log, this.opts.output, this.onWorkerEvent);
     this.workers.add(w);
+    this.list = [...this.workers];
     this.opts.log.info(`Booting worker ${w.serial} with pid: ${w.pid}`);
   }
 

@@ -221,6 +221,15 @@ export const HTTP_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("merge_slashes", (c) => flagValue(c)),
   }),
   files({
+    name: "server_name_in_redirect",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "server_name_in_redirect on | off;",
+    default: "off",
+    doc: "In absolute redirects issued by the server, use the server's first `server_name` instead of the Host header.",
+    handler: setting("server_name_in_redirect", (c) => flagValue(c)),
+  }),
+  files({
     name: "absolute_redirect",
     contexts: HSL,
     args: [1, 1],

@@ -125,6 +125,29 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     doc: "Accepted, no effect (Node accepts every pending connection).",
     handler: { kind: "ignore", validate: (c) => void flagValue(c) },
   }),
+  moot({
+    name: "load_module",
+    contexts: ["main"],
+    args: [1, 1],
+    syntax: "load_module file;",
+    effect: "moot",
+    doc: "Accepted, no effect: narwhal has no dynamic modules (stock Debian configs load some from modules-enabled/); their directives remain unknown.",
+    handler: { kind: "ignore" },
+  }),
+  ...(["ssl_protocols", "ssl_prefer_server_ciphers"] as const).map((name) =>
+    moot({
+      name,
+      contexts: ["http", "server"],
+      args: [1, Infinity],
+      syntax:
+        name === "ssl_protocols"
+          ? "ssl_protocols [TLSv1.2] [TLSv1.3] ...;"
+          : "ssl_prefer_server_ciphers on | off;",
+      effect: "moot",
+      doc: "Accepted, no effect: present in stock Debian configs; narwhal does not terminate TLS (a `listen ... ssl` is refused).",
+      handler: { kind: "ignore" },
+    }),
+  ),
   ...[
     "types_hash_max_size",
     "types_hash_bucket_size",

@@ -54,8 +54,7 @@ function parseProxyRedirect(c: ApplyContext): ProxyRedirect {
 
 function parseUpstreamServer(c: ApplyContext): readonly UpstreamServer[] {
   let address = arg0(c);
-  if (!address.startsWith("unix:") && !/:\d+$/.test(address) && !address.endsWith("]"))
-    address += ":80";
+  if (!address.startsWith("unix:") && !/:\d+$/.test(address)) address += ":80";
   if (address.startsWith("unix:") && address.length === 5) c.fail(`invalid parameter "${address}"`);
   const s = {
     address,

@@ -132,6 +132,7 @@ export interface HttpConf {
   readonly access: readonly AccessRule[];
   readonly autoindex: boolean;
   readonly absolute_redirect: boolean;
+  readonly server_name_in_redirect: boolean;
   readonly merge_slashes: boolean;
   readonly disable_symlinks: DisableSymlinks;
   /** narwhal: serve files and directories whose name starts with ".". */

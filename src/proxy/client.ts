@@ -137,7 +137,7 @@ export interface DispatchRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: HeaderList;
-  readonly body: Buffer | AsyncIterable<Buffer> | null;
+  readonly body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer> | null;
   /** No keep-alive for this exchange (Connection: close). */
   readonly close: boolean;
   readonly upgrade: string | null;

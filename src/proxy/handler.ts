@@ -58,6 +58,17 @@ export interface ProxyDeps {
 const NON_IDEMPOTENT = new Set(["POST", "LOCK", "PATCH"]);
 
 const DEFAULT_KEEPALIVE_TIMEOUT = 60_000;
+const SEND_PIECE = 64 * 1024;
+
+/** undici writes an iterable body piece by piece, waiting for 'drain' between pieces. */
+function pieces(buf: Buffer): Iterable<Buffer> {
+  return {
+    *[Symbol.iterator]() {
+      for (let off = 0; off < buf.length; off += SEND_PIECE)
+        yield buf.subarray(off, off + SEND_PIECE);
+    },
+  };
+}
 
 export class ProxyHandler {
   private readonly staticTarget: PassTarget | null;
@@ -133,8 +144,13 @@ export class ProxyHandler {
     if (wantBody && buffered) bodyBuf = await readAll(req.body);
     else if (wantBody) streamBody = new StreamedBody(req.body[Symbol.asyncIterator]());
     const headers: HeaderList = [...head.headers];
-    if (streamBody !== null && req.contentLength !== null)
+    if (streamBody !== null && req.contentLength !== null) {
       headers.push(["Content-Length", String(req.contentLength)]);
+    }
+    // A big buffered body goes in pieces so that proxy_send_timeout sees progress (undici
+    // writes a Buffer in one go and reports it sent at once, whatever the socket does).
+    const pieced = bodyBuf !== null && bodyBuf.length > SEND_PIECE;
+    if (bodyBuf !== null && pieced) headers.push(["Content-Length", String(bodyBuf.length)]);
 
     let clientGone = false;
     let cancelCurrent: ((why: Error) => void) | null = null;
@@ -172,7 +188,9 @@ export class ProxyHandler {
         method: req.method,
         path,
         headers,
-        body: bodyBuf ?? (streamBody !== null ? streamBody.iterable() : null),
+        body: pieced
+          ? pieces(bodyBuf!)
+          : (bodyBuf ?? (streamBody !== null ? streamBody.iterable() : null)),
         close: !keepalive || head.upgrade !== null,
         upgrade: head.upgrade,
         readTimeout: o.readTimeout,

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { HttpServer } from "../../src/http/server.js";
+import { DEFAULT_LIMITS, type HttpLimits } from "../../src/http/limits.js";
 import { Logger, LineSink } from "../../src/core/log.js";
 import type { IncomingRequest } from "../../src/http/types.js";
 import { ProxyHandler, proxyRequest } from "../../src/proxy/handler.js";
@@ -148,6 +149,7 @@ export async function front(
   options: Partial<ProxyOptions> & { pass: ProxyOptions["pass"] },
   groups: UpstreamGroup[] = [],
   location = "/",
+  limits: Partial<HttpLimits> = {},
 ): Promise<ProxyFront> {
   const clients = new UpstreamClients();
   const upstreams = new Map(groups.map((g) => [g.name.toLowerCase(), g]));
@@ -159,6 +161,7 @@ export async function front(
   const outcomes: ProxyOutcome[] = [];
   const server = new HttpServer({
     logger: quiet(),
+    limits: { ...DEFAULT_LIMITS, ...limits },
     handler: async (req, res) => {
       outcomes.push(await proxyRequest(handler, req, res, contextOf(req, location)));
     },

@@ -171,3 +171,39 @@ test("backup server takes over only while the primary is down, then the primary 
     await backup.close();
   }
 });
+
+test("proxy_send_timeout: an upstream that stops reading the body gets 504 (not the read timeout)", async () => {
+  const { createServer } = await import("node:net");
+  const held: import("node:net").Socket[] = [];
+  const sink = createServer((s) => {
+    held.push(s);
+    s.pause(); // accept, never read
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const port = (sink.address() as { port: number }).port;
+  const px = await front(
+    { pass: `http://127.0.0.1:${port}`, sendTimeout: 300, readTimeout: 20_000 },
+    [],
+    "/",
+    {
+      maxBodySize: 64 * 1024 * 1024,
+    },
+  );
+  try {
+    const size = 48 * 1024 * 1024;
+    const c = await RawClient.connect(px.port);
+    const t0 = Date.now();
+    void c.write(
+      `PUT /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    void c.write(Buffer.alloc(size, 0x62));
+    const res = await c.response(0, 15_000);
+    assert.equal(res.status, 504);
+    assert.ok(Date.now() - t0 < 10_000);
+    c.destroy();
+  } finally {
+    await px.close();
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => sink.close(() => r()));
+  }
+});

@@ -168,6 +168,16 @@ export class Arbiter {
   }
 
   /**
+   * The fast path: a Lease at once when a thread is free and nobody is queued, else null
+   * (then call dispatch(), which queues). Saves a promise and an AbortSignal per request.
+   */
+  tryDispatch(sink: RequestSink): Lease | null {
+    if (this.queue.length > 0 || this.phase === "stopping" || this.phase === "stopped") return null;
+    const w = this.pick();
+    return w === null ? null : this.grant(w, sink, performance.now());
+  }
+
+  /**
    * Hand a request to a worker: resolves with a Lease as soon as a thread is free (now,
    * or when it leaves the queue). Rejects with PoolUnavailable when the queue is full or
    * the pool is stopping, and with the signal's reason when the client leaves first.

@@ -19,6 +19,8 @@ import { requestMeta } from "./request-meta.js";
 
 /** What the gateway needs from the arbiter. */
 export interface WorkerPool {
+  /** A lease at once if a thread is free and nobody waits; else null. */
+  tryDispatch?(sink: RequestSink): Lease | null;
   dispatch(sink: RequestSink, signal?: AbortSignal): Promise<Lease>;
 }
 
@@ -48,10 +50,11 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
     const record = newRecord();
     RECORDS.set(req, record);
     const done = (): void => o.onDone?.(req, res, record);
-    const gone = new AbortController();
+    // Created only if the request has to wait in the queue.
+    let gone: AbortController | null = null;
     let exchange: WsgiExchange | null = null;
     res.onClientGone(() => {
-      gone.abort(new Error("client gone"));
+      gone?.abort(new Error("client gone"));
       exchange?.clientLeft();
     });
 
@@ -82,18 +85,21 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
 
     // 2. A worker thread (at once, or after waiting in the bounded queue).
     exchange = new WsgiExchange(req, res, requestMeta(req), body, o.log, record, done);
-    let lease: Lease;
-    try {
-      lease = await o.pool.dispatch(exchange, gone.signal);
-    } catch (err) {
-      await disposeBody(body);
-      if (err instanceof PoolUnavailable) {
-        record.outcome = "unavailable";
-        o.log.warning(`${err.message}: 503 for ${req.method} ${req.target}`);
-        res.sendError(503, retry);
-      } else record.outcome = "client_gone";
-      done();
-      return;
+    let lease: Lease | null = o.pool.tryDispatch?.(exchange) ?? null;
+    if (lease === null) {
+      gone = new AbortController();
+      try {
+        lease = await o.pool.dispatch(exchange, gone.signal);
+      } catch (err) {
+        await disposeBody(body);
+        if (err instanceof PoolUnavailable) {
+          record.outcome = "unavailable";
+          o.log.warning(`${err.message}: 503 for ${req.method} ${req.target}`);
+          res.sendError(503, retry);
+        } else record.outcome = "client_gone";
+        done();
+        return;
+      }
     }
 
     // 3. Send it; the exchange streams the reply as frames arrive.

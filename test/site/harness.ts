@@ -38,19 +38,27 @@ export interface RunningSite {
 }
 
 /** Replace PORT and DIR in a config text. */
-export function fill(text: string, port: number, dir: string): string {
-  return text.replaceAll("PORT", String(port)).replaceAll("DIR", dir);
+export function fill(
+  text: string,
+  port: number,
+  dir: string,
+  extra: Record<string, string> = {},
+): string {
+  let t = text;
+  for (const [k, v] of Object.entries(extra)) t = t.replaceAll(k, v);
+  return t.replaceAll("PORT", String(port)).replaceAll("DIR", dir);
 }
 
 export async function startSite(
   conf: string,
   files: Record<string, string | Buffer> = {},
   logLevel: "critical" | "debug" = "critical",
+  extra: Record<string, string> = {},
 ): Promise<RunningSite> {
   const dir = tempDir(files);
   const port = await freePort();
   const confPath = join(dir, "site.conf");
-  writeFileSync(confPath, fill(conf, port, dir));
+  writeFileSync(confPath, fill(conf, port, dir, extra));
   const log = new Logger(new LineSink("-"), logLevel);
   const server = await SiteServer.start(loadNginxConfig(confPath), log);
   return {

@@ -132,3 +132,60 @@ test("-g directives go to the main context; duplicates with the file are reporte
   assert.equal(c.main.worker_processes, 3);
   assert.equal(c.main.pid, "/srv/prefix/p.pid");
 });
+
+test("property: any text either parses or fails with a ConfigError (never another exception)", async () => {
+  const fc = (await import("fast-check")).default;
+  const dir = mkdtempSync(join(tmpdir(), "narwhal-fuzz-"));
+  const piece = fc.constantFrom(
+    "server",
+    "location",
+    "listen",
+    "root",
+    "alias",
+    "if",
+    "return",
+    "rewrite",
+    "set",
+    "add_header",
+    "8080",
+    "/a/",
+    "~",
+    "=",
+    "^~",
+    "@x",
+    "$uri",
+    "${host}",
+    "$",
+    "(",
+    ")",
+    "{",
+    "}",
+    ";",
+    " ",
+    "\n",
+    '"',
+    "'",
+    "\\",
+    "#",
+    "types",
+    "upstream",
+    "events",
+    "http",
+    "include",
+    "*",
+    "[::]:80",
+    "unix:",
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+      const file = join(dir, "fuzz.conf");
+      writeFileSync(file, parts.join(""));
+      try {
+        loadNginxConfig(file);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+      }
+    }),
+    { numRuns: 1500 },
+  );
+});

@@ -1,5 +1,6 @@
-"""python -m narwhal_worker [--fd N] [--threads N] [--chdir DIR] [--pythonpath DIRS]
-[--name NAME] APP_MODULE   (docs/protocol.md, "Transport and command line").
+"""python -m narwhal_worker [--fd N | --connect PATH] [--threads N] [--chdir DIR]
+[--pythonpath DIRS] [--name NAME] [--preload] APP_MODULE
+(docs/protocol.md, "Transport and command line" and "Preload").
 
 Exit status: 0 after SHUTDOWN or EOF on the socket, 3 when the worker itself cannot
 start, 4 when the app cannot be loaded (Gunicorn's APP_LOAD_ERROR). A boot failure is
@@ -35,6 +36,8 @@ def parse_args(argv):
     p.add_argument("--chdir", default=None)
     p.add_argument("--pythonpath", default=None)
     p.add_argument("--name", default="")
+    p.add_argument("--connect", default=None)
+    p.add_argument("--preload", action="store_true")
     p.add_argument("app")
     args = p.parse_args(argv)
     if args.threads < 1:
@@ -78,7 +81,7 @@ def main(argv=None):
     channel = None
     try:
         args = parse_args(argv)
-        channel = Channel(args.fd)
+        channel = Channel.connect(args.connect) if args.connect else Channel(args.fd)
     except (_Usage, OSError, ValueError) as err:
         reason = "narwhal_worker: %s" % err
         if channel is None and isinstance(err, _Usage):
@@ -109,7 +112,12 @@ def main(argv=None):
         reason = lines[-1].strip() if lines else type(err).__name__
         return _boot_error(channel, reason, tb, EXIT_APP_LOAD)
 
-    worker = Worker(channel, app, args.app, threads=args.threads, name=args.name)
+    if args.preload:
+        from .preload import Zygote
+
+        worker = Zygote(channel, app, args.app, threads=args.threads, name=args.name)
+    else:
+        worker = Worker(channel, app, args.app, threads=args.threads, name=args.name)
     try:
         code = worker.serve()
     except P.ProtocolError as err:

@@ -37,6 +37,7 @@ FILE_ACK = 0x05
 PING = 0x06
 SHUTDOWN = 0x07
 DUMP_STACK = 0x08
+FORK = 0x09
 # worker -> Node
 HELLO = 0x81
 BOOT_ERROR = 0x82
@@ -48,6 +49,8 @@ RESPONSE_END = 0x87
 APP_ERROR = 0x88
 LOG = 0x89
 STACK = 0x8A
+FORKED = 0x8B
+CHILD_EXIT = 0x8C
 
 NAMES = {
     v: k
@@ -77,6 +80,9 @@ _RULES = {
     APP_ERROR: ("req", 2, MAX_CONTROL_PAYLOAD),
     LOG: ("any", 2, MAX_CONTROL_PAYLOAD),
     STACK: ("req", 2, MAX_CONTROL_PAYLOAD),
+    FORK: ("conn", 2, MAX_CONTROL_PAYLOAD),
+    FORKED: ("conn", 2, MAX_CONTROL_PAYLOAD),
+    CHILD_EXIT: ("conn", 2, MAX_CONTROL_PAYLOAD),
 }
 
 BODY_INLINE = 0
@@ -441,6 +447,9 @@ _JSON_FIELDS = {
     APP_ERROR: {"reason": str, "traceback": str},
     LOG: {"level": str, "message": str},
     STACK: {"thread": str, "stack": str},
+    FORK: {"connect": str},
+    FORKED: {"pid": int},
+    CHILD_EXIT: {"pid": int},
 }
 
 

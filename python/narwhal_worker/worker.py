@@ -34,6 +34,17 @@ class Channel:
             self.sock = None
             self._sendall = self._write_all
 
+    @classmethod
+    def connect(cls, path):
+        """A channel on Node's UNIX socket (--connect, and workers forked by --preload)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+        except OSError:
+            s.close()
+            raise
+        return cls(s.detach())
+
     def _write_all(self, data):
         view = memoryview(data)
         while view:

@@ -33,7 +33,7 @@ def encode(v):
         return b"".join(P.body_frames(t, rid, bytes.fromhex(f["dataHex"])))
     if t in (P.PING, P.PONG):
         return P.encode_frame(t, rid, bytes.fromhex(f["dataHex"]))
-    if t in (P.HELLO, P.BOOT_ERROR, P.APP_ERROR, P.LOG, P.STACK):
+    if t in (P.HELLO, P.BOOT_ERROR, P.APP_ERROR, P.LOG, P.STACK, P.FORK, P.FORKED, P.CHILD_EXIT):
         return P.encode_json(t, rid, f)
     return P.encode_frame(t, rid)
 
@@ -55,7 +55,7 @@ def decode(frame):
         return {"ok": P.decode_file_ack(p)}
     if t in (P.BODY, P.RESPONSE_BODY, P.PING, P.PONG):
         return {"dataHex": bytes(p).hex()}
-    if t in (P.HELLO, P.BOOT_ERROR, P.APP_ERROR, P.LOG, P.STACK):
+    if t in (P.HELLO, P.BOOT_ERROR, P.APP_ERROR, P.LOG, P.STACK, P.FORK, P.FORKED, P.CHILD_EXIT):
         return P.decode_json(t, p)
     assert len(p) == 0
     return {}

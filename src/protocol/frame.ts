@@ -28,7 +28,7 @@ export const HEADER_SIZE = 12;
 
 /** Largest payload of any frame (REQUEST with an inline body, BODY, RESPONSE_BODY). */
 export const MAX_PAYLOAD = 16 * 1024 * 1024;
-/** Largest JSON control payload (HELLO, BOOT_ERROR, APP_ERROR, LOG, STACK). */
+/** Largest JSON control payload (HELLO, BOOT_ERROR, APP_ERROR, LOG, STACK, FORK...). */
 export const MAX_CONTROL_PAYLOAD = 1024 * 1024;
 /** Largest PING/PONG payload (opaque bytes echoed back). */
 export const MAX_PING_PAYLOAD = 64;
@@ -45,6 +45,7 @@ export const FrameType = {
   PING: 0x06,
   SHUTDOWN: 0x07,
   DUMP_STACK: 0x08,
+  FORK: 0x09,
   // worker → Node (bit 7 set)
   HELLO: 0x81,
   BOOT_ERROR: 0x82,
@@ -56,6 +57,8 @@ export const FrameType = {
   APP_ERROR: 0x88,
   LOG: 0x89,
   STACK: 0x8a,
+  FORKED: 0x8b,
+  CHILD_EXIT: 0x8c,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -91,6 +94,10 @@ const RULES = new Map<number, Rule>([
   [FrameType.APP_ERROR, { scope: "req", min: 2, max: MAX_CONTROL_PAYLOAD }],
   [FrameType.LOG, { scope: "any", min: 2, max: MAX_CONTROL_PAYLOAD }],
   [FrameType.STACK, { scope: "req", min: 2, max: MAX_CONTROL_PAYLOAD }],
+  // --preload (docs/protocol.md, "Preload"): the zygote's control channel
+  [FrameType.FORK, { scope: "conn", min: 2, max: MAX_CONTROL_PAYLOAD }],
+  [FrameType.FORKED, { scope: "conn", min: 2, max: MAX_CONTROL_PAYLOAD }],
+  [FrameType.CHILD_EXIT, { scope: "conn", min: 2, max: MAX_CONTROL_PAYLOAD }],
 ]);
 
 export interface Frame {

@@ -441,3 +441,43 @@ export function decodeLog(p: Buffer): LogRecord {
     throw new ProtocolError("BAD_JSON", `LOG level ${String(o["level"])}`);
   return o as unknown as LogRecord;
 }
+
+// ---- --preload: a zygote imports the app once and forks workers on demand (docs/protocol.md)
+
+/** FORK: fork one worker that connects to Node's UNIX socket `connect` and says HELLO there. */
+export interface ForkRequest {
+  readonly connect: string;
+}
+/** FORKED: the zygote forked a worker with this pid (its HELLO arrives on the new connection). */
+export interface Forked {
+  readonly pid: number;
+}
+/** CHILD_EXIT: a forked worker exited (reaped by the zygote, its parent). */
+export interface ChildExit {
+  readonly pid: number;
+  /** Exit status, or null when killed by a signal. */
+  readonly code: number | null;
+  /** Signal name ("SIGKILL"), or null. */
+  readonly signal: string | null;
+}
+
+export const encodeFork = (f: ForkRequest): Buffer => encodeJson(FrameType.FORK, 0, f);
+export const encodeForked = (f: Forked): Buffer => encodeJson(FrameType.FORKED, 0, f);
+export const encodeChildExit = (c: ChildExit): Buffer => encodeJson(FrameType.CHILD_EXIT, 0, c);
+
+export const decodeFork = (p: Buffer): ForkRequest =>
+  decodeJson(p, "FORK", { connect: "string" }) as unknown as ForkRequest;
+export const decodeForked = (p: Buffer): Forked =>
+  decodeJson(p, "FORKED", { pid: "number" }) as unknown as Forked;
+export function decodeChildExit(p: Buffer): ChildExit {
+  const o = decodeJson(p, "CHILD_EXIT", { pid: "number" });
+  const code = o["code"];
+  const signal = o["signal"];
+  if (
+    (code !== null && typeof code !== "number") ||
+    (signal !== null && typeof signal !== "string")
+  ) {
+    throw new ProtocolError("BAD_JSON", "CHILD_EXIT.code/signal must be a number/string or null");
+  }
+  return o as unknown as ChildExit;
+}

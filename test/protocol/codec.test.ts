@@ -8,6 +8,9 @@ import {
   BodyMode,
   decodeAppError,
   decodeBootError,
+  decodeChildExit,
+  decodeFork,
+  decodeForked,
   decodeFileAck,
   decodeHello,
   decodeLog,
@@ -20,6 +23,9 @@ import {
   encodeBody,
   encodeBodyEnd,
   encodeBootError,
+  encodeChildExit,
+  encodeFork,
+  encodeForked,
   encodeDumpStack,
   encodeFileAck,
   encodeHello,
@@ -112,6 +118,12 @@ function encode(v: Vector): Buffer {
       return encodeLog(v.id, f as never);
     case "STACK":
       return encodeStack(v.id, f as never);
+    case "FORK":
+      return encodeFork(f as never);
+    case "FORKED":
+      return encodeForked(f as never);
+    case "CHILD_EXIT":
+      return encodeChildExit(f as never);
   }
 }
 
@@ -129,6 +141,12 @@ function decode(fr: Frame): Record<string, unknown> {
       return { ...decodeLog(p) };
     case FrameType.STACK:
       return { ...decodeStack(p) };
+    case FrameType.FORK:
+      return { ...decodeFork(p) };
+    case FrameType.FORKED:
+      return { ...decodeForked(p) };
+    case FrameType.CHILD_EXIT:
+      return { ...decodeChildExit(p) };
     case FrameType.PING:
     case FrameType.PONG:
     case FrameType.BODY:

@@ -14,6 +14,9 @@ import {
   encodeBody,
   encodeBodyEnd,
   encodeBootError,
+  encodeChildExit,
+  encodeFork,
+  encodeForked,
   encodeDumpStack,
   encodeFileAck,
   encodeFrame,
@@ -271,6 +274,34 @@ const vectors: Vector[] = [
     hex: hex(encodeLog(0, { level: "info", message: "hi" })),
   },
   { name: "stack", type: "STACK", id: 7, fields: stack, hex: hex(encodeStack(7, stack)) },
+  {
+    name: "fork",
+    type: "FORK",
+    id: 0,
+    fields: { connect: "/tmp/narwhal-1/w.sock" },
+    hex: hex(encodeFork({ connect: "/tmp/narwhal-1/w.sock" })),
+  },
+  {
+    name: "forked",
+    type: "FORKED",
+    id: 0,
+    fields: { pid: 4243 },
+    hex: hex(encodeForked({ pid: 4243 })),
+  },
+  {
+    name: "child-exit-signal",
+    type: "CHILD_EXIT",
+    id: 0,
+    fields: { pid: 4243, code: null, signal: "SIGKILL" },
+    hex: hex(encodeChildExit({ pid: 4243, code: null, signal: "SIGKILL" })),
+  },
+  {
+    name: "child-exit-code",
+    type: "CHILD_EXIT",
+    id: 0,
+    fields: { pid: 4244, code: 0, signal: null },
+    hex: hex(encodeChildExit({ pid: 4244, code: 0, signal: null })),
+  },
 ];
 
 const h = (type: number, flags: number, reserved: number, id: number, len: number): string => {

@@ -4,6 +4,7 @@ import sys
 import threading
 import time
 
+IMPORTED_IN = os.getpid()
 barrier_lock = threading.Lock()
 concurrent = {"now": 0, "max": 0}
 
@@ -111,7 +112,7 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body, b"", b"tail"]
     if path == "/pid":
-        body = str(os.getpid()).encode()
+        body = ("%d %d" % (os.getpid(), IMPORTED_IN)).encode()
         start_response("200 OK", [])
         return [body]
     start_response("404 Not Found", [("Content-Type", "text/plain")])

@@ -24,9 +24,12 @@ export function shippedMimeTypesPath(): string {
  * The implicit http level of a bare site file, as Debian's nginx.conf surrounds
  * sites-enabled: `include mime.types; default_type application/octet-stream;`.
  */
+let shippedTypes: Directive[] | null = null;
+
 function bareDefaults(): Directive[] {
   const path = shippedMimeTypesPath();
-  const types = parseConfigFile(path, { includeBase: dirname(path) });
+  // The shipped file never changes while running: parse it once.
+  const types = (shippedTypes ??= parseConfigFile(path, { includeBase: dirname(path) }));
   return [
     ...types,
     {

@@ -464,11 +464,14 @@ function contentType(st: RequestState): string {
     : t;
 }
 
-/** scheme://host[:port] of this request, for absolute_redirect (port_in_redirect on). */
+/** scheme://host[:port] of this request, for absolute_redirect (nginx's port_in_redirect on). */
 function origin(st: RequestState, lookup: VariableLookup): string {
   const c = st.req.connection;
   const scheme = st.req.scheme;
-  let host = lookup("host") ?? "";
+  // server_name_in_redirect on: the primary server name; off (default): $host.
+  let host = st.conf.server_name_in_redirect
+    ? (st.server.serverNameText[0] ?? "")
+    : (lookup("host") ?? "");
   if (host === "")
     host = c.family === "unix" ? "localhost" : (lookup("server_addr") ?? "localhost");
   if (c.family === "unix") return `${scheme}://${host}`;

@@ -2,7 +2,7 @@
 // format with escaping, `if=`, and `access_log off` in a location.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { get, startSite, type RunningSite } from "./harness.js";
 import { escapeDefault } from "../../src/site/index.js";
@@ -11,12 +11,14 @@ const CONF = `
 events {}
 http {
   log_format custom '$request_method|$uri|$args|$status|$body_bytes_sent|$http_x_note|$upstream_addr|$connection_requests';
+  log_format times '$msec|$time_iso8601|$request_time|$connection|$connection_requests|$document_root|$realpath_root|$request_length|$bytes_sent|$server_protocol|$request_uri|$remote_port';
   log_format js escape=json '{"ua":"$http_user_agent","s":$status}';
   access_log DIR/combined.log;
   access_log DIR/custom.log custom;
   server {
     listen 127.0.0.1:PORT;
     root DIR/www;
+    location /times/ { access_log DIR/times.log times; root DIR/www/../www; return 200 "t\n"; }
     location /quiet/ { access_log off; return 204; }
     location /json/ { access_log DIR/json.log js; access_log DIR/cond.log custom if=$arg_log; return 200 "j\\n"; }
   }
@@ -66,6 +68,29 @@ describe("access_log and log_format", () => {
     const cond = readFileSync(join(s.dir, "cond.log"), "utf8").trim().split("\n");
     assert.equal(cond.length, 1);
     assert.match(cond[0]!, /^GET\|\/json\/\|log=1\|200\|/);
+  });
+
+  it("time, connection, path and size variables", async () => {
+    const t0 = Date.now() / 1000;
+    const r = await get(s.port, "/times/?q=1", { "X-Pad": "p" });
+    await settle();
+    const line = readFileSync(join(s.dir, "times.log"), "utf8").trim();
+    const f = line.split("|");
+    assert.equal(f.length, 12, line);
+    assert.ok(Math.abs(Number(f[0]) - t0) < 5 && /^\d+\.\d{3}$/.test(f[0]!), f[0]);
+    assert.match(f[1]!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/);
+    assert.match(f[2]!, /^\d+\.\d{3}$/);
+    assert.match(f[3]!, /^\d+$/);
+    assert.equal(f[4], "1");
+    assert.equal(f[5], `${s.dir}/www/../www`);
+    assert.equal(f[6], realpathSync(join(s.dir, "www")));
+    const head =
+      "GET /times/?q=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Pad: p\r\n\r\n";
+    assert.equal(f[7], String(head.length));
+    assert.equal(Number(f[8]) > r.body.length, true);
+    assert.equal(f[9], "HTTP/1.1");
+    assert.equal(f[10], "/times/?q=1");
+    assert.match(f[11]!, /^\d+$/);
   });
 
   it("default escaping writes quotes, backslashes, controls and non-ASCII as \\xHH", () => {

@@ -48,6 +48,12 @@ server {
     return 200 "uri=$uri args=$args is_args=$is_args host=$host who=$who method=$request_method ru=$request_uri a=$arg_a\\n";
   }
   location ~ ^/cap/(?<first>[a-z]+)/(\\d+)$ { return 200 "named=$first num=$2\\n"; }
+  location /ifconf/ {
+    if ($arg_cache) { expires 1h; }
+    return 200 "x\n";
+  }
+  location /toexternal/ { error_page 404 http://example.com/missing; }
+  location /toexternal301/ { error_page 404 =301 http://example.com/gone; }
   location /cond/ {
     if ($arg_go = yes) { return 200 "went\\n"; }
     if ($http_x_test ~* ^(abc)) { return 200 "header $1\\n"; }
@@ -232,6 +238,22 @@ describe("static files and the rewrite module through the config", () => {
 
   it("regex captures, numbered and named", async () => {
     assert.equal((await get(s.port, "/cap/abc/42")).text, "named=abc num=42\n");
+  });
+
+  it("an if block's settings are the ones in force when it matched", async () => {
+    const hit = await get(s.port, "/ifconf/?cache=1");
+    assert.equal(hit.header("cache-control"), "max-age=3600");
+    const miss = await get(s.port, "/ifconf/");
+    assert.equal(miss.header("cache-control"), null);
+  });
+
+  it("error_page to an absolute URL redirects (302, or the =code given)", async () => {
+    const r = await get(s.port, "/toexternal/nope");
+    assert.equal(r.status, 302);
+    assert.equal(r.header("location"), "http://example.com/missing");
+    const p = await get(s.port, "/toexternal301/nope");
+    assert.equal(p.status, 301);
+    assert.equal(p.header("location"), "http://example.com/gone");
   });
 
   it("if conditions: compare and regex with captures", async () => {

@@ -91,7 +91,7 @@ class Exchange:
         """The legacy write() callable: unbuffered, so it flushes what is pending."""
         if self._status is None:
             raise AssertionError("write() before start_response()")
-        if type(data) is not bytes:
+        if not isinstance(data, bytes):
             raise TypeError("write() argument must be bytes, not %s" % type(data).__name__)
         self._body(data)
         self._flush()
@@ -182,7 +182,7 @@ class Exchange:
         for chunk in result:
             if self.aborted:
                 break
-            if type(chunk) is not bytes:
+            if not isinstance(chunk, bytes):  # PEP 3333: bytestrings only (a str is a bug)
                 raise TypeError("the application yielded %s, not bytes" % type(chunk).__name__)
             if not chunk:
                 continue

@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import threading
+import traceback
 
 from . import protocol as P
 from .environ import base_environ
@@ -242,6 +243,10 @@ class Worker:
                 sys.stderr.write("narwhal_worker: %s\n" % err)
                 self._stop(3)
                 return None
+            except BaseException:  # noqa: B902 - a bug here must not leave fd 3 unread
+                traceback.print_exc()
+                self._stop(3)
+                return None
             if self.done.is_set():
                 return None
             with lock:
@@ -290,11 +295,15 @@ class Worker:
             self.send([P.encode_frame(P.PONG, 0, f.payload)])
         else:
             ex = self.exchanges.get(f.id)
-            if t == P.BODY:
-                if ex is not None and ex.input is not None:
+            if t == P.BODY or t == P.BODY_END:
+                if ex is None:
+                    return  # the request already ended (the app did not read its body)
+                if ex.req.body_mode != P.BODY_FRAMES:
+                    raise P.ProtocolError("BAD_VALUE", "%s for request %d whose body is not in frames"
+                                          % (P.type_name(t), f.id))
+                if t == P.BODY:
                     ex.input.feed(f.payload)
-            elif t == P.BODY_END:
-                if ex is not None and ex.input is not None:
+                else:
                     ex.input.finish()
             elif t == P.ABORT:
                 if ex is not None:
@@ -311,6 +320,8 @@ class Worker:
                     self.closing = True
                     if self.inflight == 0:
                         self.done.set()
+            else:
+                raise P.ProtocolError("BAD_VALUE", "%s sent to a worker" % P.type_name(t))
 
 
 def flush_std():

@@ -244,6 +244,12 @@ class Serve(unittest.TestCase):
         self.peer.sock.close()
         self.assertEqual(self.w.proc.wait(10), 0)
 
+    def test_body_frame_for_an_inline_request_is_a_protocol_violation(self):
+        self.get(1, "/sleep", "0.3")
+        self.peer.send(b"".join(P.body_frames(P.BODY, 1, b"stray")))
+        self.assertEqual(self.w.proc.wait(10), 3)
+        self.assertIn(b"BODY for request 1 whose body is not in frames", self.w.proc.stderr.read())
+
     def test_protocol_violation_exits_3(self):
         self.peer.send(b"\x99" + b"\x00" * 11)
         self.assertEqual(self.w.proc.wait(10), 3)

@@ -133,6 +133,8 @@ export class ProxyHandler {
       locationPrefix: ctx.locationPrefix,
       uriChanged: ctx.uriChanged,
     });
+    // A front end that cannot hand its socket over gets a plain request sent upstream.
+    const upgrade = res.upgrade !== undefined ? head.upgrade : null;
     const keepalive = group.spec.keepalive !== null && o.httpVersion === "1.1" && !head.close;
 
     // The request body: read whole first (proxy_request_buffering on, and always for a
@@ -191,8 +193,8 @@ export class ProxyHandler {
         body: pieced
           ? pieces(bodyBuf!)
           : (bodyBuf ?? (streamBody !== null ? streamBody.iterable() : null)),
-        close: !keepalive || head.upgrade !== null,
-        upgrade: head.upgrade,
+        close: !keepalive || upgrade !== null,
+        upgrade,
         readTimeout: o.readTimeout,
         sendTimeout: o.sendTimeout,
       };

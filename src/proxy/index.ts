@@ -27,5 +27,12 @@ export {
   hiddenSet,
 } from "./headers.js";
 export { HOP_BY_HOP, stripHopByHop, connectionTokens } from "./hop-by-hop.js";
-export { realIp, parseCidr, cidrMatch, type Cidr, type RealIpOptions } from "./real-ip.js";
+export {
+  realIp,
+  realIpOf,
+  parseCidr,
+  cidrMatch,
+  type Cidr,
+  type RealIpOptions,
+} from "./real-ip.js";
 export * from "./types.js";

@@ -6,6 +6,7 @@
  * (or the leftmost, if all are trusted) is the client. A malformed entry stops the walk.
  */
 import { isIP } from "node:net";
+import type { IncomingRequest } from "../http/types.js";
 
 /** A parsed `set_real_ip_from` value: an IPv4/IPv6 network, or "unix:". */
 export type Cidr =
@@ -142,4 +143,14 @@ export function realIp(
     if (!opts.recursive) return addr;
   }
   return addr;
+}
+
+/** realIp() for a request: its peer address and every value of the configured header. */
+export function realIpOf(opts: RealIpOptions, req: IncomingRequest): string {
+  const peer = req.connection.family === "unix" ? "unix:" : req.connection.remoteAddress;
+  const name = opts.header.toLowerCase();
+  const values: string[] = [];
+  for (const [n, v] of req.headers) if (n.toLowerCase() === name) values.push(v);
+  const out = realIp(opts, peer, values);
+  return out === "unix:" ? req.connection.remoteAddress : out;
 }

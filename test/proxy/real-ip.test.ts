@@ -76,3 +76,30 @@ test("real_ip X-Forwarded-For: last entry, or recursive walk over trusted hops",
   assert.equal(realIp(rec, "10.0.0.1", ["127.0.0.1, 203.0.113.9, 10.0.0.3"]), "203.0.113.9");
   assert.equal(realIp(rec, "8.8.8.8", xff), "8.8.8.8");
 });
+
+test("realIpOf reads every value of the header from the request", async () => {
+  const { realIpOf } = await import("../../src/proxy/real-ip.js");
+  const req = {
+    connection: { family: "IPv4", remoteAddress: "10.0.0.1" },
+    headers: [
+      ["X-Forwarded-For", "203.0.113.5"],
+      ["x-forwarded-for", "10.9.9.9"],
+    ],
+  } as unknown as Parameters<typeof realIpOf>[1];
+  assert.equal(
+    realIpOf({ from: [parseCidr("10.0.0.0/8")], header: "X-Forwarded-For", recursive: true }, req),
+    "203.0.113.5",
+  );
+  const unixReq = {
+    connection: { family: "unix", remoteAddress: "" },
+    headers: [["X-Real-IP", "1.2.3.4"]],
+  } as unknown as Parameters<typeof realIpOf>[1];
+  assert.equal(
+    realIpOf({ from: [parseCidr("unix:")], header: "X-Real-IP", recursive: false }, unixReq),
+    "1.2.3.4",
+  );
+  assert.equal(
+    realIpOf({ from: [parseCidr("10.0.0.0/8")], header: "X-Real-IP", recursive: false }, unixReq),
+    "",
+  );
+});

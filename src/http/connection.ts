@@ -86,12 +86,23 @@ export class Connection implements ResponseHost, BodyHost {
     this.info = info;
     this.serverHeader = limits.serverHeader;
     this.parser = new RequestParser(limits, { address: info.family === "unix" ? "" : info.peerAddress });
-    socket.on("data", (d: Buffer) => this.onData(d));
-    socket.on("end", () => this.onEnd());
-    socket.on("drain", () => this.onDrain());
+    // Nothing a client sends may take the process down: a bug surfacing in an event handler
+    // costs this connection only.
+    socket.on("data", (d: Buffer) => this.guard(() => this.onData(d)));
+    socket.on("end", () => this.guard(() => this.onEnd()));
+    socket.on("drain", () => this.guard(() => this.onDrain()));
     socket.on("error", (e: NodeJS.ErrnoException) => this.onSocketError(e));
     socket.on("close", () => this.onClose());
     this.rearm();
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.logger.error(`client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.destroy();
+    }
   }
 
   private get peer(): string {
@@ -448,7 +459,7 @@ export class Connection implements ResponseHost, BodyHost {
     this.clearTimer();
     this.timerPhase = p;
     if (p !== Phase.None) {
-      this.timer = setTimeout(() => this.onTimeout(p), Math.max(1, this.duration(p)));
+      this.timer = setTimeout(() => this.guard(() => this.onTimeout(p)), Math.max(1, this.duration(p)));
     }
   }
 

@@ -141,7 +141,9 @@ class Exchange:
                 self.input = make_input(self.req)
             environ = build_environ(worker.base_environ, self.req, self.input)
             result = worker.app(environ, self.start_response)
-            if isinstance(result, FileWrapper) and self._hand_off(result):
+            if type(result) is list and self._status is not None and not self._sent:
+                self._small_list(result)
+            elif isinstance(result, FileWrapper) and self._hand_off(result):
                 pass
             else:
                 self._iterate(result)
@@ -175,6 +177,22 @@ class Exchange:
         self._out = []
         out.append(P.end_frame(self.rid) if terminal is None else terminal)
         worker.finish(self, out)
+
+    def _small_list(self, result):
+        """The common case (a list of bytes): head and body go out with the terminal frame."""
+        total = 0
+        for chunk in result:
+            if not isinstance(chunk, bytes):
+                raise TypeError("the application yielded %s, not bytes" % type(chunk).__name__)
+            total += len(chunk)
+        if total > _COALESCE or self.aborted:
+            self._iterate(result)
+            return
+        self._head()
+        if total:
+            body = result[0] if len(result) == 1 else b"".join(result)
+            self._queue(P.frame_header(P.RESPONSE_BODY, self.rid, total))
+            self._queue(body)
 
     def _iterate(self, result):
         # A list or tuple is complete already: gather it and write once at the end.

@@ -51,20 +51,37 @@ def _check_status(status):
     return code, m.group(2)
 
 
+# (name, value) pairs already found valid: apps repeat the same few headers on every
+# response, so most checks are one set lookup. Bounded; cleared when full.
+_valid_pairs = set()
+_DIGITS = re.compile(r"[0-9]+\Z")
+
+
 def check_headers(headers):
     """Return the headers as a list of (name, value) native strings, or raise."""
     # PEP 3333 asks for a list of tuples; like Gunicorn we also take a tuple of pairs and
     # [name, value] lists (real apps send them), and refuse anything else.
+    copied = False
     if type(headers) is not list:
         if type(headers) is not tuple:
             raise InvalidResponse("headers must be a list, not %s" % type(headers).__name__)
         headers = list(headers)
+        copied = True
+    valid = _valid_pairs
     for i, item in enumerate(headers):
         if type(item) is not tuple:
             if type(item) is not list or len(item) != 2:
                 raise InvalidResponse("header %r is not a (name, value) pair" % (item,))
+            if not copied:
+                headers = list(headers)  # never modify the app's own list
+                copied = True
             item = headers[i] = tuple(item)
-        elif len(item) != 2:
+        try:
+            if item in valid:
+                continue
+        except TypeError:
+            pass  # unhashable parts: the checks below say what is wrong
+        if len(item) != 2:
             raise InvalidResponse("header %r is not a (name, value) pair" % (item,))
         name, value = item
         if type(name) is not str or type(value) is not str:
@@ -76,8 +93,11 @@ def check_headers(headers):
         lname = name.lower()
         if lname in HOP_BY_HOP:
             raise InvalidResponse("hop-by-hop header %r not allowed (PEP 3333)" % name)
-        if lname == "content-length" and not value.strip(" \t").isdigit():
+        if lname == "content-length" and _DIGITS.match(value.strip(" \t")) is None:
             raise InvalidResponse("invalid Content-Length %r" % value)
+        if len(valid) >= 4096:
+            valid.clear()
+        valid.add(item)
     return headers
 
 

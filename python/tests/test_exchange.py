@@ -112,7 +112,8 @@ class ExchangeTest(unittest.TestCase):
                  ("200 OK", {"X": "dict"}), ("200 OK", [("X", 1)]), ("200 OK", [("X", "\u0100")]),
                  ("200 OK", [("Content-Length", "12abc")]), ("200 OK", [("Transfer-Encoding", "chunked")]),
                  ("200 OK", [("X", "a\x00b")]), ("200 OK", [("X", "v", "extra")]), ("200 OK", ["X: v"]),
-                 ("200 OK", [(b"X", "bytes name")]), ("200 OK", [("X-\u00e9", "non-token")])]
+                 ("200 OK", [(b"X", "bytes name")]), ("200 OK", [("X-\u00e9", "non-token")]),
+                 ("200 OK", [("Content-Length", "\u00b2")]), ("200 OK", [("X", ["unhashable"])])]
         for status, headers in cases:
             with self.subTest(status=status, headers=headers):
                 def app(environ, start_response, status=status, headers=headers):

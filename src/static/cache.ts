@@ -1,5 +1,5 @@
 /**
- * An in-memory cache of small hot files: LRU bounded by total bytes, each entry
+ * An in-memory cache of small hot files: CLOCK (second-chance LRU) bounded by total bytes, each entry
  * revalidated by stat() (device, inode, size, mtime) before use, at most every `validMs`
  * (0: on every hit). Holds the derived header values too, so a hit costs one stat and
  * no allocation beyond the header list.
@@ -18,8 +18,10 @@ export interface CachedFile {
   readonly lastModified: string;
   /** gzip-compressed body per compression level, filled on demand. */
   gzipped: Map<number, Buffer> | null;
-  /** performance.now() of the last successful revalidation. */
+  /** performance.now() of the last successful revalidation (kept only with validMs > 0). */
   checkedAt: number;
+  /** Used since the eviction hand last passed (CLOCK's reference bit). */
+  used?: boolean;
 }
 
 export interface FileCacheOptions {
@@ -52,18 +54,17 @@ export class FileCache {
     return this.entries.size;
   }
 
-  /** The entry for a path, made most recently used. */
+  /** The entry for a path, marked as used (a hit costs one Map lookup, no reordering). */
   get(path: string): CachedFile | undefined {
     const e = this.entries.get(path);
-    if (e === undefined) return undefined;
-    this.entries.delete(path);
-    this.entries.set(path, e);
+    if (e !== undefined) e.used = true;
     return e;
   }
 
   set(entry: CachedFile): void {
     if (entry.size > this.maxFileSize) return;
     this.delete(entry.path);
+    entry.used = false;
     this.entries.set(entry.path, entry);
     this.total += weight(entry);
     this.evict();
@@ -92,10 +93,16 @@ export class FileCache {
   }
 
   private evict(): void {
-    // Map iteration order is insertion order: the first key is the least recently used.
-    for (const key of this.entries.keys()) {
+    // Map iteration order is insertion order, the clock's hand: a used entry gets a second
+    // chance (moved to the end, bit cleared), an unused one goes. Each entry is visited at
+    // most twice, so this ends.
+    for (const [key, e] of this.entries) {
       if (this.total <= this.maxBytes) break;
-      this.delete(key);
+      if (e.used === true) {
+        e.used = false;
+        this.entries.delete(key);
+        this.entries.set(key, e);
+      } else this.delete(key);
     }
   }
 }

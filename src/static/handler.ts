@@ -31,7 +31,7 @@ import {
 import { acceptsGzip, gzipEligible, gzipVersionOk } from "./gzip.js";
 import { contentTypeFor } from "./mime.js";
 import type { StaticOptions } from "./options.js";
-import { contentRange, nextBoundary, parseRange, planMultipart, unsatisfiedRange, type ByteRange } from "./range.js";
+import { contentRange, nextBoundary, parseRange, planMultipart, unsatisfiedRange, type ByteRange, type MultipartPlan } from "./range.js";
 import { resolveStaticPath } from "./resolve.js";
 
 export type StaticOutcome =
@@ -45,6 +45,17 @@ export type StaticOutcome =
   | { readonly kind: "internal"; readonly uri: string };
 
 type ErrorStatus = 400 | 403 | 404 | 405 | 412 | 416 | 500;
+/** Internal steps answer synchronously when they can (the cached hot path allocates no promise). */
+type Step = StaticOutcome | Promise<StaticOutcome>;
+
+const SENT: Readonly<Record<number, StaticOutcome>> = {
+  200: { kind: "sent", status: 200 },
+  206: { kind: "sent", status: 206 },
+  304: { kind: "sent", status: 304 },
+};
+function sent(st: 200 | 206 | 304): StaticOutcome {
+  return SENT[st]!;
+}
 
 function status(s: ErrorStatus, headers: HeaderList = []): StaticOutcome {
   return { kind: "status", status: s, headers };
@@ -84,7 +95,7 @@ function loadSource(path: string, jail: string, rel: string, opts: StaticOptions
   if (cache !== null) {
     const e = cache.get(path);
     if (e !== undefined) {
-      const now = performance.now();
+      const now = cache.validMs > 0 ? performance.now() : 0;
       if (cache.validMs > 0 && now - e.checkedAt <= cache.validMs) {
         if (realPathAllowed(e.realPath, jail, rel, opts.symlinks)) return memSource(e);
       } else {
@@ -129,7 +140,7 @@ function loadSource(path: string, jail: string, rel: string, opts: StaticOptions
       etag: body.length === f.size ? etag : fileEtag(mtimeSec, body.length),
       lastModified: lm,
       gzipped: null,
-      checkedAt: performance.now(),
+      checkedAt: cache.validMs > 0 ? performance.now() : 0,
     };
     // A file that shrank while we read it is served as read but not cached.
     if (body.length === f.size) cache.set(entry);
@@ -168,7 +179,8 @@ export async function serveStatic(
   return serveAt(req, res, uri, opts, log, args, 0);
 }
 
-async function serveAt(
+
+function serveAt(
   req: IncomingRequest,
   res: ResponseWriter,
   uri: string,
@@ -176,7 +188,7 @@ async function serveAt(
   log: Logger,
   args: string,
   depth: number,
-): Promise<StaticOutcome> {
+): Step {
   const method = req.method;
   // ngx_http_static_module: only GET, HEAD and POST reach a file; nginx sends no Allow.
   if (method !== "GET" && method !== "HEAD" && method !== "POST") return status(405);
@@ -216,7 +228,7 @@ async function serveAt(
   return sendFile(req, res, uri, loaded.src, opts, null, vary);
 }
 
-async function serveDirectory(
+function serveDirectory(
   req: IncomingRequest,
   res: ResponseWriter,
   uri: string,
@@ -226,7 +238,7 @@ async function serveDirectory(
   opts: StaticOptions,
   log: Logger,
   depth: number,
-): Promise<StaticOutcome> {
+): Step {
   // ngx_http_index_module: the first index that exists wins.
   for (const name of opts.index) {
     if (name === "") continue;
@@ -279,7 +291,7 @@ async function serveDirectory(
     res.writeHead(200, headers);
     if (req.method === "HEAD") res.end();
     else res.end(html);
-    return { kind: "sent", status: 200 };
+    return sent(200);
   }
   // ngx_http_core_content_phase: "directory index of ... is forbidden"
   log.error(`directory index of "${path}" is forbidden`);
@@ -294,7 +306,7 @@ function pushExtra(headers: HeaderList, opts: StaticOptions, st: number, mtimeSe
 }
 
 /** Send a file representation: conditionals, then ranges, then the body. */
-async function sendFile(
+function sendFile(
   req: IncomingRequest,
   res: ResponseWriter,
   uri: string,
@@ -302,7 +314,7 @@ async function sendFile(
   opts: StaticOptions,
   encoding: "gzip" | null,
   varyIn: boolean,
-): Promise<StaticOutcome> {
+): Step {
   const head = req.method === "HEAD";
   const ct = contentTypeFor(uri, opts.types, opts.defaultType, opts.charset, opts.charsetTypes);
   let vary = varyIn;
@@ -341,7 +353,7 @@ async function sendFile(
     pushExtra(headers, opts, 304, src.mtimeSec);
     res.writeHead(304, headers);
     res.end();
-    return { kind: "sent", status: 304 };
+    return sent(304);
   }
 
   const rangesAllowed = !flyGzip && opts.maxRanges !== 0;
@@ -380,12 +392,14 @@ async function sendFile(
   } else if (src.body !== null) {
     res.end(src.body);
   } else if (flyGzip) {
-    await streamGzip(res, src, opts);
+    return streamGzip(res, src, opts).then(() => sent(200));
   } else {
-    await sendFd(res, src, 0, src.size);
-    res.end();
+    return sendFd(res, src, 0, src.size).then(() => {
+      res.end();
+      return sent(200);
+    });
   }
-  return { kind: "sent", status: 200 };
+  return sent(200);
 }
 
 function gzipBody(src: Source, opts: StaticOptions): Buffer {
@@ -450,7 +464,7 @@ async function streamGzip(res: ResponseWriter, src: Source, opts: StaticOptions)
   else res.end();
 }
 
-async function sendRanges(
+function sendRanges(
   req: IncomingRequest,
   res: ResponseWriter,
   src: Source,
@@ -460,7 +474,7 @@ async function sendRanges(
   validators: HeaderList,
   encoding: "gzip" | null,
   vary: boolean,
-): Promise<StaticOutcome> {
+): Step {
   const head = req.method === "HEAD";
   const headers: HeaderList = [];
   const single = ranges.length === 1 ? ranges[0]! : null;
@@ -481,28 +495,34 @@ async function sendRanges(
   if (head) {
     release(src);
     res.end();
-    return { kind: "sent", status: 206 };
+    return sent(206);
   }
   if (single !== null) {
-    if (src.body !== null) res.end(src.body.subarray(single.start, single.end));
-    else {
-      await sendFd(res, src, single.start, single.end);
-      res.end();
+    if (src.body !== null) {
+      res.end(src.body.subarray(single.start, single.end));
+      return sent(206);
     }
-    return { kind: "sent", status: 206 };
+    return sendFd(res, src, single.start, single.end).then(() => {
+      res.end();
+      return sent(206);
+    });
   }
-  if (plan === null) return { kind: "sent", status: 206 };
+  if (plan === null) return sent(206);
   if (src.body !== null) {
     const body = src.body;
     const pieces: Buffer[] = [];
     for (const p of plan.parts) pieces.push(Buffer.from(p.head, "latin1"), body.subarray(p.range.start, p.range.end));
     pieces.push(Buffer.from(plan.tail, "latin1"));
     res.end(Buffer.concat(pieces));
-    return { kind: "sent", status: 206 };
+    return sent(206);
   }
+  return sendParts(res, src, plan);
+}
+
+async function sendParts(res: ResponseWriter, src: Source, plan: MultipartPlan): Promise<StaticOutcome> {
   try {
     for (const p of plan.parts) {
-      if (res.clientGone) return { kind: "sent", status: 206 };
+      if (res.clientGone) return sent(206);
       if (!res.write(Buffer.from(p.head, "latin1"))) await res.drain();
       await res.sendFile(src.fd ?? -1, p.range.start, p.range.end);
     }
@@ -512,5 +532,5 @@ async function sendRanges(
   } finally {
     release(src);
   }
-  return { kind: "sent", status: 206 };
+  return sent(206);
 }

@@ -8,7 +8,7 @@
  * `location /static { alias /app/static/; }` + `/static../secret` escape, which nginx
  * itself maps to `/app/static/../secret`. Symlinks are the I/O side's job (files.ts).
  */
-import { isAbsolute, resolve as resolvePath } from "node:path";
+import { resolve as resolvePath } from "node:path";
 
 export interface PathMapping {
   /** `root DIR`: the path is DIR + URI. */
@@ -49,6 +49,8 @@ function trimSlashes(p: string): string {
 
 /** Collapse repeated slashes; "." and ".." segments make the path invalid (null). */
 function cleanPath(p: string): string | null {
+  // Fast path: nothing to collapse or refuse (the usual case).
+  if (!p.includes("/.") && !p.includes("//") && !p.startsWith(".")) return p;
   const out: string[] = [];
   const segs = p.split("/");
   for (let i = 0; i < segs.length; i++) {
@@ -60,8 +62,19 @@ function cleanPath(p: string): string | null {
   return out.join("/");
 }
 
+const absolutes = new Map<string, string>();
+
+/** A configured directory made absolute and normalised (memoised: configs are few). */
 function absolute(dir: string): string {
-  return isAbsolute(dir) ? dir : resolvePath(dir);
+  let a = absolutes.get(dir);
+  if (a === undefined) {
+    // resolve() also normalises "//" and "." but drops a trailing slash, which alias needs.
+    a = resolvePath(dir);
+    if (dir.endsWith("/") && a !== "/") a += "/";
+    if (absolutes.size > 4096) absolutes.clear();
+    absolutes.set(dir, a);
+  }
+  return a;
 }
 
 /** True when some segment of the URI is a dotfile other than `.well-known`. */
@@ -86,8 +99,9 @@ export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
   // NUL truncates C paths; backslash is a separator on other systems (defence in depth).
   if (uri.includes("\0")) return refuse(400, "NUL in URI");
   if (uri.includes("\\")) return refuse(400, "backslash in URI");
-  if (cleanPath(uri) === null) return refuse(400, "dot segment in URI");
-  if (!m.dotfiles && hasDotSegment(uri)) return refuse(404, "dotfile");
+  const dotted = uri.includes("/.");
+  if (dotted && cleanPath(uri) === null) return refuse(400, "dot segment in URI");
+  if (dotted && !m.dotfiles && hasDotSegment(uri)) return refuse(404, "dotfile");
 
   let raw: string;
   let jail: string;
@@ -113,6 +127,8 @@ export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
   if (!bare.startsWith(base)) return refuse(404, "mapped path outside the jail");
   const rel = bare.slice(base.length);
   // An alias join can create a dotfile the URI did not show: /static.env → /app/static/.env
-  if (!m.dotfiles && hasDotSegment("/" + rel)) return refuse(404, "dotfile");
+  if (!m.dotfiles && m.alias !== null && (rel.startsWith(".") || rel.includes("/.")) && hasDotSegment("/" + rel)) {
+    return refuse(404, "dotfile");
+  }
   return { ok: true, path, jail, rel };
 }

@@ -176,8 +176,12 @@ export class ProxyHandler {
       !(sent && streamBody !== null) &&
       timeLeft();
 
+    let staleRetry: Peer | null = null;
+    let staleUsed = false;
     for (;;) {
-      const peer = sel.next();
+      const peer: Peer | null = staleRetry ?? sel.next();
+      if (staleRetry !== null) sel.again(staleRetry);
+      staleRetry = null;
       if (peer === null) {
         ulog.noLive(group.name);
         this.deps.log?.error(
@@ -227,6 +231,27 @@ export class ProxyHandler {
         if (clientGone) {
           sel.release(peer, "ok");
           return { handled: true, status: 499, upstream: ulog.vars() };
+        }
+        // A kept-alive connection the upstream closed just as the request went out (the
+        // classic keep-alive race) says nothing about the server: like nginx, which does
+        // not count an error on a cached connection as a try, an idempotent request is
+        // sent once more to the same server on a fresh connection.
+        if (
+          keepalive &&
+          f.kind === "error" &&
+          f.sent &&
+          !staleUsed &&
+          !nonIdempotent &&
+          streamBody === null &&
+          !clientGone
+        ) {
+          staleUsed = true;
+          staleRetry = peer;
+          sel.release(peer, "ok");
+          this.deps.log?.info(
+            `${f.message} on a kept-alive upstream connection, retrying ${peer.address}`,
+          );
+          continue;
         }
         sel.release(peer, "failed");
         this.deps.log?.error(

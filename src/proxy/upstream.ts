@@ -134,6 +134,12 @@ export class Selection {
     return pickHash(peers, this.key ?? "", this.hs, now, this.tried);
   }
 
+  /** Take `peer` again after releasing it (a retry that is not charged as a try). */
+  again(peer: Peer): void {
+    peer.picked(this.group.now());
+    this.tries++;
+  }
+
   /**
    * The try on `peer` ended. "failed" counts toward max_fails (error, timeout, invalid
    * header, and http_5xx listed in proxy_next_upstream); "next" (http_403/404/429) moves

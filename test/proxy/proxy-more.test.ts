@@ -207,3 +207,47 @@ test("proxy_send_timeout: an upstream that stops reading the body gets 504 (not 
     await new Promise<void>((r) => sink.close(() => r()));
   }
 });
+
+test("keep-alive race: a reused connection closed under a GET is retried once on a fresh one", async () => {
+  const { createServer } = await import("node:net");
+  let served = 0;
+  const conns = new Set<import("node:net").Socket>();
+  // Answers the first request of each connection with keep-alive, and drops the
+  // connection silently when a second request arrives on it.
+  const srv = createServer((s) => {
+    conns.add(s);
+    let n = 0;
+    s.on("error", () => {});
+    s.on("data", () => {
+      if (++n === 1) {
+        served++;
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
+      } else s.destroy();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  const g = new UpstreamGroup(spec("ka", [{ address: `127.0.0.1:${port}` }], { keepalive: 4 }));
+  const px = await front(
+    { pass: "http://ka", httpVersion: "1.1", setHeaders: [["Connection", () => ""]] },
+    [g],
+  );
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await rawRequest(px.port, get("/"));
+      assert.equal(r.responses[0]!.status, 200, `request ${i}`);
+    }
+    assert.equal(served, 3);
+    assert.equal(px.outcomes[1]!.upstream.status, "502, 200");
+    // a POST is not replayed, even then
+    const r = await rawRequest(
+      px.port,
+      "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert.equal(r.responses[0]!.status, 502);
+  } finally {
+    await px.close();
+    for (const s of conns) s.destroy();
+    await new Promise<void>((r) => srv.close(() => r()));
+  }
+});

@@ -35,7 +35,8 @@ export interface RunningWsgi {
   stop(graceful: boolean): void;
 }
 
-type Command = { kind: "stop"; graceful: boolean; why: string } | { kind: "fatal"; code: number; why: string };
+type Command =
+  { kind: "stop"; graceful: boolean; why: string } | { kind: "fatal"; code: number; why: string };
 
 function settingOr(settings: Settings, name: string, fallback: number): number {
   try {
@@ -49,7 +50,11 @@ function settingOr(settings: Settings, name: string, fallback: number): number {
  * Serve until stopped; resolves with the process exit code (0 after a clean stop; the
  * worker's exit code 3/4 when the app cannot be loaded; 1 for other startup failures).
  */
-export async function serveWsgi(settings: Settings, appModule: string, opts: ServeWsgiOptions = {}): Promise<number> {
+export async function serveWsgi(
+  settings: Settings,
+  appModule: string,
+  opts: ServeWsgiOptions = {},
+): Promise<number> {
   const env = opts.env ?? process.env;
   const errorSink = new LineSink(settings.str("errorlog"));
   const level = settings.str("loglevel");
@@ -59,7 +64,12 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
   let accessLog: AccessLog | null;
   try {
     python = findPython(settings.strOrNull("python"), env);
-    accessLog = openAccessLog({ path: settings.strOrNull("accesslog"), format: settings.str("access_log_format") }, (m) => log.error(m));
+    accessLog = openAccessLog(
+      { path: settings.strOrNull("accesslog"), format: settings.str("access_log_format") },
+      (m) => {
+        log.error(m);
+      },
+    );
   } catch (err) {
     if (err instanceof NarwhalError && err.status === null) {
       process.stderr.write(`narwhal: ${err.message}\n`);
@@ -84,7 +94,9 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
     maxQueue: settings.num("max_queue"),
     log,
     // Worker stdout/stderr go to the error log as they are, like Gunicorn's.
-    output: (line) => errorSink.write(line),
+    output: (line) => {
+      errorSink.write(line);
+    },
   });
 
   // ---- the one loop: handlers below only push commands
@@ -94,12 +106,16 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
     commands.push(c);
     wake?.();
   };
-  arbiter.onFatal = (err) => push({ kind: "fatal", code: err.exitCode, why: err.message });
+  arbiter.onFatal = (err) => {
+    push({ kind: "fatal", code: err.exitCode, why: err.message });
+  };
 
   const signals: Array<[NodeJS.Signals, () => void]> = [];
   if (opts.handleSignals ?? true) {
     const on = (sig: NodeJS.Signals, graceful: boolean): void => {
-      const h = (): void => push({ kind: "stop", graceful, why: sig });
+      const h = (): void => {
+        push({ kind: "stop", graceful, why: sig });
+      };
       process.on(sig, h);
       signals.push([sig, h]);
     };
@@ -119,7 +135,8 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
     if (err instanceof WorkerBootError) {
       // The worker printed the traceback on its stderr, i.e. into the error log; repeat it
       // on stderr when the error log is a file, so the terminal shows why.
-      if (settings.str("errorlog") !== "-" && err.traceback !== "") process.stderr.write(err.traceback.trimEnd() + "\n");
+      if (settings.str("errorlog") !== "-" && err.traceback !== "")
+        process.stderr.write(err.traceback.trimEnd() + "\n");
       process.stderr.write(`narwhal: cannot load ${appModule}: ${err.message}\n`);
       return err.exitCode;
     }
@@ -149,7 +166,13 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
     throw err;
   }
 
-  opts.onReady?.({ server, arbiter, stop: (graceful) => push({ kind: "stop", graceful, why: "stop()" }) });
+  opts.onReady?.({
+    server,
+    arbiter,
+    stop: (graceful) => {
+      push({ kind: "stop", graceful, why: "stop()" });
+    },
+  });
 
   const grace = settingOr(settings, "graceful_timeout", 30) * 1000;
   for (;;) {
@@ -183,7 +206,9 @@ export async function serveWsgi(settings: Settings, appModule: string, opts: Ser
 }
 
 /** Access-log records for requests the gateway served (Gunicorn's atoms). */
-function accessLogger(access: AccessLog): (req: IncomingRequest, res: ResponseWriter, rec: GatewayRecord) => void {
+function accessLogger(
+  access: AccessLog,
+): (req: IncomingRequest, res: ResponseWriter, rec: GatewayRecord) => void {
   return (req, res, rec) => {
     const now = process.hrtime.bigint();
     const durationUs = Number((now - req.startedAt) / 1000n);

@@ -138,11 +138,15 @@ export class Arbiter {
     });
     const bootMs = this.opts.bootTimeoutMs ?? 60_000;
     this.bootTimer = setTimeout(() => {
-      this.fail(new WorkerBootError(`workers did not become ready within ${bootMs / 1000}s`, "", 3));
+      this.fail(
+        new WorkerBootError(`workers did not become ready within ${bootMs / 1000}s`, "", 3),
+      );
     }, bootMs);
     this.bootTimer.unref();
     const every = this.opts.heartbeatIntervalMs ?? 1000;
-    this.heartbeat = setInterval(() => this.checkHeartbeats(), every);
+    this.heartbeat = setInterval(() => {
+      this.checkHeartbeats();
+    }, every);
     this.heartbeat.unref();
     this.wake();
     return p;
@@ -192,7 +196,11 @@ export class Arbiter {
       if (w !== null) return Promise.resolve(this.grant(w, sink, now));
     }
     if (this.queue.length >= this.opts.maxQueue) {
-      return Promise.reject(new PoolUnavailable(`all worker threads busy and ${this.queue.length} requests queued (--max-queue)`));
+      return Promise.reject(
+        new PoolUnavailable(
+          `all worker threads busy and ${this.queue.length} requests queued (--max-queue)`,
+        ),
+      );
     }
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
@@ -204,10 +212,17 @@ export class Arbiter {
         onAbort: () => {
           const i = this.queue.indexOf(waiter);
           if (i >= 0) this.queue.splice(i, 1);
-          reject(signal?.reason instanceof Error ? signal.reason : new Error("request abandoned while queued"));
+          reject(
+            signal?.reason instanceof Error
+              ? signal.reason
+              : new Error("request abandoned while queued"),
+          );
         },
       };
-      if (signal?.aborted) return waiter.onAbort();
+      if (signal?.aborted) {
+        waiter.onAbort();
+        return;
+      }
       signal?.addEventListener("abort", waiter.onAbort, { once: true });
       this.queue.push(waiter);
     });
@@ -242,7 +257,9 @@ export class Arbiter {
       worker,
       id,
       queuedMs: performance.now() - enqueuedAt,
-      send: (data) => worker.send(data),
+      send: (data) => {
+        worker.send(data);
+      },
     };
   }
 
@@ -337,11 +354,15 @@ export class Arbiter {
     }
     if (w.state === "dead" && w.hello === null) {
       // Died before HELLO: an app that cannot load, or a worker that cannot start.
-      const report = w.bootError ?? { reason: `worker exited with ${how} before it was ready`, traceback: w.recentOutput.join("\n") };
+      const report = w.bootError ?? {
+        reason: `worker exited with ${how} before it was ready`,
+        traceback: w.recentOutput.join("\n"),
+      };
       this.fail(bootFailure(report, w, code));
       return;
     }
-    if (w.hello !== null && (signal !== null || code !== 0)) log.error(`Worker (pid:${w.pid}) was killed or crashed: exited with ${how}`);
+    if (w.hello !== null && (signal !== null || code !== 0))
+      log.error(`Worker (pid:${w.pid}) was killed or crashed: exited with ${how}`);
     else log.warning(`Worker (pid:${w.pid}) exited with ${how}`);
     const now = performance.now();
     this.crashes = this.crashes.filter((t) => now - t < 10_000);
@@ -351,7 +372,9 @@ export class Arbiter {
     if (extra > 0) {
       const delay = Math.min(10_000, 100 * 2 ** extra);
       this.respawnAt = now + delay;
-      log.warning(`Workers keep dying (${this.crashes.length} in 10 s): next one in ${Math.round(delay)} ms`);
+      log.warning(
+        `Workers keep dying (${this.crashes.length} in 10 s): next one in ${Math.round(delay)} ms`,
+      );
     }
   }
 
@@ -387,7 +410,13 @@ export class Arbiter {
   }
 
   private spawnOne(): void {
-    const w = new Worker(++this.serial, this.opts.spec, this.opts.log, this.opts.output, this.onWorkerEvent);
+    const w = new Worker(
+      ++this.serial,
+      this.opts.spec,
+      this.opts.log,
+      this.opts.output,
+      this.onWorkerEvent,
+    );
     this.workers.add(w);
     this.list = [...this.workers];
     this.opts.log.info(`Booting worker ${w.serial} with pid: ${w.pid}`);
@@ -399,7 +428,9 @@ export class Arbiter {
     for (const w of this.workers) {
       if (w.state !== "ready" && w.state !== "stopping") continue;
       if (now - w.lastPong > timeout) {
-        this.opts.log.critical(`WORKER TIMEOUT (pid:${w.pid}): no answer to PING for ${Math.round((now - w.lastPong) / 1000)} s`);
+        this.opts.log.critical(
+          `WORKER TIMEOUT (pid:${w.pid}): no answer to PING for ${Math.round((now - w.lastPong) / 1000)} s`,
+        );
         w.kill("SIGKILL");
       } else w.ping();
     }
@@ -430,9 +461,12 @@ export class Arbiter {
       else w.kill("SIGTERM");
     }
     // Whatever is still alive after the grace period is killed.
-    this.stopTimer = setTimeout(() => {
-      for (const w of this.workers) w.kill("SIGKILL");
-    }, graceful ? timeoutMs : 2000);
+    this.stopTimer = setTimeout(
+      () => {
+        for (const w of this.workers) w.kill("SIGKILL");
+      },
+      graceful ? timeoutMs : 2000,
+    );
     this.stopTimer.unref();
     this.wake();
   }
@@ -448,5 +482,9 @@ export class Arbiter {
 function bootFailure(report: ErrorReport, w: Worker, code: number | null = null): WorkerBootError {
   const exitCode = code !== null && code > 0 ? code : 4;
   const reason = report.reason.split("\n")[0] ?? report.reason;
-  return new WorkerBootError(`worker ${w.serial} (pid ${w.pid}): ${reason}`, report.traceback, exitCode);
+  return new WorkerBootError(
+    `worker ${w.serial} (pid ${w.pid}): ${reason}`,
+    report.traceback,
+    exitCode,
+  );
 }

@@ -28,7 +28,12 @@ export function parseRawEnv(raw: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of raw) {
     const eq = kv.indexOf("=");
-    if (eq <= 0) throw new NarwhalError("CLI_USAGE", `invalid --env value ${JSON.stringify(kv)} (expected KEY=VALUE)`, null);
+    if (eq <= 0)
+      throw new NarwhalError(
+        "CLI_USAGE",
+        `invalid --env value ${JSON.stringify(kv)} (expected KEY=VALUE)`,
+        null,
+      );
     out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return out;
@@ -39,7 +44,13 @@ export function workerSpec(o: WorkerCommandOptions): WorkerSpec {
   // Relative paths mean relative to where narwhal was started, as in Gunicorn.
   if (o.chdir !== null && o.chdir !== "") args.push("--chdir", resolve(o.chdir));
   if (o.pythonpath !== null && o.pythonpath !== "") {
-    args.push("--pythonpath", o.pythonpath.split(",").map((p) => (p.trim() === "" ? p : resolve(p.trim()))).join(","));
+    args.push(
+      "--pythonpath",
+      o.pythonpath
+        .split(",")
+        .map((p) => (p.trim() === "" ? p : resolve(p.trim())))
+        .join(","),
+    );
   }
   if (o.name !== undefined && o.name !== null && o.name !== "") args.push("--name", o.name);
   args.push(o.app);

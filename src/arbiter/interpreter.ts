@@ -32,8 +32,17 @@ function searchPath(name: string, pathVar: string | undefined): string | null {
  */
 export function findPython(explicit: string | null, env: NodeJS.ProcessEnv = process.env): string {
   if (explicit !== null && explicit !== "") {
-    const found = explicit.includes("/") ? (isExecutableFile(explicit) ? explicit : null) : searchPath(explicit, env["PATH"]);
-    if (found === null) throw new NarwhalError("WORKER_BOOT", `python interpreter not found: ${explicit} (--python)`, null);
+    const found = explicit.includes("/")
+      ? isExecutableFile(explicit)
+        ? explicit
+        : null
+      : searchPath(explicit, env["PATH"]);
+    if (found === null)
+      throw new NarwhalError(
+        "WORKER_BOOT",
+        `python interpreter not found: ${explicit} (--python)`,
+        null,
+      );
     return found;
   }
   const venv = env["VIRTUAL_ENV"];
@@ -43,7 +52,11 @@ export function findPython(explicit: string | null, env: NodeJS.ProcessEnv = pro
   }
   const onPath = searchPath("python3", env["PATH"]);
   if (onPath === null) {
-    throw new NarwhalError("WORKER_BOOT", "python interpreter not found: no $VIRTUAL_ENV/bin/python and no python3 on PATH (use --python)", null);
+    throw new NarwhalError(
+      "WORKER_BOOT",
+      "python interpreter not found: no $VIRTUAL_ENV/bin/python and no python3 on PATH (use --python)",
+      null,
+    );
   }
   return onPath;
 }

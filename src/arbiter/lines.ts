@@ -5,7 +5,11 @@
  */
 import type { Readable } from "node:stream";
 
-export function forwardLines(stream: Readable, emit: (line: string) => void, maxLine = 16384): void {
+export function forwardLines(
+  stream: Readable,
+  emit: (line: string) => void,
+  maxLine = 16384,
+): void {
   let pending = "";
   stream.setEncoding("utf8");
   stream.on("data", (text: string) => {

@@ -47,7 +47,12 @@ export type WorkerEvent =
   | { readonly kind: "ready"; readonly worker: Worker }
   | { readonly kind: "boot-error"; readonly worker: Worker; readonly report: ErrorReport }
   | { readonly kind: "free"; readonly worker: Worker }
-  | { readonly kind: "exit"; readonly worker: Worker; readonly code: number | null; readonly signal: NodeJS.Signals | null };
+  | {
+      readonly kind: "exit";
+      readonly worker: Worker;
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+    };
 
 /** Lines of stderr kept to explain a worker that dies before HELLO without BOOT_ERROR. */
 const KEPT_LINES = 40;
@@ -95,7 +100,9 @@ export class Worker {
     if (child.stdout) forwardLines(child.stdout, keep);
     if (child.stderr) forwardLines(child.stderr, keep);
     this.channel = child.stdio[3] as Socket;
-    this.channel.on("data", (data: Buffer) => this.receive(data));
+    this.channel.on("data", (data: Buffer) => {
+      this.receive(data);
+    });
     // EPIPE/ECONNRESET after the worker died: its exit event reports it.
     this.channel.on("error", () => undefined);
     child.on("error", (err) => {
@@ -107,7 +114,9 @@ export class Worker {
       // Let fd 3 deliver what it still holds (a BOOT_ERROR just before exit 4).
       if (this.channel.readableEnded || this.channel.destroyed) this.exited(code, signal);
       else {
-        const done = (): void => this.exited(code, signal);
+        const done = (): void => {
+          this.exited(code, signal);
+        };
         this.channel.once("close", done);
         setTimeout(done, 200).unref();
       }
@@ -226,7 +235,8 @@ export class Worker {
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
     const lost = [...this.inflight.values()];
     this.inflight.clear();
-    for (const sink of lost) sink.onWorkerLost(`worker ${this.serial} (pid ${this.pid}) exited with ${how}`);
+    for (const sink of lost)
+      sink.onWorkerLost(`worker ${this.serial} (pid ${this.pid}) exited with ${how}`);
     this.onEvent({ kind: "exit", worker: this, code, signal });
   }
 }

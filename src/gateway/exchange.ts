@@ -62,7 +62,18 @@ export interface GatewayRecord {
 }
 
 export function newRecord(): GatewayRecord {
-  return { outcome: null, workerPid: null, requestId: null, bodyMs: 0, bodyLength: 0, bodySpilled: false, queuedMs: 0, appMs: null, fileHandOff: false, responseHeaders: [] };
+  return {
+    outcome: null,
+    workerPid: null,
+    requestId: null,
+    bodyMs: 0,
+    bodyLength: 0,
+    bodySpilled: false,
+    queuedMs: 0,
+    appMs: null,
+    fileHandOff: false,
+    responseHeaders: [],
+  };
 }
 
 type Op = () => void | Promise<void>;
@@ -102,12 +113,32 @@ export class WsgiExchange implements RequestSink {
     this.sentAt = performance.now();
     const b = this.body;
     if (b.kind === "file") {
-      lease.send(encodeRequest(lease.id, { ...this.meta, bodyLength: b.length, bodyMode: BodyMode.FILE, bodyFile: b.path }));
+      lease.send(
+        encodeRequest(lease.id, {
+          ...this.meta,
+          bodyLength: b.length,
+          bodyMode: BodyMode.FILE,
+          bodyFile: b.path,
+        }),
+      );
     } else if (b.length <= INLINE_BODY_MAX) {
-      const data = b.chunks.length === 1 ? b.chunks[0]! : Buffer.concat(b.chunks as Buffer[], b.length);
-      lease.send(encodeRequest(lease.id, { ...this.meta, bodyLength: b.length, bodyMode: BodyMode.INLINE, bodyFile: "" }, data));
+      const data = b.chunks.length === 1 ? b.chunks[0]! : Buffer.concat(b.chunks, b.length);
+      lease.send(
+        encodeRequest(
+          lease.id,
+          { ...this.meta, bodyLength: b.length, bodyMode: BodyMode.INLINE, bodyFile: "" },
+          data,
+        ),
+      );
     } else {
-      lease.send(encodeRequest(lease.id, { ...this.meta, bodyLength: b.length, bodyMode: BodyMode.FRAMES, bodyFile: "" }));
+      lease.send(
+        encodeRequest(lease.id, {
+          ...this.meta,
+          bodyLength: b.length,
+          bodyMode: BodyMode.FRAMES,
+          bodyFile: "",
+        }),
+      );
       for (const c of b.chunks) lease.send(encodeBody(lease.id, c));
       lease.send(encodeBodyEnd(lease.id));
     }
@@ -138,7 +169,11 @@ export class WsgiExchange implements RequestSink {
             // RESPONSE_END is among them (a one-chunk body, the common case), the length is
             // known and the response gets a Content-Length instead of chunked framing.
             this.held = chunk;
-            queueMicrotask(() => this.op(() => this.releaseHeld()));
+            queueMicrotask(() => {
+              this.op(() => {
+                this.releaseHeld();
+              });
+            });
             return;
           }
           this.releaseHeld();
@@ -160,7 +195,9 @@ export class WsgiExchange implements RequestSink {
             this.releaseHeld();
             this.res.end();
           } else {
-            this.log.error(`worker pid ${this.lease?.worker.pid ?? "?"} ended ${this.what()} without a response head`);
+            this.log.error(
+              `worker pid ${this.lease?.worker.pid ?? "?"} ended ${this.what()} without a response head`,
+            );
             this.res.sendError(502);
           }
         });
@@ -168,10 +205,15 @@ export class WsgiExchange implements RequestSink {
         return;
       case FrameType.APP_ERROR: {
         const report = decodeAppError(f.payload);
-        this.log.error(`Error handling request ${this.req.target}: ${report.reason}\n${report.traceback.trimEnd()}`);
+        this.log.error(
+          `Error handling request ${this.req.target}: ${report.reason}\n${report.traceback.trimEnd()}`,
+        );
         // Nothing written yet: a clean 500. Otherwise the response cannot be repaired;
         // cutting the connection is the only honest signal (no terminating chunk).
-        this.op(() => (this.res.headersSent ? this.res.abort() : this.res.sendError(500)));
+        this.op(() => {
+          if (this.res.headersSent) this.res.abort();
+          else this.res.sendError(500);
+        });
         this.finish("app_error");
         return;
       }
@@ -188,7 +230,10 @@ export class WsgiExchange implements RequestSink {
   onWorkerLost(reason: string): void {
     if (this.terminal) return;
     this.log.error(`${reason} while serving ${this.what()}`);
-    this.op(() => (this.res.headersSent ? this.res.abort() : this.res.sendError(502)));
+    this.op(() => {
+      if (this.res.headersSent) this.res.abort();
+      else this.res.sendError(502);
+    });
     this.finish("worker_lost");
   }
 
@@ -255,7 +300,9 @@ export class WsgiExchange implements RequestSink {
     this.head = null;
     // Surrounding SP/HTAB is not part of a field value (RFC 9110 §5.5); Django's
     // Set-Cookie comes with a leading space. Gunicorn strips it the same way.
-    let headers = h.headers.some(([, v]) => PADDED.test(v)) ? h.headers.map(([n, v]): [string, string] => [n, v.replace(TRIM, "")]) : h.headers;
+    let headers = h.headers.some(([, v]) => PADDED.test(v))
+      ? h.headers.map(([n, v]): [string, string] => [n, v.replace(TRIM, "")])
+      : h.headers;
     if (fileLength !== null && !headers.some(([n]) => n.toLowerCase() === "content-length")) {
       headers = [...headers, ["Content-Length", String(fileLength)]];
     }
@@ -271,7 +318,9 @@ export class WsgiExchange implements RequestSink {
     if (this.sentAt > 0) this.record.appMs = performance.now() - this.sentAt;
     void disposeBody(this.body);
     // Reported once the response's last operation has run (after sendFile, too).
-    this.op(() => this.onFinish(this));
+    this.op(() => {
+      this.onFinish(this);
+    });
   }
 
   /** Run response operations in order; only sendFile is asynchronous. */

@@ -62,7 +62,10 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
     const t0 = performance.now();
     let body: SpooledBody;
     try {
-      body = await spoolBody(req.body, { memoryLimit: o.bodyBufferSize, tempDir: o.bodyTempDir ?? null });
+      body = await spoolBody(req.body, {
+        memoryLimit: o.bodyBufferSize,
+        tempDir: o.bodyTempDir ?? null,
+      });
     } catch (err) {
       record.outcome = "body_error";
       done();

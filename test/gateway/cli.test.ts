@@ -7,8 +7,16 @@ import assert from "node:assert/strict";
 import { rawRequest } from "../helpers/raw.js";
 import { APPS, EXAMPLES, listeningPort, PYTHON, runCli } from "./harness.js";
 
-test("hello_world:process_http_request answers exactly Hello World; SIGTERM exits 0", async () => {
-  const run = runCli(["--python", PYTHON, "--chdir", EXAMPLES, "hello_world:process_http_request", "--bind", "127.0.0.1:0"]);
+void test("hello_world:process_http_request answers exactly Hello World; SIGTERM exits 0", async () => {
+  const run = runCli([
+    "--python",
+    PYTHON,
+    "--chdir",
+    EXAMPLES,
+    "hello_world:process_http_request",
+    "--bind",
+    "127.0.0.1:0",
+  ]);
   try {
     const port = await listeningPort(run);
     const r = await rawRequest(port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", { count: 1 });
@@ -30,9 +38,19 @@ test("hello_world:process_http_request answers exactly Hello World; SIGTERM exit
   assert.match(run.stderr(), /Shutting down: Master/);
 });
 
-test("a module that fails to import stops startup: non-zero exit, one line, the traceback", async () => {
+void test("a module that fails to import stops startup: non-zero exit, one line, the traceback", async () => {
   const t0 = Date.now();
-  const run = runCli(["--python", PYTHON, "--chdir", APPS, "-w", "2", "broken_import:app", "--bind", "127.0.0.1:0"]);
+  const run = runCli([
+    "--python",
+    PYTHON,
+    "--chdir",
+    APPS,
+    "-w",
+    "2",
+    "broken_import:app",
+    "--bind",
+    "127.0.0.1:0",
+  ]);
   const code = await run.exited;
   assert.equal(code, 4);
   assert.ok(Date.now() - t0 < 10_000, "fails within seconds");
@@ -44,35 +62,73 @@ test("a module that fails to import stops startup: non-zero exit, one line, the 
   assert.doesNotMatch(err, /Listening at/);
 });
 
-test("a missing callable stops startup with the reason", async () => {
-  const run = runCli(["--python", PYTHON, "--chdir", APPS, "misc:no_such_app", "--bind", "127.0.0.1:0"]);
+void test("a missing callable stops startup with the reason", async () => {
+  const run = runCli([
+    "--python",
+    PYTHON,
+    "--chdir",
+    APPS,
+    "misc:no_such_app",
+    "--bind",
+    "127.0.0.1:0",
+  ]);
   assert.equal(await run.exited, 4);
   const last = run.stderr().trimEnd().split("\n").at(-1)!;
   assert.match(last, /^narwhal: cannot load misc:no_such_app: .*no_such_app/);
 });
 
-test("a missing interpreter stops startup with one line", async () => {
+void test("a missing interpreter stops startup with one line", async () => {
   const t0 = Date.now();
-  const run = runCli(["--python", "/nonexistent/bin/python9", "--chdir", APPS, "misc:app", "--bind", "127.0.0.1:0"]);
+  const run = runCli([
+    "--python",
+    "/nonexistent/bin/python9",
+    "--chdir",
+    APPS,
+    "misc:app",
+    "--bind",
+    "127.0.0.1:0",
+  ]);
   assert.equal(await run.exited, 1);
   assert.ok(Date.now() - t0 < 10_000);
-  assert.equal(run.stderr(), "narwhal: python interpreter not found: /nonexistent/bin/python9 (--python)\n");
+  assert.equal(
+    run.stderr(),
+    "narwhal: python interpreter not found: /nonexistent/bin/python9 (--python)\n",
+  );
 });
 
-test("without --python, $VIRTUAL_ENV/bin/python is used", async () => {
-  const run = runCli(["--chdir", APPS, "misc:app", "--bind", "127.0.0.1:0"], { VIRTUAL_ENV: "/nonexistent-venv", PATH: "/nonexistent-bin" });
+void test("without --python, $VIRTUAL_ENV/bin/python is used", async () => {
+  const run = runCli(["--chdir", APPS, "misc:app", "--bind", "127.0.0.1:0"], {
+    VIRTUAL_ENV: "/nonexistent-venv",
+    PATH: "/nonexistent-bin",
+  });
   assert.equal(await run.exited, 1);
-  assert.match(run.stderr(), /^narwhal: python interpreter not found: no \$VIRTUAL_ENV\/bin\/python and no python3 on PATH/);
+  assert.match(
+    run.stderr(),
+    /^narwhal: python interpreter not found: no \$VIRTUAL_ENV\/bin\/python and no python3 on PATH/,
+  );
 });
 
-test("Gunicorn flags reach the workers: -w, --threads, --pythonpath, -e KEY=VALUE", async () => {
+void test("Gunicorn flags reach the workers: -w, --threads, --pythonpath, -e KEY=VALUE", async () => {
   const run = runCli([
-    "--python", PYTHON, "--pythonpath", APPS, "-w", "2", "--threads", "2",
-    "-e", "NARWHAL_GREETING=hi there", "--env=NARWHAL_OTHER=a=b", "misc:app", "--bind", "127.0.0.1:0",
+    "--python",
+    PYTHON,
+    "--pythonpath",
+    APPS,
+    "-w",
+    "2",
+    "--threads",
+    "2",
+    "-e",
+    "NARWHAL_GREETING=hi there",
+    "--env=NARWHAL_OTHER=a=b",
+    "misc:app",
+    "--bind",
+    "127.0.0.1:0",
   ]);
   try {
     const port = await listeningPort(run);
-    const get = async (path: string): Promise<string> => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+    const get = async (path: string): Promise<string> =>
+      (await fetch(`http://127.0.0.1:${port}${path}`)).text();
     assert.equal(await get("/env?k=NARWHAL_GREETING"), "hi there");
     assert.equal(await get("/env?k=NARWHAL_OTHER"), "a=b");
     assert.equal(await get("/env?k=NARWHAL_UNSET"), "-");
@@ -83,10 +139,13 @@ test("Gunicorn flags reach the workers: -w, --threads, --pythonpath, -e KEY=VALU
   assert.equal(await run.exited, 0);
 });
 
-test("SIGTERM is graceful: the request in flight completes, then exit 0", async () => {
+void test("SIGTERM is graceful: the request in flight completes, then exit 0", async () => {
   const run = runCli(["--python", PYTHON, "--chdir", APPS, "misc:app", "--bind", "127.0.0.1:0"]);
   const port = await listeningPort(run);
-  const inflight = rawRequest(port, "GET /sleep?s=0.7 HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1, timeoutMs: 5000 });
+  const inflight = rawRequest(port, "GET /sleep?s=0.7 HTTP/1.1\r\nHost: x\r\n\r\n", {
+    count: 1,
+    timeoutMs: 5000,
+  });
   await new Promise((r) => setTimeout(r, 250));
   run.child.kill("SIGTERM");
   const r = await inflight;

@@ -23,11 +23,20 @@ const startPythonEcho: StartServer = async (settings) => {
   const sink = new CaptureSink();
   const log = new Logger(sink, "warning");
   const arbiter = new Arbiter({
-    spec: workerSpec({ python: PYTHON, app: "echo:app", threads: 4, chdir: APPS, pythonpath: null, rawEnv: [] }),
+    spec: workerSpec({
+      python: PYTHON,
+      app: "echo:app",
+      threads: 4,
+      chdir: APPS,
+      pythonpath: null,
+      rawEnv: [],
+    }),
     workers: 1,
     maxQueue: 64,
     log,
-    output: (line) => sink.write(line),
+    output: (line) => {
+      sink.write(line);
+    },
   });
   await arbiter.start();
   let dispatched = 0;
@@ -56,14 +65,20 @@ const startPythonEcho: StartServer = async (settings) => {
 
 const cases = loadCorpus();
 
-test("HTTP/1.1 corpus through a Python worker and the echo app", { skip: cases.length === 0 ? "corpus not found" : false }, async () => {
-  const results = await runCorpus(startPythonEcho, cases, SPLIT_MODES);
-  const count = (v: string): number => results.filter((r) => r.verdict === v).length;
-  if (process.env["CORPUS_VERBOSE"]) {
-    for (const r of results) console.log(`${r.verdict.padEnd(8)} ${r.name} [${r.mode}] ${r.why}`);
-  }
-  console.log(`# corpus through Python: pass ${count("pass")}, alt-pass ${count("alt-pass")}, fail ${count("fail")}, skipped ${count("skipped")}`);
-  const fails = results.filter((r) => r.verdict === "fail");
-  assert.equal(fails.length, 0, fails.map((r) => `${r.name} [${r.mode}]: ${r.why}`).join("\n"));
-  assert.equal(results.length, cases.length * SPLIT_MODES.length);
-});
+void test(
+  "HTTP/1.1 corpus through a Python worker and the echo app",
+  { skip: cases.length === 0 ? "corpus not found" : false },
+  async () => {
+    const results = await runCorpus(startPythonEcho, cases, SPLIT_MODES);
+    const count = (v: string): number => results.filter((r) => r.verdict === v).length;
+    if (process.env["CORPUS_VERBOSE"]) {
+      for (const r of results) console.log(`${r.verdict.padEnd(8)} ${r.name} [${r.mode}] ${r.why}`);
+    }
+    console.log(
+      `# corpus through Python: pass ${count("pass")}, alt-pass ${count("alt-pass")}, fail ${count("fail")}, skipped ${count("skipped")}`,
+    );
+    const fails = results.filter((r) => r.verdict === "fail");
+    assert.equal(fails.length, 0, fails.map((r) => `${r.name} [${r.mode}]: ${r.why}`).join("\n"));
+    assert.equal(results.length, cases.length * SPLIT_MODES.length);
+  },
+);

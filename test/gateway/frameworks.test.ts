@@ -12,7 +12,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../helpers/raw.js";
-import { APPS, EXAMPLES, PYTHON, recordFor, sleep, startGateway, validatorComplaints, type TestGateway } from "./harness.js";
+import {
+  APPS,
+  EXAMPLES,
+  PYTHON,
+  recordFor,
+  sleep,
+  startGateway,
+  validatorComplaints,
+  type TestGateway,
+} from "./harness.js";
 
 const sha = (b: Buffer | Uint8Array): string => createHash("sha256").update(b).digest("hex");
 const BIG = 20 * 1024 * 1024;
@@ -23,7 +32,13 @@ function bigPayload(): Buffer {
 }
 
 /** First chunk arrives well before the last is produced: the response really streams. */
-async function assertStreams(port: number, path: string, firstMarker: string, lastMarker: string, spanMs: number): Promise<string> {
+async function assertStreams(
+  port: number,
+  path: string,
+  firstMarker: string,
+  lastMarker: string,
+  spanMs: number,
+): Promise<string> {
   const c = await RawClient.connect(port);
   try {
     const t0 = performance.now();
@@ -33,7 +48,10 @@ async function assertStreams(port: number, path: string, firstMarker: string, la
     assert.ok(!c.raw.includes(lastMarker), "last chunk not yet produced");
     const r = await c.response(0, 10_000);
     const total = performance.now() - t0;
-    assert.ok(total - first >= spanMs * 0.8, `first chunk at ${first.toFixed(0)} ms, all at ${total.toFixed(0)} ms`);
+    assert.ok(
+      total - first >= spanMs * 0.8,
+      `first chunk at ${first.toFixed(0)} ms, all at ${total.toFixed(0)} ms`,
+    );
     assert.equal(r.status, 200);
     return r.text;
   } finally {
@@ -51,7 +69,7 @@ function cookieOf(res: Response, name: string): string {
 }
 
 for (const validated of [false, true]) {
-  describe(`Django lifecycle project${validated ? " under wsgiref.validate" : ""}`, () => {
+  void describe(`Django lifecycle project${validated ? " under wsgiref.validate" : ""}`, () => {
     let gw: TestGateway;
     let dir: string;
     before(async () => {
@@ -65,7 +83,10 @@ for (const validated of [false, true]) {
       ];
       const migrate = spawnSync(PYTHON, ["manage.py", "migrate", "-v", "0"], {
         cwd: join(EXAMPLES, "lifecycle"),
-        env: { ...process.env, ...Object.fromEntries(env.map((kv) => kv.split("=", 2) as [string, string])) },
+        env: {
+          ...process.env,
+          ...Object.fromEntries(env.map((kv) => kv.split("=", 2) as [string, string])),
+        },
         encoding: "utf8",
         timeout: 60_000,
       });
@@ -73,7 +94,13 @@ for (const validated of [false, true]) {
       gw = await startGateway(
         validated
           ? { app: "validated:wrapped('django')", chdir: APPS, env, workers: 2, threads: 2 }
-          : { app: "lifecycle.wsgi:application", chdir: join(EXAMPLES, "lifecycle"), env, workers: 2, threads: 2 },
+          : {
+              app: "lifecycle.wsgi:application",
+              chdir: join(EXAMPLES, "lifecycle"),
+              env,
+              workers: 2,
+              threads: 2,
+            },
       );
     });
     after(async () => {
@@ -81,7 +108,7 @@ for (const validated of [false, true]) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test("a page rendered from a template", async () => {
+    void test("a page rendered from a template", async () => {
       const r = await fetch(gw.url("/"));
       assert.equal(r.status, 200);
       assert.match(r.headers.get("content-type") ?? "", /^text\/html; charset=utf-8$/);
@@ -91,7 +118,7 @@ for (const validated of [false, true]) {
       assert.match(html, /href="\/static\/pages\/site\.css"/);
     });
 
-    test("a form POST with CSRF: token from the page and cookie accepted, missing token refused", async () => {
+    void test("a form POST with CSRF: token from the page and cookie accepted, missing token refused", async () => {
       const page = await fetch(gw.url("/greet/"));
       const token = cookieOf(page, "csrftoken");
       const html = await page.text();
@@ -99,7 +126,10 @@ for (const validated of [false, true]) {
       assert.ok(field);
       const ok = await fetch(gw.url("/greet/"), {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", cookie: `csrftoken=${token}` },
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          cookie: `csrftoken=${token}`,
+        },
         body: new URLSearchParams({ csrfmiddlewaretoken: field, name: "narwhal" }).toString(),
       });
       assert.equal(ok.status, 200);
@@ -113,7 +143,7 @@ for (const validated of [false, true]) {
       await refused.arrayBuffer();
     });
 
-    test("a 20 MB multipart upload", async () => {
+    void test("a 20 MB multipart upload", async () => {
       const page = await fetch(gw.url("/upload/"));
       const token = cookieOf(page, "csrftoken");
       await page.text();
@@ -121,19 +151,29 @@ for (const validated of [false, true]) {
       const form = new FormData();
       form.append("csrfmiddlewaretoken", token);
       form.append("file", new Blob([data]), "big.bin");
-      const r = await fetch(gw.url("/upload/"), { method: "POST", body: form, headers: { cookie: `csrftoken=${token}` } });
+      const r = await fetch(gw.url("/upload/"), {
+        method: "POST",
+        body: form,
+        headers: { cookie: `csrftoken=${token}` },
+      });
       assert.equal(r.status, 200);
       assert.deepEqual(await r.json(), { name: "big.bin", size: BIG, sha256: sha(data) });
       const rec = await recordFor(gw, "/upload/", (x) => x.bodyLength > 0);
       assert.equal(rec.bodySpilled, true);
     });
 
-    test("a StreamingHttpResponse flows chunk by chunk", async () => {
-      const text = await assertStreams(gw.port, "/stream/?count=4&delay=0.3", "line 0\n", "line 3\n", 900);
+    void test("a StreamingHttpResponse flows chunk by chunk", async () => {
+      const text = await assertStreams(
+        gw.port,
+        "/stream/?count=4&delay=0.3",
+        "line 0\n",
+        "line 3\n",
+        900,
+      );
       assert.equal(text, "line 0\nline 1\nline 2\nline 3\n");
     });
 
-    test("a FileResponse", async () => {
+    void test("a FileResponse", async () => {
       const r = await fetch(gw.url("/download/"));
       assert.equal(r.status, 200);
       assert.equal(r.headers.get("content-disposition"), 'attachment; filename="data.bin"');
@@ -145,7 +185,7 @@ for (const validated of [false, true]) {
       assert.equal(rec.fileHandOff, !validated);
     });
 
-    test("the admin login page, and /admin/ redirecting to it", async () => {
+    void test("the admin login page, and /admin/ redirecting to it", async () => {
       const r = await fetch(gw.url("/admin/login/"));
       assert.equal(r.status, 200);
       const html = await r.text();
@@ -157,7 +197,7 @@ for (const validated of [false, true]) {
       await redirect.arrayBuffer();
     });
 
-    test("a 404 and a 500 (traceback in the error log)", async () => {
+    void test("a 404 and a 500 (traceback in the error log)", async () => {
       const nf = await fetch(gw.url("/no/such/page/"));
       assert.equal(nf.status, 404);
       await nf.arrayBuffer();
@@ -170,13 +210,13 @@ for (const validated of [false, true]) {
       assert.match(log, /RuntimeError: lifecycle crash view: this error is deliberate/);
     });
 
-    test("no complaint from wsgiref.validate in the error log", async () => {
+    void test("no complaint from wsgiref.validate in the error log", async () => {
       await sleep(100);
       assert.deepEqual(validatorComplaints(gw.log.text()), []);
     });
   });
 
-  describe(`Flask app${validated ? " under wsgiref.validate" : ""}`, () => {
+  void describe(`Flask app${validated ? " under wsgiref.validate" : ""}`, () => {
     let gw: TestGateway;
     before(async () => {
       gw = await startGateway(
@@ -189,7 +229,7 @@ for (const validated of [false, true]) {
       await gw.stop();
     });
 
-    test("pages", async () => {
+    void test("pages", async () => {
       const r = await fetch(gw.url("/"));
       assert.equal(r.status, 200);
       assert.match(await r.text(), /<h1>flask on narwhal<\/h1><p>Hello from Flask<\/p>/);
@@ -197,35 +237,50 @@ for (const validated of [false, true]) {
       assert.match(await h.text(), /Hello, wörld!/);
     });
 
-    test("a form POST and a 20 MB multipart upload", async () => {
+    void test("a form POST and a 20 MB multipart upload", async () => {
       const f = await fetch(gw.url("/echo"), {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: "a=1&b=2",
       });
-      assert.deepEqual(await f.json(), { size: 7, sha256: sha(Buffer.from("a=1&b=2")), content_type: "application/x-www-form-urlencoded" });
+      assert.deepEqual(await f.json(), {
+        size: 7,
+        sha256: sha(Buffer.from("a=1&b=2")),
+        content_type: "application/x-www-form-urlencoded",
+      });
       const data = bigPayload();
       const form = new FormData();
       form.append("note", "twenty");
       form.append("file", new Blob([data]), "big.bin");
       const r = await fetch(gw.url("/upload"), { method: "POST", body: form });
       assert.equal(r.status, 200);
-      assert.deepEqual(await r.json(), { name: "big.bin", size: BIG, sha256: sha(data), fields: { note: "twenty" } });
+      assert.deepEqual(await r.json(), {
+        name: "big.bin",
+        size: BIG,
+        sha256: sha(data),
+        fields: { note: "twenty" },
+      });
     });
 
-    test("a streaming response flows chunk by chunk", async () => {
-      const text = await assertStreams(gw.port, "/stream?count=4&delay=0.3", "line 0\n", "line 3\n", 900);
+    void test("a streaming response flows chunk by chunk", async () => {
+      const text = await assertStreams(
+        gw.port,
+        "/stream?count=4&delay=0.3",
+        "line 0\n",
+        "line 3\n",
+        900,
+      );
       assert.equal(text, "line 0\nline 1\nline 2\nline 3\n");
     });
 
-    test("send_file", async () => {
+    void test("send_file", async () => {
       const r = await fetch(gw.url("/file"));
       assert.equal(r.status, 200);
       const body = Buffer.from(await r.arrayBuffer());
       assert.deepEqual(body, Buffer.from(Array.from({ length: 65536 }, (_, i) => i % 251)));
     });
 
-    test("a 404 and a 500 (traceback in the error log)", async () => {
+    void test("a 404 and a 500 (traceback in the error log)", async () => {
       const nf = await fetch(gw.url("/nope"));
       assert.equal(nf.status, 404);
       await nf.arrayBuffer();
@@ -236,7 +291,7 @@ for (const validated of [false, true]) {
       assert.match(gw.log.text(), /RuntimeError: flask crash view: this error is deliberate/);
     });
 
-    test("no complaint from wsgiref.validate in the error log", async () => {
+    void test("no complaint from wsgiref.validate in the error log", async () => {
       await sleep(100);
       assert.deepEqual(validatorComplaints(gw.log.text()), []);
     });

@@ -26,7 +26,9 @@ export const ROOT = repoRoot();
 export const APPS = join(ROOT, "test", "apps");
 export const EXAMPLES = join(ROOT, "examples");
 /** The interpreter the tests use: the project's .venv (Django, Flask), else python3. */
-export const PYTHON = existsSync(join(ROOT, ".venv/bin/python")) ? join(ROOT, ".venv/bin/python") : "python3";
+export const PYTHON = existsSync(join(ROOT, ".venv/bin/python"))
+  ? join(ROOT, ".venv/bin/python")
+  : "python3";
 
 /** A LineSink that keeps lines in memory (and echoes them when NARWHAL_TEST_LOG is set). */
 export class CaptureSink extends LineSink {
@@ -36,7 +38,8 @@ export class CaptureSink extends LineSink {
   }
   override write(line: string): void {
     this.lines.push(line);
-    if (process.env["NARWHAL_TEST_LOG"]) process.stderr.write(line.endsWith("\n") ? line : line + "\n");
+    if (process.env["NARWHAL_TEST_LOG"])
+      process.stderr.write(line.endsWith("\n") ? line : line + "\n");
   }
   override reopen(): void {}
   override close(): void {}
@@ -73,7 +76,10 @@ export interface TestGateway {
 export async function startGateway(o: GatewayOptions): Promise<TestGateway> {
   const sink = new CaptureSink();
   const log = new Logger(sink, "info");
-  const settings = new Settings().with({ client_max_body_size: 64 * 1024 * 1024, ...(o.settings ?? {}) });
+  const settings = new Settings().with({
+    client_max_body_size: 64 * 1024 * 1024,
+    ...(o.settings ?? {}),
+  });
   const arbiter = new Arbiter({
     spec: workerSpec({
       python: PYTHON,
@@ -86,7 +92,9 @@ export async function startGateway(o: GatewayOptions): Promise<TestGateway> {
     workers: o.workers ?? 1,
     maxQueue: o.maxQueue ?? 64,
     log,
-    output: (line) => sink.write(line),
+    output: (line) => {
+      sink.write(line);
+    },
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? 10_000,
   });
@@ -120,7 +128,10 @@ export async function startGateway(o: GatewayOptions): Promise<TestGateway> {
 function cliCommand(): { cmd: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith(".ts")) {
-    return { cmd: process.execPath, args: ["--import", "tsx", join(ROOT, "test/gateway/narwhal-cli.ts")] };
+    return {
+      cmd: process.execPath,
+      args: ["--import", "tsx", join(ROOT, "test/gateway/narwhal-cli.ts")],
+    };
   }
   return { cmd: process.execPath, args: [join(ROOT, "dist/test/gateway/narwhal-cli.js")] };
 }
@@ -137,13 +148,19 @@ export interface CliRun {
 /** Runs `narwhal ARGS`; `env` is added to the environment. */
 export function runCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): CliRun {
   const { cmd, args: pre } = cliCommand();
-  const child = spawn(cmd, [...pre, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, [...pre, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let err = "";
   let out = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   const exited = new Promise<number>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
+    child.on("exit", (code, signal) => {
+      resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15));
+    });
   });
   return { child, stderr: () => err, stdout: () => out, exited };
 }
@@ -154,8 +171,10 @@ export async function listeningPort(run: CliRun, timeoutMs = 15_000): Promise<nu
   for (;;) {
     const m = /Listening at: http:\/\/[^\s]*:(\d+)/.exec(run.stderr());
     if (m) return Number(m[1]);
-    if (run.child.exitCode !== null) throw new Error(`narwhal exited with ${run.child.exitCode}:\n${run.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`narwhal did not listen within ${timeoutMs} ms:\n${run.stderr()}`);
+    if (run.child.exitCode !== null)
+      throw new Error(`narwhal exited with ${run.child.exitCode}:\n${run.stderr()}`);
+    if (Date.now() > deadline)
+      throw new Error(`narwhal did not listen within ${timeoutMs} ms:\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -164,7 +183,11 @@ export async function listeningPort(run: CliRun, timeoutMs = 15_000): Promise<nu
  * The last gateway record for `target` matching `pred`, waiting up to 2 s: a response with
  * Content-Length is complete for the client before the worker's RESPONSE_END arrives.
  */
-export async function recordFor(gw: TestGateway, target: string, pred: (r: GatewayRecord) => boolean = () => true): Promise<GatewayRecord> {
+export async function recordFor(
+  gw: TestGateway,
+  target: string,
+  pred: (r: GatewayRecord) => boolean = () => true,
+): Promise<GatewayRecord> {
   const deadline = Date.now() + 2000;
   for (;;) {
     const hit = gw.records.findLast((x) => x.target === target && pred(x.record));

@@ -12,13 +12,15 @@ import type { WorkerBootError } from "../../src/arbiter/arbiter.js";
 import { rawRequest } from "../helpers/raw.js";
 import { sleep, startGateway } from "./harness.js";
 
-test("a worker SIGKILLed mid-request: that client gets 502, others are unaffected, a new worker replaces it", async () => {
+void test("a worker SIGKILLed mid-request: that client gets 502, others are unaffected, a new worker replaces it", async () => {
   const gw = await startGateway({ app: "misc:app", workers: 2, threads: 2 });
   try {
     const before = gw.arbiter.pids();
     assert.equal(before.length, 2);
     // Long requests on both workers, then kill the worker serving one of them.
-    const slow = [0, 1, 2].map(() => fetch(gw.url("/sleep?s=1")).then(async (r) => ({ status: r.status, body: await r.text() })));
+    const slow = [0, 1, 2].map(() =>
+      fetch(gw.url("/sleep?s=1")).then(async (r) => ({ status: r.status, body: await r.text() })),
+    );
     await sleep(300);
     const victim = before[0]!;
     process.kill(victim, "SIGKILL");
@@ -30,18 +32,27 @@ test("a worker SIGKILLed mid-request: that client gets 502, others are unaffecte
     for (const r of ok) assert.notEqual(Number(r.body), victim);
     // The pool is back to two workers, the victim replaced.
     const deadline = Date.now() + 5000;
-    while ((gw.arbiter.readyCount < 2 || gw.arbiter.pids().includes(victim)) && Date.now() < deadline) await sleep(20);
+    while (
+      (gw.arbiter.readyCount < 2 || gw.arbiter.pids().includes(victim)) &&
+      Date.now() < deadline
+    )
+      await sleep(20);
     assert.equal(gw.arbiter.readyCount, 2);
     assert.ok(!gw.arbiter.pids().includes(victim));
-    const after = await Promise.all([0, 1, 2, 3].map(async () => (await fetch(gw.url("/pid"))).status));
+    const after = await Promise.all(
+      [0, 1, 2, 3].map(async () => (await fetch(gw.url("/pid"))).status),
+    );
     assert.deepEqual(after, [200, 200, 200, 200]);
-    assert.match(gw.log.text(), new RegExp(`Worker \\(pid:${victim}\\) was killed or crashed: exited with signal SIGKILL`));
+    assert.match(
+      gw.log.text(),
+      new RegExp(`Worker \\(pid:${victim}\\) was killed or crashed: exited with signal SIGKILL`),
+    );
   } finally {
     await gw.stop();
   }
 });
 
-test("a worker that kills itself while serving: 502 for that request only", async () => {
+void test("a worker that kills itself while serving: 502 for that request only", async () => {
   const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
   try {
     const r = await rawRequest(gw.port, "GET /die HTTP/1.1\r\nHost: x\r\n\r\n", { count: 1 });
@@ -61,10 +72,14 @@ function trickleUpload(port: number, total: number): { done: Promise<string>; so
     let got = "";
     socket.setEncoding("latin1");
     socket.on("data", (d: string) => (got += d));
-    socket.on("end", () => resolve(got));
+    socket.on("end", () => {
+      resolve(got);
+    });
     socket.on("error", reject);
     socket.on("connect", () => {
-      socket.write(`POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+      socket.write(
+        `POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`,
+      );
       let sent = 0;
       const piece = 128; // 128 bytes every 125 ms = 1 KiB/s
       const t = setInterval(() => {
@@ -78,7 +93,7 @@ function trickleUpload(port: number, total: number): { done: Promise<string>; so
   return { done, socket };
 }
 
-test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers 1)", async () => {
+void test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers 1)", async () => {
   const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
   try {
     // Baseline latency of the fast GET on an idle server (warm).
@@ -100,20 +115,25 @@ test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers 1)",
       during.push(await time());
       await sleep(50);
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const median = (xs: number[]): number =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const delay = median(during) - median(base);
     if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
-    assert.ok(delay < 10, `median GET ${median(during).toFixed(1)} ms during uploads vs ${median(base).toFixed(1)} ms idle`);
+    assert.ok(
+      delay < 10,
+      `median GET ${median(during).toFixed(1)} ms during uploads vs ${median(base).toFixed(1)} ms idle`,
+    );
     assert.ok(Math.max(...during) < 250, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
     // Every upload still completes correctly once its body is in.
     const answers = await Promise.all(uploads.map((u) => u.done));
-    for (const a of answers) assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n2048 [0-9a-f]{64}$/);
+    for (const a of answers)
+      assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n2048 [0-9a-f]{64}$/);
   } finally {
     await gw.stop();
   }
 });
 
-test("APP_MODULE forms: module:callable, module, module:factory(), module:factory('arg', key=1)", async () => {
+void test("APP_MODULE forms: module:callable, module, module:factory(), module:factory('arg', key=1)", async () => {
   const cases: Array<[string, string]> = [
     ["misc:hello", "hello\n"],
     ["misc", "hello\n"],
@@ -134,15 +154,22 @@ test("APP_MODULE forms: module:callable, module, module:factory(), module:factor
   );
 });
 
-test("a worker that stops answering PING (SIGSTOP) is killed and replaced", async () => {
+void test("a worker that stops answering PING (SIGSTOP) is killed and replaced", async () => {
   const gw = await startGateway({ app: "misc:app", workers: 1, heartbeatTimeoutMs: 800 });
   try {
     const [victim] = gw.arbiter.pids();
     process.kill(victim!, "SIGSTOP");
     const deadline = Date.now() + 5000;
-    while ((gw.arbiter.readyCount < 1 || gw.arbiter.pids().includes(victim!)) && Date.now() < deadline) await sleep(20);
+    while (
+      (gw.arbiter.readyCount < 1 || gw.arbiter.pids().includes(victim!)) &&
+      Date.now() < deadline
+    )
+      await sleep(20);
     assert.ok(!gw.arbiter.pids().includes(victim!), "the hung worker is gone");
-    assert.match(gw.log.text(), new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\): no answer to PING`));
+    assert.match(
+      gw.log.text(),
+      new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\): no answer to PING`),
+    );
     const r = await fetch(gw.url("/pid"));
     assert.equal(r.status, 200);
     assert.notEqual(Number(await r.text()), victim);
@@ -151,10 +178,14 @@ test("a worker that stops answering PING (SIGSTOP) is killed and replaced", asyn
   }
 });
 
-test("a replacement worker that cannot load the app stops the pool (no respawn loop)", async () => {
+void test("a replacement worker that cannot load the app stops the pool (no respawn loop)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-boot-"));
   const marker = join(dir, "broken");
-  const gw = await startGateway({ app: "boot_once:app", workers: 1, env: [`NARWHAL_FAIL_MARKER=${marker}`] });
+  const gw = await startGateway({
+    app: "boot_once:app",
+    workers: 1,
+    env: [`NARWHAL_FAIL_MARKER=${marker}`],
+  });
   try {
     const fatal = new Promise<WorkerBootError>((resolve) => (gw.arbiter.onFatal = resolve));
     writeFileSync(marker, "");

@@ -4,7 +4,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { workerSpec, parseRawEnv } from "../../src/arbiter/command.js";
@@ -15,7 +23,7 @@ import { requestMeta } from "../../src/gateway/request-meta.js";
 import type { ConnectionInfo, IncomingRequest, RequestBody } from "../../src/http/types.js";
 import { ROOT } from "./harness.js";
 
-test("findPython: --python, then $VIRTUAL_ENV/bin/python, then python3 on PATH", () => {
+void test("findPython: --python, then $VIRTUAL_ENV/bin/python, then python3 on PATH", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-py-"));
   try {
     const venv = join(dir, "venv");
@@ -28,19 +36,31 @@ test("findPython: --python, then $VIRTUAL_ENV/bin/python, then python3 on PATH",
     }
     writeFileSync(join(bin, "notexec"), "");
     assert.equal(findPython(null, { VIRTUAL_ENV: venv, PATH: bin }), join(venv, "bin", "python"));
-    assert.equal(findPython(null, { VIRTUAL_ENV: join(dir, "nope"), PATH: bin }), join(bin, "python3"));
+    assert.equal(
+      findPython(null, { VIRTUAL_ENV: join(dir, "nope"), PATH: bin }),
+      join(bin, "python3"),
+    );
     assert.equal(findPython(null, { PATH: `/nonexistent:${bin}` }), join(bin, "python3"));
     assert.equal(findPython("pypy3", { PATH: bin }), join(bin, "pypy3"));
     assert.equal(findPython(join(bin, "pypy3"), {}), join(bin, "pypy3"));
-    assert.throws(() => findPython(join(bin, "notexec"), {}), /python interpreter not found: .*notexec \(--python\)/);
-    assert.throws(() => findPython("python9", { PATH: bin }), /python interpreter not found: python9/);
-    assert.throws(() => findPython(null, { PATH: "/nonexistent" }), /no \$VIRTUAL_ENV\/bin\/python and no python3 on PATH/);
+    assert.throws(
+      () => findPython(join(bin, "notexec"), {}),
+      /python interpreter not found: .*notexec \(--python\)/,
+    );
+    assert.throws(
+      () => findPython("python9", { PATH: bin }),
+      /python interpreter not found: python9/,
+    );
+    assert.throws(
+      () => findPython(null, { PATH: "/nonexistent" }),
+      /no \$VIRTUAL_ENV\/bin\/python and no python3 on PATH/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test("the worker command line and environment", () => {
+void test("the worker command line and environment", () => {
   const spec = workerSpec({
     python: "/usr/bin/python3",
     app: "site.wsgi:application",
@@ -53,10 +73,16 @@ test("the worker command line and environment", () => {
   });
   assert.equal(spec.python, "/usr/bin/python3");
   assert.deepEqual(spec.args, [
-    "-m", "narwhal_worker", "--threads", "4",
-    "--chdir", resolve("examples"),
-    "--pythonpath", `${resolve("lib")},/abs/dir`,
-    "--name", "web",
+    "-m",
+    "narwhal_worker",
+    "--threads",
+    "4",
+    "--chdir",
+    resolve("examples"),
+    "--pythonpath",
+    `${resolve("lib")},/abs/dir`,
+    "--name",
+    "web",
     "site.wsgi:application",
   ]);
   assert.equal(spec.env["DJANGO_SETTINGS_MODULE"], "site.settings");
@@ -66,11 +92,16 @@ test("the worker command line and environment", () => {
   assert.equal(spec.env["PYTHONPATH"], `${join(ROOT, "python")}:/theirs`);
   assert.equal(spec.env["PYTHONUNBUFFERED"], "1");
   assert.ok(existsSync(join(ROOT, "python", "narwhal_worker")));
-  assert.throws(() => parseRawEnv(["NOVALUE"]), /invalid --env value "NOVALUE" \(expected KEY=VALUE\)/);
+  assert.throws(
+    () => parseRawEnv(["NOVALUE"]),
+    /invalid --env value "NOVALUE" \(expected KEY=VALUE\)/,
+  );
   assert.throws(() => parseRawEnv(["=x"]), /invalid --env value/);
 });
 
-function fakeRequest(over: Partial<IncomingRequest> & { conn?: Partial<ConnectionInfo> }): IncomingRequest {
+function fakeRequest(
+  over: Partial<IncomingRequest> & { conn?: Partial<ConnectionInfo> },
+): IncomingRequest {
   const headers = over.headers ?? [["Host", "example.com"]];
   const connection: ConnectionInfo = {
     id: 1,
@@ -101,7 +132,12 @@ function fakeRequest(over: Partial<IncomingRequest> & { conn?: Partial<Connectio
     headBytes: 0,
     forwardedScheme: null,
     startedAt: 0n,
-    body: { empty: true, trailers: [], bytesRead: 0, [Symbol.asyncIterator]: async function* () {} },
+    body: {
+      empty: true,
+      trailers: [],
+      bytesRead: 0,
+      [Symbol.asyncIterator]: async function* () {},
+    },
     scheme: "http",
     ...over,
     headers,
@@ -112,7 +148,7 @@ function fakeRequest(over: Partial<IncomingRequest> & { conn?: Partial<Connectio
   };
 }
 
-test("request metadata: Gunicorn's SERVER_NAME/PORT (listener; Host on a unix socket)", () => {
+void test("request metadata: Gunicorn's SERVER_NAME/PORT (listener; Host on a unix socket)", () => {
   const tcp = requestMeta(fakeRequest({}));
   assert.deepEqual(
     { ...tcp, headers: [...tcp.headers] },
@@ -131,7 +167,13 @@ test("request metadata: Gunicorn's SERVER_NAME/PORT (listener; Host on a unix so
       headers: [["Host", "example.com"]],
     },
   );
-  const unix = { family: "unix" as const, remoteAddress: "", remotePort: 0, localAddress: "/run/n.sock", localPort: 0 };
+  const unix = {
+    family: "unix" as const,
+    remoteAddress: "",
+    remotePort: 0,
+    localAddress: "/run/n.sock",
+    localPort: 0,
+  };
   const cases: Array<[string | null, "http" | "https", string, number]> = [
     ["example.com", "http", "example.com", 80],
     ["example.com", "https", "example.com", 443],
@@ -140,7 +182,9 @@ test("request metadata: Gunicorn's SERVER_NAME/PORT (listener; Host on a unix so
     [null, "http", "", 0],
   ];
   for (const [host, scheme, name, port] of cases) {
-    const m = requestMeta(fakeRequest({ conn: unix, scheme, headers: host === null ? [] : [["Host", host]] }));
+    const m = requestMeta(
+      fakeRequest({ conn: unix, scheme, headers: host === null ? [] : [["Host", host]] }),
+    );
     assert.deepEqual([m.serverName, m.serverPort], [name, port], String(host));
   }
   const v10 = requestMeta(fakeRequest({ versionMinor: 0, scheme: "https" }));
@@ -155,24 +199,33 @@ function bodyOf(chunks: Buffer[], failAfter: number | null = null): RequestBody 
     bytesRead: 0,
     [Symbol.asyncIterator]: async function* () {
       let i = 0;
+      await Promise.resolve();
       for (const c of chunks) {
-        if (failAfter !== null && i++ === failAfter) throw new HttpError("BODY_TOO_LARGE", 413, "too large");
+        if (failAfter !== null && i++ === failAfter)
+          throw new HttpError("BODY_TOO_LARGE", 413, "too large");
         yield c;
       }
-      if (failAfter !== null && failAfter >= chunks.length) throw new HttpError("BODY_TOO_LARGE", 413, "too large");
+      if (failAfter !== null && failAfter >= chunks.length)
+        throw new HttpError("BODY_TOO_LARGE", 413, "too large");
     },
   };
 }
 
-test("spoolBody: memory up to the threshold, a 0600 temp file beyond, removed on failure", async () => {
+void test("spoolBody: memory up to the threshold, a 0600 temp file beyond, removed on failure", async () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-spool-"));
   try {
     const empty = await spoolBody(bodyOf([]), { memoryLimit: 10, tempDir: dir });
     assert.deepEqual(empty, { kind: "memory", chunks: [], length: 0 });
-    const mem = await spoolBody(bodyOf([Buffer.from("hello"), Buffer.from("world")]), { memoryLimit: 10, tempDir: dir });
+    const mem = await spoolBody(bodyOf([Buffer.from("hello"), Buffer.from("world")]), {
+      memoryLimit: 10,
+      tempDir: dir,
+    });
     assert.equal(mem.kind, "memory");
     assert.equal(mem.length, 10);
-    const file = await spoolBody(bodyOf([Buffer.from("hello"), Buffer.from("world"), Buffer.from("!")]), { memoryLimit: 10, tempDir: dir });
+    const file = await spoolBody(
+      bodyOf([Buffer.from("hello"), Buffer.from("world"), Buffer.from("!")]),
+      { memoryLimit: 10, tempDir: dir },
+    );
     assert.equal(file.kind, "file");
     assert.equal(file.length, 11);
     if (file.kind === "file") {
@@ -182,7 +235,10 @@ test("spoolBody: memory up to the threshold, a 0600 temp file beyond, removed on
       rmSync(file.path);
     }
     await assert.rejects(
-      spoolBody(bodyOf([Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(8)], 2), { memoryLimit: 10, tempDir: dir }),
+      spoolBody(bodyOf([Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(8)], 2), {
+        memoryLimit: 10,
+        tempDir: dir,
+      }),
       (e: unknown) => e instanceof HttpError && e.status === 413,
     );
     assert.deepEqual(readdirSync(dir), [], "the partial temp file is removed");

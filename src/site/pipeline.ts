@@ -480,7 +480,7 @@ function origin(st: RequestState, lookup: VariableLookup): string {
   return `${scheme}://${host}${port === dflt ? "" : ":" + String(port)}`;
 }
 
-/** A decoded URI made safe for a Location header (spaces, controls, non-ASCII escaped). */
+/** A decoded URI made safe for a Location header (spaces, controls, "%" and non-ASCII escaped). */
 function escapeForLocation(uri: string): string {
-  return encodeURI(uri).replace(/%25([0-9A-Fa-f]{2})/g, "%25$1");
+  return encodeURI(uri);
 }

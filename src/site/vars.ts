@@ -8,7 +8,7 @@
 import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { evaluate, type VariableLookup } from "../config/nginx/index.js";
-import { addXForwardedFor } from "../proxy/index.js";
+import { addXForwardedFor, parseCidr, realIp, type Cidr } from "../proxy/index.js";
 import { VERSION } from "../version.js";
 import type { RequestState } from "./state.js";
 import { msec, timeIso8601, timeLocal } from "./time.js";
@@ -68,6 +68,31 @@ function stripMapped(addr: string): string {
   return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
 }
 
+const trusted = new WeakMap<readonly string[], Cidr[]>();
+
+/**
+ * $remote_addr: the peer, or with `set_real_ip_from` (ngx_http_realip_module) the
+ * address a trusted proxy put in `real_ip_header`, under the settings in force.
+ */
+function remoteAddr(st: RequestState): string {
+  const conn = st.req.connection;
+  if (conn.family === "unix") return "unix:";
+  const peer = stripMapped(conn.remoteAddress);
+  const conf = st.conf as unknown as Record<string, unknown>;
+  const from = conf["set_real_ip_from"];
+  if (!Array.isArray(from) || from.length === 0) return peer;
+  let cidrs = trusted.get(from as readonly string[]);
+  if (cidrs === undefined)
+    trusted.set(from as readonly string[], (cidrs = (from as string[]).map((f) => parseCidr(f))));
+  const header = typeof conf["real_ip_header"] === "string" ? conf["real_ip_header"] : "X-Real-IP";
+  const lower = header.toLowerCase();
+  const values: string[] = [];
+  for (const [n, v] of st.req.headers) if (n.toLowerCase() === lower) values.push(v);
+  return stripMapped(
+    realIp({ from: cidrs, header, recursive: conf["real_ip_recursive"] === true }, peer, values),
+  );
+}
+
 /**
  * The lookup for one request. Numbered captures are asked for as "1".."9" (and "0"),
  * named ones by name; `set` variables shadow nothing built in (the builder forbids that).
@@ -82,7 +107,7 @@ export function variableLookup(st: RequestState): VariableLookup {
       case "host":
         return st.host !== "" ? st.host : (st.server.serverNameText[0] ?? "");
       case "remote_addr":
-        return conn.family === "unix" ? "unix:" : stripMapped(conn.remoteAddress);
+        return remoteAddr(st);
       case "remote_port":
         return conn.family === "unix" ? "" : String(conn.remotePort);
       case "scheme":

@@ -6,7 +6,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "../../src/core/paths.js";
@@ -35,6 +35,7 @@ const GOOD = `
 pid DIR/narwhal.pid;
 events {}
 http {
+  access_log DIR/access.log;
   server {
     listen 127.0.0.1:PORT;
     location / { return 200 "version one\\n"; }
@@ -125,6 +126,18 @@ describe("narwhal -c site.conf (a real process)", () => {
         `not serving: ${stderr}`,
       );
       assert.equal(readFileSync(join(dir, "narwhal.pid"), "utf8").trim(), String(child.pid));
+
+      // USR1 reopens the access log (logrotate renamed the old one).
+      renameSync(join(dir, "access.log"), join(dir, "access.log.1"));
+      child.kill("SIGUSR1");
+      assert.ok(
+        await until(
+          async () => (await bodyOf(port)) !== "" && existsSync(join(dir, "access.log")),
+          5_000,
+        ),
+        "USR1 did not reopen",
+      );
+      assert.match(readFileSync(join(dir, "access.log"), "utf8"), /"GET \/ HTTP\/1\.1" 200 12 /);
 
       writeFileSync(conf, fill(GOOD.replace("version one", "version two"), port, dir));
       child.kill("SIGHUP");

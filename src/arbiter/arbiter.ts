@@ -121,6 +121,12 @@ export class Arbiter {
   get queued(): number {
     return this.queue.length;
   }
+  /** Requests in flight on all workers (dispatched, terminal frame not yet received). */
+  get inflight(): number {
+    let n = 0;
+    for (const w of this.workers) n += w.inflight.size;
+    return n;
+  }
   /** Snapshot for logs and tests. */
   pids(): number[] {
     return [...this.workers].filter((w) => w.state !== "dead").map((w) => w.pid);

@@ -92,6 +92,11 @@ export function summarize(c: NginxConfig, base: HttpConf, dir: string): Json {
     upstreams: toJson(
       Object.values(c.upstreams).map((u) => ({
         name: u.name,
+        balance: u.balance,
+        ...(u.hashKey ? { hashKey: u.hashKey, hashConsistent: u.hashConsistent } : {}),
+        keepalive: u.keepalive,
+        keepaliveTimeout: u.keepaliveTimeout,
+        keepaliveRequests: u.keepaliveRequests,
         servers: u.servers.map(({ file: _f, line: _l, ...s }) => s),
       })),
       dir,

@@ -9,7 +9,14 @@ import { compileLocationTree, type LocationSpec } from "../../router/tree.js";
 import type { Directive } from "./ast.js";
 import { parseIfCondition } from "./conditions.js";
 import type { ApplyContext, Context, DirectiveDecl } from "./directive-types.js";
-import { deepFreeze, httpDefaults, mainDefaults, mergeConf, type Scope } from "./merge.js";
+import {
+  deepFreeze,
+  httpDefaults,
+  mainDefaults,
+  mergeConf,
+  upstreamDefaults,
+  type Scope,
+} from "./merge.js";
 import type {
   HttpConf,
   IfCondition,
@@ -422,11 +429,22 @@ export class Builder {
     const conf = (s: Scope): HttpConf => mergeConf(s, base, memo);
 
     const upstreams: Record<string, Upstream> = {};
+    const upDefaults = upstreamDefaults(prefix);
     for (const [name, u] of this.upstreams) {
       const servers =
         (u.scope.values.get("upstream_server")?.value as UpstreamServer[] | undefined) ?? [];
       if (servers.length === 0) fail("no servers are inside upstream", u.file, u.line);
-      upstreams[name] = { name, servers, file: u.file, line: u.line };
+      const v = <T>(key: string): T => (u.scope.values.get(key)?.value ?? upDefaults[key]) as T;
+      upstreams[name] = {
+        name,
+        servers,
+        ...v<Pick<Upstream, "balance" | "hashKey" | "hashConsistent">>("upstream_balance"),
+        keepalive: v("upstream_keepalive"),
+        keepaliveTimeout: v("upstream_keepalive_timeout"),
+        keepaliveRequests: v("upstream_keepalive_requests"),
+        file: u.file,
+        line: u.line,
+      };
     }
     const resolveConf = (s: Scope): HttpConf => {
       const cf = conf(s);

@@ -44,7 +44,12 @@ export interface ApplyContext {
 
 /** The settings a directive can write, by scope family. */
 export type SettingKey = keyof HttpConf | keyof MainConf | UpstreamKey | ServerKey | GlobalKey;
-export type UpstreamKey = "upstream_server";
+export type UpstreamKey =
+  | "upstream_server"
+  | "upstream_balance"
+  | "upstream_keepalive"
+  | "upstream_keepalive_timeout"
+  | "upstream_keepalive_requests";
 export type ServerKey = "listen" | "server_name";
 export type GlobalKey = "log_format";
 

@@ -1,11 +1,22 @@
 /**
  * The proxy and upstream directives the article's site file uses. Parsed and validated
- * here; their behaviour belongs to src/proxy (issue 6), which adds its other directives
- * to this file (and `app`/`app_pass` with the reserved `app` context).
+ * here; their behaviour belongs to src/proxy (issue 6). More proxy directives go in
+ * PROXY_MORE_DIRECTIVES below (and `app`/`app_pass` with the reserved `app` context).
  */
-import type { ApplyContext, DirectiveDecl } from "./directive-types.js";
-import type { ProxyPass, ProxyRedirect, UpstreamServer } from "./model.js";
-import { HSL, arg0, section, setting } from "./table-helpers.js";
+import { isIP } from "node:net";
+import type { ApplyContext, DirectiveDecl, SettingKey } from "./directive-types.js";
+import type { NextUpstream, ProxyPass, ProxyRedirect, Upstream, UpstreamServer } from "./model.js";
+import {
+  HSL,
+  arg0,
+  enumValue,
+  flagValue,
+  listSetting,
+  numberValue,
+  section,
+  setting,
+  timeValue,
+} from "./table-helpers.js";
 import { parseNginxTime } from "./values.js";
 import type { Template } from "./variables.js";
 
@@ -158,5 +169,245 @@ export const PROXY_DIRECTIVES: readonly DirectiveDecl[] = [
           ? { kind: "rules", rules: [...prev.rules, ...next.rules] }
           : next,
     }),
+  }),
+];
+
+// --- issue 6: the rest of the proxy module, upstream balancing, real IP ----------------
+
+const proxyFlag = (name: string, dflt: "on" | "off", doc: string): DirectiveDecl =>
+  proxy({
+    name,
+    contexts: HSL,
+    args: [1, 1],
+    syntax: `${name} on | off;`,
+    default: dflt,
+    effect: "later",
+    doc,
+    handler: setting(name as SettingKey, (c) => flagValue(c)),
+  });
+
+const proxyTime = (name: string, doc: string, dflt = "60s"): DirectiveDecl =>
+  proxy({
+    name,
+    contexts: HSL,
+    args: [1, 1],
+    syntax: `${name} time;`,
+    default: dflt,
+    effect: "later",
+    doc,
+    handler: setting(name as SettingKey, (c) => timeValue(c)),
+  });
+
+function parseNextUpstream(c: ApplyContext): NextUpstream | null {
+  if (c.args.length === 1 && c.args[0] === "off") return null;
+  const out = {
+    error: false,
+    timeout: false,
+    invalidHeader: false,
+    statuses: [] as number[],
+    nonIdempotent: false,
+  };
+  for (const a of c.args) {
+    if (a === "error") out.error = true;
+    else if (a === "timeout") out.timeout = true;
+    else if (a === "invalid_header") out.invalidHeader = true;
+    else if (a === "non_idempotent") out.nonIdempotent = true;
+    else if (/^http_(500|502|503|504|403|404|429)$/.test(a)) out.statuses.push(Number(a.slice(5)));
+    else c.fail(`invalid value "${a}"`);
+  }
+  return out;
+}
+
+const upstreamBalance = (
+  name: "least_conn" | "ip_hash" | "random" | "hash",
+  args: readonly [number, number],
+  syntax: string,
+  doc: string,
+): DirectiveDecl =>
+  proxy({
+    name,
+    contexts: ["upstream"],
+    args,
+    syntax,
+    effect: "later",
+    doc,
+    handler: setting<Pick<Upstream, "balance" | "hashKey" | "hashConsistent">>(
+      "upstream_balance",
+      (c) => {
+        if (name === "random" && c.args.length === 1 && c.args[0] !== "two")
+          c.fail(`invalid parameter "${c.args[0]!}"`);
+        if (name === "hash" && c.args.length === 2 && c.args[1] !== "consistent")
+          c.fail(`invalid parameter "${c.args[1]!}"`);
+        return {
+          balance: name,
+          hashKey: name === "hash" ? c.template(c.args[0]!) : null,
+          hashConsistent: name === "hash" && c.args[1] === "consistent",
+        };
+      },
+      { unset: { balance: "round_robin", hashKey: null, hashConsistent: false } },
+    ),
+  });
+
+export const PROXY_MORE_DIRECTIVES: readonly DirectiveDecl[] = [
+  proxy({
+    name: "proxy_http_version",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "proxy_http_version 1.0 | 1.1;",
+    default: "1.0",
+    effect: "later",
+    doc: 'HTTP version spoken to the upstream; 1.1 (with `proxy_set_header Connection ""`) allows keep-alive connections.',
+    handler: setting("proxy_http_version", (c) => enumValue(c, ["1.0", "1.1"] as const)),
+  }),
+  proxy({
+    name: "proxy_hide_header",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "proxy_hide_header field;",
+    effect: "later",
+    doc: "Do not pass this upstream response header to the client (besides nginx's default list: Date, Server, X-Pad, X-Accel-...).",
+    handler: listSetting("proxy_hide_header", arg0),
+  }),
+  proxy({
+    name: "proxy_pass_header",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "proxy_pass_header field;",
+    effect: "later",
+    doc: "Pass a header that is hidden by default.",
+    handler: listSetting("proxy_pass_header", arg0),
+  }),
+  proxyFlag(
+    "proxy_buffering",
+    "on",
+    "On: the response is read from the upstream as fast as it comes (spilling to a temporary file), freeing the upstream while a slow client reads. Off: streamed at the client's pace.",
+  ),
+  proxyFlag(
+    "proxy_request_buffering",
+    "on",
+    "On: the whole request body is read before the upstream is contacted. Off: streamed to the upstream as it arrives.",
+  ),
+  proxyTime("proxy_connect_timeout", "Time allowed to connect to an upstream server."),
+  proxyTime("proxy_read_timeout", "Longest pause between two reads from the upstream; then 504."),
+  proxyTime("proxy_send_timeout", "Longest pause between two writes to the upstream."),
+  proxy({
+    name: "proxy_next_upstream",
+    contexts: HSL,
+    args: [1, Infinity],
+    syntax:
+      "proxy_next_upstream error | timeout | invalid_header | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | non_idempotent | off ...;",
+    default: "error timeout",
+    effect: "later",
+    doc: "When to try the next server of the upstream. Requests with non-idempotent methods (POST, LOCK, PATCH) are never retried once sent unless `non_idempotent` is given.",
+    handler: setting("proxy_next_upstream", parseNextUpstream),
+  }),
+  proxy({
+    name: "proxy_next_upstream_tries",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "proxy_next_upstream_tries number;",
+    default: "0",
+    effect: "later",
+    doc: "The most servers tried for one request; 0 means no limit.",
+    handler: setting("proxy_next_upstream_tries", (c) => numberValue(c)),
+  }),
+  proxyTime(
+    "proxy_next_upstream_timeout",
+    "How long trying further servers may take; 0 means no limit.",
+    "0",
+  ),
+  proxyFlag(
+    "proxy_intercept_errors",
+    "off",
+    "Upstream responses with a status >= 300 for which the location has an `error_page` are replaced by that page.",
+  ),
+  proxy({
+    name: "set_real_ip_from",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "set_real_ip_from address | CIDR | unix:;",
+    effect: "later",
+    doc: "A trusted proxy: requests from it take the client address from `real_ip_header`.",
+    handler: listSetting("set_real_ip_from", (c) => {
+      const v = arg0(c);
+      const [addr = "", bits] = v.split("/");
+      const ver = isIP(addr);
+      if (
+        v !== "unix:" &&
+        (ver === 0 ||
+          (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > (ver === 4 ? 32 : 128))))
+      ) {
+        c.fail(`invalid parameter "${v}"`);
+      }
+      return v;
+    }),
+  }),
+  proxy({
+    name: "real_ip_header",
+    contexts: HSL,
+    args: [1, 1],
+    syntax: "real_ip_header field | X-Real-IP | X-Forwarded-For | proxy_protocol;",
+    default: "X-Real-IP",
+    effect: "later",
+    doc: "The header that carries the client address from a trusted proxy.",
+    handler: setting("real_ip_header", arg0),
+  }),
+  proxyFlag(
+    "real_ip_recursive",
+    "off",
+    "Skip trusted addresses in `X-Forwarded-For` from the right; the first untrusted one is the client.",
+  ),
+  upstreamBalance(
+    "least_conn",
+    [0, 0],
+    "least_conn;",
+    "Send each request to the server with the fewest active connections (weights respected).",
+  ),
+  upstreamBalance(
+    "ip_hash",
+    [0, 0],
+    "ip_hash;",
+    "Choose the server from the client address (the first three octets for IPv4), so a client sticks to one server.",
+  ),
+  upstreamBalance(
+    "hash",
+    [1, 2],
+    "hash key [consistent];",
+    "Choose the server from a key with variables (e.g. `$request_uri`); `consistent` uses ketama consistent hashing.",
+  ),
+  upstreamBalance(
+    "random",
+    [0, 1],
+    "random [two];",
+    "Choose a server at random (weights respected); `two` picks the less loaded of two.",
+  ),
+  proxy({
+    name: "keepalive",
+    contexts: ["upstream"],
+    args: [1, 1],
+    syntax: "keepalive connections;",
+    effect: "later",
+    doc: "Keep up to this many idle connections to the upstream servers open per worker process.",
+    handler: setting("upstream_keepalive", (c) => numberValue(c, 0, 1), { unset: null }),
+  }),
+  proxy({
+    name: "keepalive_timeout",
+    contexts: ["upstream"],
+    args: [1, 1],
+    syntax: "keepalive_timeout timeout;",
+    default: "60s",
+    effect: "later",
+    doc: "How long an idle upstream connection is kept.",
+    handler: setting("upstream_keepalive_timeout", (c) => timeValue(c)),
+  }),
+  proxy({
+    name: "keepalive_requests",
+    contexts: ["upstream"],
+    args: [1, 1],
+    syntax: "keepalive_requests number;",
+    default: "1000",
+    effect: "later",
+    doc: "Requests served over one upstream keep-alive connection before it is closed.",
+    handler: setting("upstream_keepalive_requests", (c) => numberValue(c)),
   }),
 ];

@@ -69,6 +69,7 @@ const HTTP_KEYS = keysFor(
     !SERVER_ONLY_KEYS.has((d.handler as SettingHandler).key),
 );
 const MAIN_KEYS = keysFor((d) => d.contexts.includes("main") || d.contexts.includes("events"));
+const UPSTREAM_KEYS = keysFor((d) => d.contexts.includes("upstream"));
 
 /** Split a default's text into arguments (`""` is one empty argument). */
 function defaultArgs(text: string): string[] {
@@ -122,6 +123,11 @@ const NGINX_DEFAULT_TYPES: Readonly<Record<string, string>> = {
 export function httpDefaults(prefix: string): HttpConf {
   const types = Object.assign(Object.create(null) as Record<string, string>, NGINX_DEFAULT_TYPES);
   return { ...defaultsOf(HTTP_KEYS, prefix), types } as unknown as HttpConf;
+}
+
+/** Defaults of the settings written inside `upstream` blocks, by key. */
+export function upstreamDefaults(prefix: string): Readonly<Record<string, unknown>> {
+  return defaultsOf(UPSTREAM_KEYS, prefix);
 }
 
 export function mainDefaults(prefix: string): MainConf {

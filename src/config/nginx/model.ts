@@ -144,6 +144,35 @@ export interface HttpConf {
   /** null: nginx's defaults (`Host $proxy_host`, `Connection close`). */
   readonly proxy_set_header: readonly (readonly [name: string, value: Template])[] | null;
   readonly proxy_redirect: ProxyRedirect;
+  readonly proxy_http_version: "1.0" | "1.1";
+  readonly proxy_hide_header: readonly string[];
+  readonly proxy_pass_header: readonly string[];
+  readonly proxy_buffering: boolean;
+  readonly proxy_request_buffering: boolean;
+  /** Seconds. */
+  readonly proxy_connect_timeout: number;
+  readonly proxy_read_timeout: number;
+  readonly proxy_send_timeout: number;
+  /** null for `proxy_next_upstream off`. */
+  readonly proxy_next_upstream: NextUpstream | null;
+  /** 0 = unlimited. */
+  readonly proxy_next_upstream_tries: number;
+  /** Seconds; 0 = unlimited. */
+  readonly proxy_next_upstream_timeout: number;
+  readonly proxy_intercept_errors: boolean;
+  /** Trusted proxies (addresses, CIDRs or "unix:") as written; see src/proxy/real-ip.ts. */
+  readonly set_real_ip_from: readonly string[];
+  readonly real_ip_header: string;
+  readonly real_ip_recursive: boolean;
+}
+
+/** `proxy_next_upstream error timeout http_502 ... non_idempotent`. */
+export interface NextUpstream {
+  readonly error: boolean;
+  readonly timeout: boolean;
+  readonly invalidHeader: boolean;
+  readonly statuses: readonly number[];
+  readonly nonIdempotent: boolean;
 }
 
 export interface MainConf {
@@ -265,6 +294,16 @@ export interface UpstreamServer {
 export interface Upstream {
   readonly name: string;
   readonly servers: readonly UpstreamServer[];
+  /** The balancing method: round robin unless least_conn, ip_hash, hash or random is given. */
+  readonly balance: "round_robin" | "least_conn" | "ip_hash" | "hash" | "random";
+  /** `hash KEY [consistent]`. */
+  readonly hashKey: Template | null;
+  readonly hashConsistent: boolean;
+  /** `keepalive N`: idle connections kept per worker, null when not configured. */
+  readonly keepalive: number | null;
+  /** Seconds. */
+  readonly keepaliveTimeout: number;
+  readonly keepaliveRequests: number;
   readonly file: string;
   readonly line: number;
 }

@@ -8,7 +8,7 @@ import type { Context, DirectiveDecl } from "./directive-types.js";
 import { HTTP_DIRECTIVES } from "./directives-http.js";
 import { LOG_DIRECTIVES } from "./directives-log.js";
 import { MAIN_DIRECTIVES } from "./directives-main.js";
-import { PROXY_DIRECTIVES } from "./directives-proxy.js";
+import { PROXY_DIRECTIVES, PROXY_MORE_DIRECTIVES } from "./directives-proxy.js";
 import { REWRITE_DIRECTIVES } from "./directives-rewrite.js";
 import { SERVER_DIRECTIVES } from "./directives-server.js";
 
@@ -19,6 +19,7 @@ export const DIRECTIVES: readonly DirectiveDecl[] = Object.freeze([
   ...REWRITE_DIRECTIVES,
   ...LOG_DIRECTIVES,
   ...PROXY_DIRECTIVES,
+  ...PROXY_MORE_DIRECTIVES,
 ]);
 
 const BY_NAME = new Map<string, DirectiveDecl[]>();

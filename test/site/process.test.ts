@@ -149,7 +149,7 @@ describe("narwhal -c site.conf (a real process)", () => {
       writeFileSync(conf, fill(GOOD.replace("return 200", "retur 200"), port, dir));
       child.kill("SIGHUP");
       await until(async () => /unknown directive "retur"/.test(stderr), 5_000);
-      assert.match(stderr, /unknown directive "retur" in .*site\.conf:7.*old configuration stays/);
+      assert.match(stderr, /unknown directive "retur" in .*site\.conf:8.*old configuration stays/);
       assert.equal(await bodyOf(port), "version two\n");
 
       // `-s reload` finds the server through the pid file.

@@ -130,7 +130,15 @@ export async function runCorpus(start: StartServer, cases: readonly CorpusCase[]
             const r = await rawRequest(server.port, split(c.raw, mode, c.name), {
               halfClose: c.requires_eof === true,
               timeoutMs: 4000,
-              ...(c.kind === "valid" ? { count: c.expect.length, settleMs: 30 } : {}),
+              ...(c.kind === "valid"
+                ? {
+                    count: c.expect.length,
+                    settleMs: 30,
+                    // A close is due after an error answer or when the last request asked for it.
+                    expectClose: (rs: readonly { status: number }[]) =>
+                      asksClose(c.expect[c.expect.length - 1]!) || rs.some((x) => x.status >= 300),
+                  }
+                : {}),
             });
             const delta = server.appRequests() - before;
             const [verdict, why] = c.kind === "valid" ? judgeValid(c, r, delta) : judgeInvalid(c, r, delta);

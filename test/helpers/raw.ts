@@ -7,6 +7,8 @@
  *     data     string (latin1) | Buffer | Buffer[] (pieces, each written separately in order)
  *     opts.count       resolve once this many final (non-1xx) responses arrived, after settleMs more
  *     opts.settleMs    wait after the count-th response to catch extra responses or the close (50)
+ *     opts.expectClose after the count-th response, wait for the close (up to the timeout)
+ *                      instead of settleMs: a boolean, or a predicate over the responses
  *     opts.timeoutMs   overall limit (3000); on expiry resolves with timedOut: true
  *     opts.halfClose   shutdown(SHUT_WR) after the last piece
  *     opts.methods     request methods in order, so HEAD responses are read without a body
@@ -40,6 +42,7 @@ export interface RawOptions {
   halfClose?: boolean;
   methods?: string[];
   pieceDelayMs?: number;
+  expectClose?: boolean | ((responses: readonly ParsedResponse[]) => boolean);
 }
 
 export interface RawResult {
@@ -277,7 +280,9 @@ export async function rawRequest(target: RawTarget, data: string | Buffer | Buff
     if (opts.count !== undefined) {
       const n = opts.count;
       timedOut = !(await c.until(() => finals() >= n || c.closed, left()));
-      if (!timedOut && !c.closed) await c.until(() => c.closed, Math.min(opts.settleMs ?? 50, left()));
+      const ec = opts.expectClose;
+      const waitClose = typeof ec === "function" ? ec(c.responses) : ec === true;
+      if (!timedOut && !c.closed) await c.until(() => c.closed, waitClose ? left() : Math.min(opts.settleMs ?? 50, left()));
     } else {
       timedOut = !(await c.waitClose(left()));
     }

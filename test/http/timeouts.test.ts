@@ -14,13 +14,13 @@ test("header timeout: a client trickling its head gets 408 and the close", async
       if (c.closed) break;
       await c.write(ch);
       await sleep(50);
-      if (Date.now() - t0 > 1500) break;
+      if (Date.now() - t0 > 2500) break;
     }
     assert.equal(await c.waitClose(2000), true);
     const elapsed = Date.now() - t0;
     assert.equal(c.responses[0]?.status, 408);
     assert.equal(c.responses[0]?.reason, "Request Time-out");
-    assert.ok(elapsed >= 280 && elapsed < 1200, `closed after ${elapsed} ms`);
+    assert.ok(elapsed >= 280 && elapsed < 2000, `closed after ${elapsed} ms`);
   } finally {
     await s.stop();
   }
@@ -51,7 +51,7 @@ test("keep-alive idle timeout closes an idle connection; activity before it keep
     const t0 = Date.now();
     assert.equal(await c.waitClose(2000), true);
     const idle = Date.now() - t0;
-    assert.ok(idle >= 250 && idle < 1000, `idle close after ${idle} ms`);
+    assert.ok(idle >= 250 && idle < 2000, `idle close after ${idle} ms`);
     assert.equal(c.responses.length, 2);
   } finally {
     await s.stop();

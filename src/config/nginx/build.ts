@@ -434,14 +434,15 @@ export class Builder {
       const servers =
         (u.scope.values.get("upstream_server")?.value as UpstreamServer[] | undefined) ?? [];
       if (servers.length === 0) fail("no servers are inside upstream", u.file, u.line);
-      const v = <T>(key: string): T => (u.scope.values.get(key)?.value ?? upDefaults[key]) as T;
+      // Values were produced by the table's parsers for these keys (see directives-proxy.ts).
+      const v = (key: string): unknown => u.scope.values.get(key)?.value ?? upDefaults[key];
       upstreams[name] = {
         name,
         servers,
-        ...v<Pick<Upstream, "balance" | "hashKey" | "hashConsistent">>("upstream_balance"),
-        keepalive: v("upstream_keepalive"),
-        keepaliveTimeout: v("upstream_keepalive_timeout"),
-        keepaliveRequests: v("upstream_keepalive_requests"),
+        ...(v("upstream_balance") as Pick<Upstream, "balance" | "hashKey" | "hashConsistent">),
+        keepalive: v("upstream_keepalive") as number | null,
+        keepaliveTimeout: v("upstream_keepalive_timeout") as number,
+        keepaliveRequests: v("upstream_keepalive_requests") as number,
         file: u.file,
         line: u.line,
       };

@@ -13,9 +13,15 @@ const cases = loadCorpus();
 test("HTTP/1.1 corpus over sockets (in-process echo app)", { skip: cases.length === 0 ? "corpus not found" : false }, async () => {
   const results = await runCorpus(startInProcessEcho, cases, SPLIT_MODES);
   const count = (v: string): number => results.filter((r) => r.verdict === v).length;
-  if (process.env["CORPUS_VERBOSE"]) {
-    for (const r of results) console.log(`${r.verdict.padEnd(8)} ${r.name} [${r.mode}] ${r.why}`);
+  // One line per case: the verdict of each split mode, and why when not a plain pass.
+  const byCase = new Map<string, string[]>();
+  for (const r of results) {
+    const l = byCase.get(r.name) ?? [];
+    l.push(`${r.mode}=${r.verdict}${r.why && (process.env["CORPUS_VERBOSE"] || r.verdict === "fail") ? ` (${r.why})` : ""}`);
+    byCase.set(r.name, l);
   }
+  const alt = (name: string): string => results.find((r) => r.name === name && r.verdict === "alt-pass")?.why ?? "";
+  for (const [name, l] of [...byCase].sort(([a], [b]) => a.localeCompare(b))) console.log(`${name}: ${l.join(" ")}${alt(name) ? ` — ${alt(name)}` : ""}`);
   console.log(`# corpus over sockets: pass ${count("pass")}, alt-pass ${count("alt-pass")}, fail ${count("fail")}, skipped ${count("skipped")}`);
   const fails = results.filter((r) => r.verdict === "fail");
   assert.equal(fails.length, 0, fails.map((r) => `${r.name} [${r.mode}]: ${r.why}`).join("\n"));

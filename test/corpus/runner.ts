@@ -70,7 +70,8 @@ function judgeValid(c: CorpusCase, r: RawResult, appDelta: number): [Verdict, st
     if (res.status !== 200) {
       // An alternative status ends the exchange: it must be the last response, then close.
       if (alt.has(res.status) && finals.length === i + 1 && r.closed && appDelta === i) {
-        return ["alt-pass", `request ${i}: ${res.status}${e.http11_without_host ? " (HTTP/1.1 without Host)" : ""}`];
+        const title = /<title>(.*?)<\/title>/.exec(res.text)?.[1] ?? String(res.status);
+        return ["alt-pass", `request ${i}: ${title}${e.http11_without_host ? " (the request has no Host)" : ""}`];
       }
       return ["fail", `request ${i}: status ${res.status} ${res.text.slice(0, 80)}`];
     }

@@ -256,6 +256,54 @@ class Serve(unittest.TestCase):
         self.assertIn(b"unknown frame type", self.w.proc.stderr.read())
 
 
+class Stress(unittest.TestCase):
+    """Many interleaved requests: every one gets exactly its own frames and one terminal."""
+
+    def run_mix(self, threads):
+        import random
+
+        w = SpawnedWorker("behaviours:app", "--threads", str(threads))
+        try:
+            self.assertEqual(w.hello().type, P.HELLO)
+            rnd = random.Random(threads)
+            kinds = {}
+            for rid in range(1, 301):
+                kind = rnd.choice(["/write", "/stream", "/raise", "/sleep", "/missing", "ping"])
+                if kind == "ping":
+                    w.peer.send(P.encode_frame(P.PING, 0, b"%d" % rid))
+                    continue
+                kinds[rid] = kind
+                w.peer.request(rid, make_request(path=kind, query="0.001" if kind == "/sleep" else ""))
+            seen = {}
+            bodies = {}
+            pongs = 0
+            while len(seen) < len(kinds):
+                f = w.peer.next(20)
+                if f.type == P.PONG:
+                    pongs += 1
+                    continue
+                self.assertNotIn(f.id, seen, "frame after the terminal frame")
+                if f.type == P.RESPONSE_BODY:
+                    bodies[f.id] = bodies.get(f.id, b"") + f.payload
+                if f.type in (P.RESPONSE_END, P.APP_ERROR):
+                    seen[f.id] = f.type
+            self.assertEqual(pongs, 300 - len(kinds))
+            for rid, kind in kinds.items():
+                self.assertEqual(seen[rid], P.APP_ERROR if kind == "/raise" else P.RESPONSE_END, kind)
+                want = {"/write": b"written returned", "/stream": b"one\ntwo\nthree\n",
+                        "/missing": b"not found", "/sleep": b"%d" % 1 if threads == 1 else None}.get(kind)
+                if want is not None:
+                    self.assertEqual(bodies.get(rid), want, kind)
+        finally:
+            w.close()
+
+    def test_mixed_pipelined_requests_one_thread(self):
+        self.run_mix(1)
+
+    def test_mixed_pipelined_requests_four_threads(self):
+        self.run_mix(4)
+
+
 class SingleThread(unittest.TestCase):
     def test_pipelined_requests_run_one_at_a_time_and_heartbeat_still_flows(self):
         w = SpawnedWorker("behaviours:app")

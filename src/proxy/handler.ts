@@ -13,7 +13,7 @@
  *   unless `non_idempotent` is set (a refused connection sent nothing: it may move on);
  * - with proxy_request_buffering off the body cannot be replayed once sent.
  */
-import type { IncomingRequest, ResponseWriter, HeaderList } from "../http/types.js";
+import type { Handler, IncomingRequest, ResponseWriter, HeaderList } from "../http/types.js";
 import type { Logger } from "../core/log.js";
 import {
   UpstreamClients,
@@ -528,6 +528,24 @@ export function proxyRequest(
     if (!out.handled && !res.headersSent) res.sendError(out.status);
     return out;
   });
+}
+
+/**
+ * A plain Handler for a location that only proxies: builds the context with `contextOf`
+ * and answers unhandled outcomes with res.sendError (no error_page).
+ */
+export function createProxyHandler(
+  options: ProxyOptions,
+  deps: ProxyDeps,
+  location: string | null,
+  contextOf: (req: IncomingRequest) => ProxyRequestContext,
+  onOutcome?: (req: IncomingRequest, out: ProxyOutcome) => void,
+): Handler {
+  const h = new ProxyHandler(options, deps, location);
+  return async (req, res) => {
+    const out = await proxyRequest(h, req, res, contextOf(req));
+    onOutcome?.(req, out);
+  };
 }
 
 export { connectHost };

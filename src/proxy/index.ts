@@ -11,7 +11,13 @@
  *   const out = await h.handle(req, res, ctx);
  *   if (!out.handled) res.sendError(out.status);   // or the location's error_page
  */
-export { ProxyHandler, proxyRequest, endpointOf, type ProxyDeps } from "./handler.js";
+export {
+  ProxyHandler,
+  proxyRequest,
+  createProxyHandler,
+  endpointOf,
+  type ProxyDeps,
+} from "./handler.js";
 export { UpstreamClients, UpstreamFailure, type FailureKind } from "./client.js";
 export { UpstreamGroup, Selection, type GroupClock, type ReleaseState } from "./upstream.js";
 export { Peer } from "./peer.js";

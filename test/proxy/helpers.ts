@@ -7,7 +7,7 @@ import { HttpServer } from "../../src/http/server.js";
 import { DEFAULT_LIMITS, type HttpLimits } from "../../src/http/limits.js";
 import { Logger, LineSink } from "../../src/core/log.js";
 import type { IncomingRequest } from "../../src/http/types.js";
-import { ProxyHandler, proxyRequest } from "../../src/proxy/handler.js";
+import { createProxyHandler } from "../../src/proxy/handler.js";
 import { UpstreamClients } from "../../src/proxy/client.js";
 import { UpstreamGroup } from "../../src/proxy/upstream.js";
 import {
@@ -120,7 +120,6 @@ export function spec(
 export interface ProxyFront {
   readonly port: number;
   readonly outcomes: ProxyOutcome[];
-  readonly handler: ProxyHandler;
   close(): Promise<void>;
 }
 
@@ -153,25 +152,23 @@ export async function front(
 ): Promise<ProxyFront> {
   const clients = new UpstreamClients();
   const upstreams = new Map(groups.map((g) => [g.name.toLowerCase(), g]));
-  const handler = new ProxyHandler(
-    { ...PROXY_DEFAULTS, ...options },
-    { clients, upstreams, log: null },
-    location,
-  );
   const outcomes: ProxyOutcome[] = [];
   const server = new HttpServer({
     logger: quiet(),
     limits: { ...DEFAULT_LIMITS, ...limits },
-    handler: async (req, res) => {
-      outcomes.push(await proxyRequest(handler, req, res, contextOf(req, location)));
-    },
+    handler: createProxyHandler(
+      { ...PROXY_DEFAULTS, ...options },
+      { clients, upstreams, log: null },
+      location,
+      (req) => contextOf(req, location),
+      (_req, out) => outcomes.push(out),
+    ),
   });
   await server.listen(["127.0.0.1:0"]);
   const port = server.address()[0]!.port;
   return {
     port,
     outcomes,
-    handler,
     async close() {
       await server.drain(200);
       await clients.destroy();

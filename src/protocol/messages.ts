@@ -357,6 +357,8 @@ export interface Hello {
   /** The APP_MODULE spec as given. */
   readonly app: string;
   readonly threads: number;
+  /** Present and true on a --preload zygote's HELLO (it forks workers, serves nothing). */
+  readonly preload?: boolean;
 }
 /** BOOT_ERROR (then exit non-zero) and APP_ERROR: a one-line reason + the full traceback. */
 export interface ErrorReport {

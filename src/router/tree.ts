@@ -46,7 +46,8 @@ export interface LocationTree<T> {
 /** Compile specs (already validated by the config builder) into a frozen tree. */
 export function compileLocationTree<T>(specs: readonly LocationSpec<T>[]): LocationTree<T> {
   const named = new Map<string, T>();
-  for (const s of specs) if (s.modifier === "@") named.set(s.name, s.value);
+  // nginx searches named locations in order: the first of a name wins.
+  for (const s of specs) if (s.modifier === "@" && !named.has(s.name)) named.set(s.name, s.value);
   return Object.freeze({ root: compileLevel(specs.filter((s) => s.modifier !== "@")), named });
 }
 

@@ -8,7 +8,15 @@
 // from /proc over the run) and RSS (VmRSS at the end, VmHWM peak), with ratios vs nginx.
 // --write saves the markdown table to bench/static/RESULTS.md.
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, cpus } from "node:os";
 import { join, dirname } from "node:path";
@@ -37,7 +45,10 @@ function freePort(): Promise<number> {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => {
       const a = s.address();
-      s.close(() => (a !== null && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))));
+      s.close(() => {
+        if (a !== null && typeof a === "object") resolve(a.port);
+        else reject(new Error("no port"));
+      });
     });
   });
 }
@@ -114,7 +125,10 @@ function parseBytes(s: string): number {
 }
 
 function wrk(url: string, conns: number, secs: number): WrkResult {
-  const out = execFileSync("wrk", ["-t1", `-c${conns}`, `-d${secs}s`, url], { encoding: "utf8", timeout: (secs + 30) * 1000 });
+  const out = execFileSync("wrk", ["-t1", `-c${conns}`, `-d${secs}s`, url], {
+    encoding: "utf8",
+    timeout: (secs + 30) * 1000,
+  });
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const bytesPerSec = parseBytes(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? "0B");
@@ -185,9 +199,13 @@ http {
 }
 `,
       );
-      return spawn("nginx", ["-p", p, "-c", join(p, "nginx.conf"), "-e", join(p, "logs/error.log")], {
-        stdio: ["ignore", "ignore", "inherit"],
-      });
+      return spawn(
+        "nginx",
+        ["-p", p, "-c", join(p, "nginx.conf"), "-e", join(p, "logs/error.log")],
+        {
+          stdio: ["ignore", "ignore", "inherit"],
+        },
+      );
     },
     caddy: (port) => {
       const p = join(work, "caddy");
@@ -225,7 +243,9 @@ http {
           errors: r.errors,
         };
         rows.push(row);
-        process.stderr.write(`${name} ${s.label}: ${row.rps.toFixed(0)} req/s, ${row.mbps.toFixed(1)} MiB/s, ${row.cpuUs.toFixed(1)} µs/req, RSS ${row.rssMb.toFixed(1)} MiB ${row.errors}\n`);
+        process.stderr.write(
+          `${name} ${s.label}: ${row.rps.toFixed(0)} req/s, ${row.mbps.toFixed(1)} MiB/s, ${row.cpuUs.toFixed(1)} µs/req, RSS ${row.rssMb.toFixed(1)} MiB ${row.errors}\n`,
+        );
       }
     } finally {
       await stop(child);
@@ -241,7 +261,8 @@ http {
   let md = `| server | file | req/s | MiB/s | CPU µs/req | RSS MiB (peak) | req/s vs nginx | MiB/s vs nginx |\n|---|---|---:|---:|---:|---:|---:|---:|\n`;
   for (const r of rows) {
     const n = nginxRow(r.size);
-    const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? "–" : (a / b).toFixed(2) + "x");
+    const ratio = (a: number, b: number | undefined) =>
+      b === undefined || b === 0 ? "–" : (a / b).toFixed(2) + "x";
     md += `| ${r.server} | ${r.size} | ${r.rps.toFixed(0)} | ${r.mbps.toFixed(1)} | ${r.cpuUs.toFixed(1)} | ${r.rssMb.toFixed(1)} (${r.hwmMb.toFixed(1)}) | ${ratio(r.rps, n?.rps)} | ${ratio(r.mbps, n?.mbps)} |${r.errors ? " " + r.errors : ""}\n`;
   }
   const env =

@@ -34,7 +34,9 @@ function stamp(ms: number): string {
 export function renderAutoindex(uri: string, entries: readonly DirEntry[]): string {
   const visible = entries
     .filter((e) => !e.name.startsWith("."))
-    .sort((a, b) => (a.dir !== b.dir ? (a.dir ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort((a, b) =>
+      a.dir !== b.dir ? (a.dir ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
   const title = escapeHtml(uri);
   let out = `<html>\r\n<head><title>Index of ${title}</title></head>\r\n<body>\r\n<h1>Index of ${title}</h1><hr><pre><a href="../">../</a>\r\n`;
   for (const e of visible) {

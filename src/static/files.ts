@@ -81,13 +81,20 @@ function within(real: string, jail: string): boolean {
  * Whether a real path is acceptable under the policy: inside the real jail ("inside"),
  * or exactly the jail plus the lexical relative path, i.e. no symlink on the way ("refuse").
  */
-export function realPathAllowed(realPath: string, jail: string, rel: string, policy: SymlinkPolicy): boolean {
+export function realPathAllowed(
+  realPath: string,
+  jail: string,
+  rel: string,
+  policy: SymlinkPolicy,
+): boolean {
   if (policy === "follow") return true;
   for (const refresh of [false, true]) {
     const rj = realJail(jail, refresh);
     if (rj === null) continue;
     const ok =
-      policy === "inside" ? within(realPath, rj) : realPath === (rel === "" ? rj : (rj === "/" ? "" : rj) + "/" + rel);
+      policy === "inside"
+        ? within(realPath, rj)
+        : realPath === (rel === "" ? rj : (rj === "/" ? "" : rj) + "/" + rel);
     if (ok) return true;
   }
   return false;
@@ -114,7 +121,12 @@ function errnoStatus(err: unknown): { status: 403 | 404 | 500; message: string }
  * Open `path` read-only and classify it. O_NONBLOCK keeps a FIFO from blocking the
  * process (nginx does the same); anything but a regular file or directory is a 404.
  */
-export function openContained(path: string, jail: string, rel: string, policy: SymlinkPolicy): OpenResult {
+export function openContained(
+  path: string,
+  jail: string,
+  rel: string,
+  policy: SymlinkPolicy,
+): OpenResult {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -126,7 +138,11 @@ export function openContained(path: string, jail: string, rel: string, policy: S
     const realPath = policy === "follow" ? path : fdRealPath(fd, path);
     if (!realPathAllowed(realPath, jail, rel, policy)) {
       closeSync(fd);
-      return { kind: "error", status: 403, message: `"${path}" resolves outside its root (symlink)` };
+      return {
+        kind: "error",
+        status: 403,
+        message: `"${path}" resolves outside its root (symlink)`,
+      };
     }
     if (st.isDirectory()) {
       closeSync(fd);
@@ -170,7 +186,10 @@ export function readAll(fd: number, size: number): Buffer {
 /** Read into `buf` at file position `pos` (thread pool), resolving the byte count. */
 export function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes)));
+    read(fd, buf, 0, buf.length, pos, (err, bytes) => {
+      if (err) reject(err);
+      else resolve(bytes);
+    });
   });
 }
 

@@ -31,14 +31,26 @@ import {
 import { acceptsGzip, gzipEligible, gzipVersionOk } from "./gzip.js";
 import { contentTypeFor } from "./mime.js";
 import type { StaticOptions } from "./options.js";
-import { contentRange, nextBoundary, parseRange, planMultipart, unsatisfiedRange, type ByteRange, type MultipartPlan } from "./range.js";
+import {
+  contentRange,
+  nextBoundary,
+  parseRange,
+  planMultipart,
+  unsatisfiedRange,
+  type ByteRange,
+  type MultipartPlan,
+} from "./range.js";
 import { resolveStaticPath } from "./resolve.js";
 
 export type StaticOutcome =
   /** A response was written (200, 206, 304). */
   | { readonly kind: "sent"; readonly status: number }
   /** Nothing written: the pipeline must answer `status` (error_page applies) with `headers`. */
-  | { readonly kind: "status"; readonly status: 400 | 403 | 404 | 405 | 412 | 416 | 500; readonly headers: HeaderList }
+  | {
+      readonly kind: "status";
+      readonly status: 400 | 403 | 404 | 405 | 412 | 416 | 500;
+      readonly headers: HeaderList;
+    }
   /** Directory without its slash: answer 301 with this (relative) Location; absolute_redirect is the pipeline's. */
   | { readonly kind: "redirect"; readonly status: 301; readonly location: string }
   /** An index file exists: internal redirect to this URI (indexMode "internal"). */
@@ -72,7 +84,8 @@ interface Source {
   readonly entry: CachedFile | null;
 }
 
-type Loaded = { readonly kind: "source"; readonly src: Source } | Exclude<OpenResult, { kind: "file" }>;
+type Loaded =
+  { readonly kind: "source"; readonly src: Source } | Exclude<OpenResult, { kind: "file" }>;
 
 function memSource(e: CachedFile): Loaded {
   return {
@@ -156,7 +169,12 @@ function release(src: Source): void {
   if (src.fd !== null) closeQuietly(src.fd);
 }
 
-function logOpenError(log: Logger, opts: StaticOptions, path: string, r: { status: number; message: string }): void {
+function logOpenError(
+  log: Logger,
+  opts: StaticOptions,
+  path: string,
+  r: { status: number; message: string },
+): void {
   if (r.status === 404 && !opts.logNotFound) return;
   log.error(`open() "${path}" failed (${r.message})`);
 }
@@ -179,7 +197,6 @@ export async function serveStatic(
   return serveAt(req, res, uri, opts, log, args, 0);
 }
 
-
 function serveAt(
   req: IncomingRequest,
   res: ResponseWriter,
@@ -197,13 +214,15 @@ function serveAt(
     log.debug(`static: refused "${uri}": ${r.reason}`);
     return status(r.status);
   }
-  if (uri.endsWith("/")) return serveDirectory(req, res, uri, r.path, r.jail, r.rel, opts, log, depth);
+  if (uri.endsWith("/"))
+    return serveDirectory(req, res, uri, r.path, r.jail, r.rel, opts, log, depth);
 
   let vary = false;
   if (opts.gzipStatic !== "off" && method !== "POST") {
     const want =
       opts.gzipStatic === "always" ||
-      (acceptsGzip(req.header("accept-encoding")) && gzipVersionOk(opts.gzip, req.versionMajor, req.versionMinor));
+      (acceptsGzip(req.header("accept-encoding")) &&
+        gzipVersionOk(opts.gzip, req.versionMajor, req.versionMinor));
     const gz = loadSource(r.path + ".gz", r.jail, r.rel + ".gz", opts);
     if (gz.kind === "source") {
       // The response now depends on Accept-Encoding whether or not this client gets the .gz.
@@ -215,7 +234,11 @@ function serveAt(
   const loaded = loadSource(r.path, r.jail, r.rel, opts);
   if (loaded.kind === "dir") {
     // nginx: 301 to the URI with a slash, query string kept.
-    return { kind: "redirect", status: 301, location: escapeUriPath(uri) + "/" + (args === "" ? "" : "?" + args) };
+    return {
+      kind: "redirect",
+      status: 301,
+      location: escapeUriPath(uri) + "/" + (args === "" ? "" : "?" + args),
+    };
   }
   if (loaded.kind === "error") {
     logOpenError(log, opts, r.path, loaded);
@@ -246,7 +269,9 @@ function serveDirectory(
     if (name.startsWith("/")) {
       if (opts.indexMode === "internal") return { kind: "internal", uri: target };
       if (depth >= 10) {
-        log.error(`rewrite or internal redirection cycle while internally redirecting to "${target}"`);
+        log.error(
+          `rewrite or internal redirection cycle while internally redirecting to "${target}"`,
+        );
         return status(500);
       }
       return serveAt(req, res, target, opts, log, "", depth + 1);
@@ -284,7 +309,10 @@ function serveDirectory(
     if (entries === null) return status(403);
     const html = Buffer.from(renderAutoindex(uri, entries), "utf8");
     const headers: HeaderList = [
-      ["Content-Type", contentTypeFor(".html", opts.types, "text/html", opts.charset, opts.charsetTypes).header],
+      [
+        "Content-Type",
+        contentTypeFor(".html", opts.types, "text/html", opts.charset, opts.charsetTypes).header,
+      ],
       ["Content-Length", String(html.length)],
     ];
     pushExtra(headers, opts, 200, null);
@@ -298,9 +326,15 @@ function serveDirectory(
   return status(403);
 }
 
-function pushExtra(headers: HeaderList, opts: StaticOptions, st: number, mtimeSec: number | null): void {
+function pushExtra(
+  headers: HeaderList,
+  opts: StaticOptions,
+  st: number,
+  mtimeSec: number | null,
+): void {
   if (opts.expires.kind !== "off") {
-    for (const h of expiresHeaders(opts.expires, st, Math.floor(Date.now() / 1000), mtimeSec)) headers.push(h);
+    for (const h of expiresHeaders(opts.expires, st, Math.floor(Date.now() / 1000), mtimeSec))
+      headers.push(h);
   }
   if (opts.addHeaders !== null) for (const h of opts.addHeaders(st)) headers.push(h);
 }
@@ -322,7 +356,8 @@ function sendFile(
   if (encoding === null && gzipEligible(opts.gzip, ct.type, src.size)) {
     if (opts.gzip.vary) vary = true;
     flyGzip =
-      acceptsGzip(req.header("accept-encoding")) && gzipVersionOk(opts.gzip, req.versionMajor, req.versionMinor);
+      acceptsGzip(req.header("accept-encoding")) &&
+      gzipVersionOk(opts.gzip, req.versionMajor, req.versionMinor);
   }
   // nginx makes the ETag weak when gzip changes the bytes (ngx_http_weak_etag).
   const etag = opts.etag ? (flyGzip ? weakEtag(src.etag) : src.etag) : null;
@@ -365,7 +400,8 @@ function sendFile(
         release(src);
         return status(416, [["Content-Range", unsatisfiedRange(src.size)]]);
       }
-      if (d.kind === "partial") return sendRanges(req, res, src, opts, ct.header, d.ranges, validators, encoding, vary);
+      if (d.kind === "partial")
+        return sendRanges(req, res, src, opts, ct.header, d.ranges, validators, encoding, vary);
     }
   }
 
@@ -511,7 +547,8 @@ function sendRanges(
   if (src.body !== null) {
     const body = src.body;
     const pieces: Buffer[] = [];
-    for (const p of plan.parts) pieces.push(Buffer.from(p.head, "latin1"), body.subarray(p.range.start, p.range.end));
+    for (const p of plan.parts)
+      pieces.push(Buffer.from(p.head, "latin1"), body.subarray(p.range.start, p.range.end));
     pieces.push(Buffer.from(plan.tail, "latin1"));
     res.end(Buffer.concat(pieces));
     return sent(206);
@@ -519,7 +556,11 @@ function sendRanges(
   return sendParts(res, src, plan);
 }
 
-async function sendParts(res: ResponseWriter, src: Source, plan: MultipartPlan): Promise<StaticOutcome> {
+async function sendParts(
+  res: ResponseWriter,
+  src: Source,
+  plan: MultipartPlan,
+): Promise<StaticOutcome> {
   try {
     for (const p of plan.parts) {
       if (res.clientGone) return sent(206);

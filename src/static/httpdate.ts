@@ -4,7 +4,18 @@
  */
 
 const MONTHS: Readonly<Record<string, number>> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 /** `Thu, 26 Nov 2026 23:25:16 GMT` for a time in seconds. */
@@ -13,14 +24,23 @@ export function formatHttpDate(seconds: number): string {
 }
 
 // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-const IMF = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/;
+const IMF =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/;
 // obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
 const RFC850 =
   /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d\d)-([A-Z][a-z]{2})-(\d\d) (\d\d):(\d\d):(\d\d) GMT$/;
 // obsolete asctime: Sun Nov  6 08:49:37 1994
-const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})$/;
+const ASCTIME =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})$/;
 
-function build(day: string, mon: string, year: number, h: string, m: string, s: string): number | null {
+function build(
+  day: string,
+  mon: string,
+  year: number,
+  h: string,
+  m: string,
+  s: string,
+): number | null {
   const month = MONTHS[mon];
   if (month === undefined) return null;
   const d = Number(day.trim());

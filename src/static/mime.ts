@@ -74,6 +74,9 @@ export function contentTypeFor(
 ): { type: string; header: string } {
   const ext = extensionOf(uri);
   const type = (ext === "" ? null : types(ext)) ?? defaultType;
-  const header = charset !== null && (charsetTypes === "*" || charsetTypes.has(type)) && !type.includes(";") ? `${type}; charset=${charset}` : type;
+  const header =
+    charset !== null && (charsetTypes === "*" || charsetTypes.has(type)) && !type.includes(";")
+      ? `${type}; charset=${charset}`
+      : type;
   return { type, header };
 }

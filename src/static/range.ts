@@ -138,7 +138,8 @@ export function planMultipart(
   contentType: string | null,
   boundary: string,
 ): MultipartPlan {
-  const typeLine = contentType === null || contentType === "" ? "" : `Content-Type: ${contentType}\r\n`;
+  const typeLine =
+    contentType === null || contentType === "" ? "" : `Content-Type: ${contentType}\r\n`;
   let length = 0;
   const parts = ranges.map((range) => {
     const head = `\r\n--${boundary}\r\n${typeLine}Content-Range: ${contentRange(range, size)}\r\n\r\n`;
@@ -147,5 +148,10 @@ export function planMultipart(
   });
   const tail = `\r\n--${boundary}--\r\n`;
   length += tail.length;
-  return { contentType: `multipart/byteranges; boundary=${boundary}`, contentLength: length, parts, tail };
+  return {
+    contentType: `multipart/byteranges; boundary=${boundary}`,
+    contentLength: length,
+    parts,
+    tail,
+  };
 }

@@ -95,7 +95,8 @@ export function hasDotSegment(uri: string): boolean {
  *   // { ok: true, path: "/srv/a/b.css", jail: "/srv", rel: "a/b.css" }
  */
 export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
-  if (uri.length === 0 || uri.charCodeAt(0) !== 0x2f) return refuse(400, "URI does not start with /");
+  if (uri.length === 0 || uri.charCodeAt(0) !== 0x2f)
+    return refuse(400, "URI does not start with /");
   // NUL truncates C paths; backslash is a separator on other systems (defence in depth).
   if (uri.includes("\0")) return refuse(400, "NUL in URI");
   if (uri.includes("\\")) return refuse(400, "backslash in URI");
@@ -117,7 +118,8 @@ export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
   } else {
     return refuse(404, "no root or alias");
   }
-  if (raw.includes("\0") || raw.includes("\\")) return refuse(400, "invalid character in mapped path");
+  if (raw.includes("\0") || raw.includes("\\"))
+    return refuse(400, "invalid character in mapped path");
   const path = cleanPath(raw);
   // `/static../secret` under `alias /app/static/` lands here as /app/static/../secret.
   if (path === null) return refuse(404, "mapped path has a dot segment");
@@ -127,7 +129,12 @@ export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
   if (!bare.startsWith(base)) return refuse(404, "mapped path outside the jail");
   const rel = bare.slice(base.length);
   // An alias join can create a dotfile the URI did not show: /static.env → /app/static/.env
-  if (!m.dotfiles && m.alias !== null && (rel.startsWith(".") || rel.includes("/.")) && hasDotSegment("/" + rel)) {
+  if (
+    !m.dotfiles &&
+    m.alias !== null &&
+    (rel.startsWith(".") || rel.includes("/.")) &&
+    hasDotSegment("/" + rel)
+  ) {
     return refuse(404, "dotfile");
   }
   return { ok: true, path, jail, rel };

@@ -30,7 +30,10 @@ function decodeChunked(b: Buffer): Buffer {
 
 export function parseResponse(raw: Buffer, head = false): RawResponse {
   const end = raw.indexOf("\r\n\r\n");
-  if (end < 0) throw new Error("no complete response head: " + JSON.stringify(raw.toString("latin1").slice(0, 200)));
+  if (end < 0)
+    throw new Error(
+      "no complete response head: " + JSON.stringify(raw.toString("latin1").slice(0, 200)),
+    );
   const lines = raw.subarray(0, end).toString("latin1").split("\r\n");
   const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0] ?? "");
   if (m === null) throw new Error("bad status line " + JSON.stringify(lines[0]));
@@ -41,7 +44,8 @@ export function parseResponse(raw: Buffer, head = false): RawResponse {
   const get = (n: string): string | null => headers.find(([k]) => k === n)?.[1] ?? null;
   let body = raw.subarray(end + 4);
   const status = Number(m[1]);
-  if (!head && status !== 304 && status !== 204 && get("transfer-encoding") === "chunked") body = decodeChunked(body);
+  if (!head && status !== 304 && status !== 204 && get("transfer-encoding") === "chunked")
+    body = decodeChunked(body);
   return {
     status,
     reason: m[2] ?? "",
@@ -54,13 +58,21 @@ export function parseResponse(raw: Buffer, head = false): RawResponse {
 }
 
 /** Send `request` (a full request, ideally with `Connection: close`) and read until the server closes. */
-export function rawExchange(port: number, request: string | Buffer, timeoutMs = 5000): Promise<Buffer> {
+export function rawExchange(
+  port: number,
+  request: string | Buffer,
+  timeoutMs = 5000,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, "127.0.0.1");
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error("timeout; got " + JSON.stringify(Buffer.concat(chunks).toString("latin1").slice(0, 300))));
+      reject(
+        new Error(
+          "timeout; got " + JSON.stringify(Buffer.concat(chunks).toString("latin1").slice(0, 300)),
+        ),
+      );
     }, timeoutMs);
     sock.on("data", (d: Buffer) => chunks.push(d));
     sock.on("error", (e) => {

@@ -1,5 +1,13 @@
 // A fixture tree for the static tests, in a fresh temp dir.
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, utimesSync, rmSync, realpathSync } from "node:fs";
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+  utimesSync,
+  rmSync,
+  realpathSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -32,8 +40,20 @@ export function makeFixture(): Fixture {
   const base = realpathSync(mkdtempSync(join(tmpdir(), "narwhal-static-")));
   const root = join(base, "www");
   const app = join(base, "app");
-  const w = (p: string, data: string | Buffer): void => writeFileSync(join(base, p), data);
-  for (const d of ["www", "www/dir", "www/nodir", "www/.git", "www/.well-known", "www/sp ace", "secret", "app", "app/static"]) {
+  const w = (p: string, data: string | Buffer): void => {
+    writeFileSync(join(base, p), data);
+  };
+  for (const d of [
+    "www",
+    "www/dir",
+    "www/nodir",
+    "www/.git",
+    "www/.well-known",
+    "www/sp ace",
+    "secret",
+    "app",
+    "app/static",
+  ]) {
     mkdirSync(join(base, d));
   }
   w("secret.txt", SECRET);
@@ -64,7 +84,16 @@ export function makeFixture(): Fixture {
   symlinkSync("../secret", join(root, "linkdir-out"));
   // A fixed mtime so validators are predictable.
   const mtime = 1_700_000_000;
-  for (const f of ["hello.txt", "index.html", "page.html", "style.css", "style.css.gz", "big.bin", "big.txt", "empty.txt"]) {
+  for (const f of [
+    "hello.txt",
+    "index.html",
+    "page.html",
+    "style.css",
+    "style.css.gz",
+    "big.bin",
+    "big.txt",
+    "empty.txt",
+  ]) {
     utimesSync(join(root, f), mtime, mtime);
   }
   return {
@@ -76,6 +105,8 @@ export function makeFixture(): Fixture {
     page,
     cssGz,
     mtime,
-    cleanup: () => rmSync(base, { recursive: true, force: true }),
+    cleanup: () => {
+      rmSync(base, { recursive: true, force: true });
+    },
   };
 }

@@ -1,19 +1,38 @@
 // Pure policies of src/static as tables: range, conditional, etag, resolve, mime, expires, gzip, dates.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseRange, planMultipart, contentRange, unsatisfiedRange, nextBoundary } from "../../src/static/range.js";
-import { evaluatePreconditions, ifRangeHolds, type Preconditions, type Validators } from "../../src/static/conditional.js";
+import {
+  parseRange,
+  planMultipart,
+  contentRange,
+  unsatisfiedRange,
+  nextBoundary,
+} from "../../src/static/range.js";
+import {
+  evaluatePreconditions,
+  ifRangeHolds,
+  type Preconditions,
+  type Validators,
+} from "../../src/static/conditional.js";
 import { fileEtag, weakEtag, parseEtagList } from "../../src/static/etag.js";
 import { resolveStaticPath, hasDotSegment } from "../../src/static/resolve.js";
-import { contentTypeFor, extensionOf, mimeDbLookup, DEFAULT_CHARSET_TYPES } from "../../src/static/mime.js";
+import {
+  contentTypeFor,
+  extensionOf,
+  mimeDbLookup,
+  DEFAULT_CHARSET_TYPES,
+} from "../../src/static/mime.js";
 import { expiresHeaders } from "../../src/static/expires.js";
 import { acceptsGzip, gzipEligible, GZIP_OFF } from "../../src/static/gzip.js";
 import { parseHttpDate, formatHttpDate } from "../../src/static/httpdate.js";
 import { renderAutoindex } from "../../src/static/autoindex.js";
 import { FileCache, type CachedFile } from "../../src/static/cache.js";
 
-test("parseRange follows ngx_http_range_parse", () => {
-  const P = (ranges: Array<[number, number]>) => ({ kind: "partial", ranges: ranges.map(([start, end]) => ({ start, end })) });
+void test("parseRange follows ngx_http_range_parse", () => {
+  const P = (ranges: Array<[number, number]>) => ({
+    kind: "partial",
+    ranges: ranges.map(([start, end]) => ({ start, end })),
+  });
   const FULL = { kind: "full" };
   const BAD = { kind: "unsatisfiable" };
   const rows: Array<[string, number, number | null, unknown]> = [
@@ -24,8 +43,25 @@ test("parseRange follows ngx_http_range_parse", () => {
     ["bytes=-2000", 1000, null, P([[0, 1000]])],
     ["bytes=500-5000", 1000, null, P([[500, 1000]])],
     ["BYTES=1-2", 1000, null, P([[1, 3]])],
-    ["bytes= 1 - 2 , 5-6", 1000, null, P([[1, 3], [5, 7]])],
-    ["bytes=0-1,4-5,8-9", 10, null, P([[0, 2], [4, 6], [8, 10]])],
+    [
+      "bytes= 1 - 2 , 5-6",
+      1000,
+      null,
+      P([
+        [1, 3],
+        [5, 7],
+      ]),
+    ],
+    [
+      "bytes=0-1,4-5,8-9",
+      10,
+      null,
+      P([
+        [0, 2],
+        [4, 6],
+        [8, 10],
+      ]),
+    ],
     ["bytes=1000-", 1000, null, BAD],
     ["bytes=1000-1001", 1000, null, BAD],
     ["bytes=5-3", 1000, null, BAD],
@@ -43,30 +79,54 @@ test("parseRange follows ngx_http_range_parse", () => {
     ["bytes=0-1", 10, 0, FULL], // max_ranges 0 disables
     ["bytes=0-9,0-9", 10, null, FULL], // overlapping total beyond the file: 200
     ["bytes=0-5,3-9", 10, null, FULL],
-    ["bytes=0-4,3-6", 10, null, P([[0, 5], [3, 7]])], // overlap within size: kept as is (nginx)
+    [
+      "bytes=0-4,3-6",
+      10,
+      null,
+      P([
+        [0, 5],
+        [3, 7],
+      ]),
+    ], // overlap within size: kept as is (nginx)
   ];
-  for (const [h, size, max, want] of rows) assert.deepEqual(parseRange(h, size, max), want, `${h} size=${size} max=${max}`);
+  for (const [h, size, max, want] of rows)
+    assert.deepEqual(parseRange(h, size, max), want, `${h} size=${size} max=${max}`);
 });
 
-test("range headers and multipart layout are nginx's", () => {
+void test("range headers and multipart layout are nginx's", () => {
   assert.equal(contentRange({ start: 0, end: 100 }, 1000), "bytes 0-99/1000");
   assert.equal(unsatisfiedRange(1000), "bytes */1000");
   assert.match(nextBoundary(), /^\d{20}$/);
   const b = "00000000000000000007";
-  const plan = planMultipart([{ start: 0, end: 2 }, { start: 5, end: 6 }], 10, "text/plain", b);
+  const plan = planMultipart(
+    [
+      { start: 0, end: 2 },
+      { start: 5, end: 6 },
+    ],
+    10,
+    "text/plain",
+    b,
+  );
   assert.equal(plan.contentType, `multipart/byteranges; boundary=${b}`);
   const body =
-    `\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n` + "ab" +
-    `\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 5-5/10\r\n\r\n` + "f" +
+    `\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n` +
+    "ab" +
+    `\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 5-5/10\r\n\r\n` +
+    "f" +
     `\r\n--${b}--\r\n`;
   assert.equal(plan.contentLength, body.length);
   assert.equal(plan.parts[0]!.head + "ab" + plan.parts[1]!.head + "f" + plan.tail, body);
 });
 
-test("preconditions in RFC 9110 §13.2.2 order", () => {
+void test("preconditions in RFC 9110 §13.2.2 order", () => {
   const v: Validators = { etag: '"a-10"', lastModified: 1000 };
   const d = (s: number) => formatHttpDate(s);
-  const none: Preconditions = { ifMatch: null, ifNoneMatch: null, ifModifiedSince: null, ifUnmodifiedSince: null };
+  const none: Preconditions = {
+    ifMatch: null,
+    ifNoneMatch: null,
+    ifModifiedSince: null,
+    ifUnmodifiedSince: null,
+  };
   const rows: Array<[string, Partial<Record<keyof Preconditions, string>>, string, string?]> = [
     ["no headers", {}, "proceed"],
     ["INM match", { ifNoneMatch: '"a-10"' }, "not-modified"],
@@ -103,16 +163,28 @@ test("preconditions in RFC 9110 §13.2.2 order", () => {
   assert.equal(ims("off", 1000), "proceed");
   // etag off: If-Match needs "*", If-None-Match lists never match
   const noTag: Validators = { etag: null, lastModified: 1000 };
-  assert.equal(evaluatePreconditions("GET", { ...none, ifMatch: '"a-10"' }, noTag, "exact"), "failed");
+  assert.equal(
+    evaluatePreconditions("GET", { ...none, ifMatch: '"a-10"' }, noTag, "exact"),
+    "failed",
+  );
   assert.equal(evaluatePreconditions("GET", { ...none, ifMatch: "*" }, noTag, "exact"), "proceed");
-  assert.equal(evaluatePreconditions("GET", { ...none, ifNoneMatch: '"a-10"' }, noTag, "exact"), "proceed");
+  assert.equal(
+    evaluatePreconditions("GET", { ...none, ifNoneMatch: '"a-10"' }, noTag, "exact"),
+    "proceed",
+  );
   // a weak current tag (gzip) still satisfies If-None-Match
   const weak: Validators = { etag: 'W/"a-10"', lastModified: 1000 };
-  assert.equal(evaluatePreconditions("GET", { ...none, ifNoneMatch: '"a-10"' }, weak, "exact"), "not-modified");
-  assert.equal(evaluatePreconditions("GET", { ...none, ifMatch: '"a-10"' }, weak, "exact"), "failed");
+  assert.equal(
+    evaluatePreconditions("GET", { ...none, ifNoneMatch: '"a-10"' }, weak, "exact"),
+    "not-modified",
+  );
+  assert.equal(
+    evaluatePreconditions("GET", { ...none, ifMatch: '"a-10"' }, weak, "exact"),
+    "failed",
+  );
 });
 
-test("If-Range", () => {
+void test("If-Range", () => {
   const v: Validators = { etag: '"a-10"', lastModified: 1000 };
   assert.equal(ifRangeHolds(null, v), true);
   assert.equal(ifRangeHolds('"a-10"', v), true);
@@ -124,7 +196,7 @@ test("If-Range", () => {
   assert.equal(ifRangeHolds("nonsense", v), false);
 });
 
-test("etag format and lists", () => {
+void test("etag format and lists", () => {
   assert.equal(fileEtag(0x5f3e1a2b, 1024), '"5f3e1a2b-400"');
   assert.equal(weakEtag('"a-1"'), 'W/"a-1"');
   assert.equal(weakEtag('W/"a-1"'), 'W/"a-1"');
@@ -135,21 +207,31 @@ test("etag format and lists", () => {
   assert.equal(parseEtagList(" * "), null);
 });
 
-test("HTTP dates: three forms, invalid rejected", () => {
+void test("HTTP dates: three forms, invalid rejected", () => {
   const t = 784111777; // Sun, 06 Nov 1994 08:49:37 GMT
   assert.equal(formatHttpDate(t), "Sun, 06 Nov 1994 08:49:37 GMT");
   assert.equal(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), t);
   assert.equal(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), t);
   assert.equal(parseHttpDate("Sun Nov  6 08:49:37 1994"), t);
-  for (const bad of ["", "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC", "06 Nov 1994", "Sun, 06 Nov 1994 25:00:00 GMT"]) {
+  for (const bad of [
+    "",
+    "Sun, 31 Feb 1994 08:49:37 GMT",
+    "Sun, 06 Nov 1994 08:49:37 UTC",
+    "06 Nov 1994",
+    "Sun, 06 Nov 1994 25:00:00 GMT",
+  ]) {
     assert.equal(parseHttpDate(bad), null, bad);
   }
 });
 
-test("resolve: root, alias and every traversal shape", () => {
+void test("resolve: root, alias and every traversal shape", () => {
   const root = { root: "/srv/www", alias: null, dotfiles: false };
   const alias = { root: null, alias: { prefix: "/static", path: "/app/static/" }, dotfiles: false };
-  const aliasNoSlash = { root: null, alias: { prefix: "/static/", path: "/app/static" }, dotfiles: false };
+  const aliasNoSlash = {
+    root: null,
+    alias: { prefix: "/static/", path: "/app/static" },
+    dotfiles: false,
+  };
   const ok = (path: string, rel: string, jail: string) => ({ ok: true, path, rel, jail });
   const rows: Array<[string, Parameters<typeof resolveStaticPath>[1], unknown]> = [
     ["/a/b.css", root, ok("/srv/www/a/b.css", "a/b.css", "/srv/www")],
@@ -161,6 +243,27 @@ test("resolve: root, alias and every traversal shape", () => {
     ["/staticfoo", alias, ok("/app/static/foo", "foo", "/app/static")],
     ["/static/", aliasNoSlash, ok("/app/static", "", "/app/static")],
     ["/.well-known/acme", root, ok("/srv/www/.well-known/acme", ".well-known/acme", "/srv/www")],
+    [
+      "/a",
+      { root: "/srv//www/./", alias: null, dotfiles: false },
+      ok("/srv/www/a", "a", "/srv/www"),
+    ],
+    ["/a", { root: "/", alias: null, dotfiles: false }, ok("/a", "a", "/")],
+    [
+      "/favicon.ico",
+      { root: null, alias: { prefix: "/favicon.ico", path: "/app/img/fav.ico" }, dotfiles: false },
+      ok("/app/img/fav.ico", "", "/app/img/fav.ico"),
+    ],
+    [
+      "/img/a/b.png",
+      {
+        root: null,
+        alias: { prefix: "/img/a/b.png", path: "/app/img/a/b.png" },
+        jail: "/app/img",
+        dotfiles: false,
+      },
+      ok("/app/img/a/b.png", "a/b.png", "/app/img"),
+    ],
   ];
   for (const [uri, m, want] of rows) assert.deepEqual(resolveStaticPath(uri, m), want, uri);
   const refused: Array<[string, Parameters<typeof resolveStaticPath>[1], number]> = [
@@ -190,14 +293,21 @@ test("resolve: root, alias and every traversal shape", () => {
     assert.equal(!r.ok && r.status, st, uri);
   }
   // A sibling directory sharing the prefix is outside: alias /app/static (no slash) + /static/../x
-  const sib = resolveStaticPath("/staticx", { root: null, alias: { prefix: "/static", path: "/app/static" }, dotfiles: false });
+  const sib = resolveStaticPath("/staticx", {
+    root: null,
+    alias: { prefix: "/static", path: "/app/static" },
+    dotfiles: false,
+  });
   assert.equal(sib.ok, false);
-  assert.deepEqual(resolveStaticPath("/.env", { ...root, dotfiles: true }), ok("/srv/www/.env", ".env", "/srv/www"));
+  assert.deepEqual(
+    resolveStaticPath("/.env", { ...root, dotfiles: true }),
+    ok("/srv/www/.env", ".env", "/srv/www"),
+  );
   assert.equal(hasDotSegment("/a/.well-known/b"), false);
   assert.equal(hasDotSegment("/a/.well-knownx/b"), true);
 });
 
-test("mime: mime-db map with nginx's choices, charset", () => {
+void test("mime: mime-db map with nginx's choices, charset", () => {
   assert.equal(extensionOf("/a/b.TXT"), "txt");
   assert.equal(extensionOf("/a.d/b"), "");
   assert.equal(extensionOf("/a/b."), "");
@@ -207,15 +317,19 @@ test("mime: mime-db map with nginx's choices, charset", () => {
   assert.equal(mimeDbLookup("png"), "image/png");
   assert.equal(mimeDbLookup("nope-ext"), null);
   const ct = (uri: string, charset: string | null) =>
-    contentTypeFor(uri, mimeDbLookup, "application/octet-stream", charset, DEFAULT_CHARSET_TYPES).header;
+    contentTypeFor(uri, mimeDbLookup, "application/octet-stream", charset, DEFAULT_CHARSET_TYPES)
+      .header;
   assert.equal(ct("/x.html", "utf-8"), "text/html; charset=utf-8");
   assert.equal(ct("/x.css", "utf-8"), "text/css"); // not in default charset_types
   assert.equal(ct("/x.html", null), "text/html");
   assert.equal(ct("/x", "utf-8"), "application/octet-stream");
-  assert.equal(contentTypeFor("/x.css", mimeDbLookup, "x/y", "koi8-r", "*").header, "text/css; charset=koi8-r");
+  assert.equal(
+    contentTypeFor("/x.css", mimeDbLookup, "x/y", "koi8-r", "*").header,
+    "text/css; charset=koi8-r",
+  );
 });
 
-test("expires: nginx's header values", () => {
+void test("expires: nginx's header values", () => {
   const now = 1_000_000;
   assert.deepEqual(expiresHeaders({ kind: "off" }, 200, now, null), []);
   assert.deepEqual(expiresHeaders({ kind: "max" }, 200, now, null), [
@@ -226,28 +340,43 @@ test("expires: nginx's header values", () => {
     ["Expires", "Thu, 01 Jan 1970 00:00:01 GMT"],
     ["Cache-Control", "no-cache"],
   ]);
-  assert.deepEqual(expiresHeaders({ kind: "after", seconds: 3600, modified: false }, 200, now, null), [
-    ["Expires", formatHttpDate(now + 3600)],
-    ["Cache-Control", "max-age=3600"],
-  ]);
-  assert.deepEqual(expiresHeaders({ kind: "after", seconds: -60, modified: false }, 200, now, null), [
-    ["Expires", formatHttpDate(now - 60)],
-    ["Cache-Control", "no-cache"],
-  ]);
-  assert.deepEqual(expiresHeaders({ kind: "after", seconds: 100, modified: true }, 200, now, now - 50), [
-    ["Expires", formatHttpDate(now + 50)],
-    ["Cache-Control", "max-age=50"],
-  ]);
-  assert.deepEqual(expiresHeaders({ kind: "after", seconds: 10, modified: true }, 200, now, now - 50), [
-    ["Expires", formatHttpDate(now - 40)],
-    ["Cache-Control", "no-cache"],
-  ]);
-  assert.deepEqual(expiresHeaders({ kind: "after", seconds: 3600, modified: false }, 404, now, null), []);
+  assert.deepEqual(
+    expiresHeaders({ kind: "after", seconds: 3600, modified: false }, 200, now, null),
+    [
+      ["Expires", formatHttpDate(now + 3600)],
+      ["Cache-Control", "max-age=3600"],
+    ],
+  );
+  assert.deepEqual(
+    expiresHeaders({ kind: "after", seconds: -60, modified: false }, 200, now, null),
+    [
+      ["Expires", formatHttpDate(now - 60)],
+      ["Cache-Control", "no-cache"],
+    ],
+  );
+  assert.deepEqual(
+    expiresHeaders({ kind: "after", seconds: 100, modified: true }, 200, now, now - 50),
+    [
+      ["Expires", formatHttpDate(now + 50)],
+      ["Cache-Control", "max-age=50"],
+    ],
+  );
+  assert.deepEqual(
+    expiresHeaders({ kind: "after", seconds: 10, modified: true }, 200, now, now - 50),
+    [
+      ["Expires", formatHttpDate(now - 40)],
+      ["Cache-Control", "no-cache"],
+    ],
+  );
+  assert.deepEqual(
+    expiresHeaders({ kind: "after", seconds: 3600, modified: false }, 404, now, null),
+    [],
+  );
   const daily = expiresHeaders({ kind: "daily", secondOfDay: 0 }, 200, 86400 * 10 + 5, null);
   assert.deepEqual(daily[1], ["Cache-Control", `max-age=${86400 - 5}`]);
 });
 
-test("gzip: Accept-Encoding and gzip_types", () => {
+void test("gzip: Accept-Encoding and gzip_types", () => {
   const rows: Array<[string | null, boolean]> = [
     [null, false],
     ["", false],
@@ -274,7 +403,7 @@ test("gzip: Accept-Encoding and gzip_types", () => {
   assert.equal(gzipEligible({ ...on, types: "*" }, "image/png", 100), true);
 });
 
-test("autoindex: nginx's html layout, dirs first, hidden left out, escaped", () => {
+void test("autoindex: nginx's html layout, dirs first, hidden left out, escaped", () => {
   const html = renderAutoindex("/d/", [
     { name: "b.txt", dir: false, size: 1234, mtimeMs: Date.UTC(2026, 10, 26, 23, 0) },
     { name: "a<x>", dir: true, size: 0, mtimeMs: Date.UTC(2026, 0, 2, 3, 4) },
@@ -289,11 +418,20 @@ test("autoindex: nginx's html layout, dirs first, hidden left out, escaped", () 
   assert.ok(html.includes("02-Jan-2026 03:04                   -\r\n"));
 });
 
-test("FileCache: LRU bounded by bytes, oversize files skipped", () => {
+void test("FileCache: LRU bounded by bytes, oversize files skipped", () => {
   const c = new FileCache({ maxFileSize: 100, maxBytes: 250 });
   const mk = (path: string, n: number): CachedFile => ({
-    path, dev: 1, ino: 1, size: n, mtimeMs: 0, realPath: path, body: Buffer.alloc(n),
-    etag: '"0-0"', lastModified: "", gzipped: null, checkedAt: 0,
+    path,
+    dev: 1,
+    ino: 1,
+    size: n,
+    mtimeMs: 0,
+    realPath: path,
+    body: Buffer.alloc(n),
+    etag: '"0-0"',
+    lastModified: "",
+    gzipped: null,
+    checkedAt: 0,
   });
   c.set(mk("/a", 100));
   c.set(mk("/b", 100));

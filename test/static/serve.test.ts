@@ -6,7 +6,14 @@ import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { writeFileSync, utimesSync, unlinkSync, symlinkSync, readFileSync } from "node:fs";
 import { normalizeUri } from "../../src/router/normalize.js";
-import { serveStatic, finishOutcome, staticOptions, staticHandler, FileCache, type StaticOptions } from "../../src/static/index.js";
+import {
+  serveStatic,
+  finishOutcome,
+  staticOptions,
+  staticHandler,
+  FileCache,
+  type StaticOptions,
+} from "../../src/static/index.js";
 import { formatHttpDate } from "../../src/static/httpdate.js";
 import { Logger, LineSink } from "../../src/core/log.js";
 import type { Handler } from "../../src/http/types.js";
@@ -24,13 +31,22 @@ const configs: Record<string, StaticOptions> = {};
 function pipelineHandler(): Handler {
   return async (req, res) => {
     const opts = configs[req.header("x-test") ?? "default"];
-    if (opts === undefined) return res.sendError(500);
+    if (opts === undefined) {
+      res.sendError(500);
+      return;
+    }
     const n = normalizeUri(req.path, { mergeSlashes: true });
-    if ("status" in n) return res.sendError(400);
+    if ("status" in n) {
+      res.sendError(400);
+      return;
+    }
     let uri = n.uri;
     for (let i = 0; i < 10; i++) {
       const out = await serveStatic(req, res, uri, opts, log);
-      if (out.kind !== "internal") return finishOutcome(res, out);
+      if (out.kind !== "internal") {
+        finishOutcome(res, out);
+        return;
+      }
       uri = out.uri;
     }
     res.sendError(500);
@@ -41,11 +57,22 @@ before(async () => {
   fx = makeFixture();
   const cache = () => new FileCache({ maxFileSize: 64 * 1024, maxBytes: 1024 * 1024 });
   const base = staticOptions({ root: fx.root, cache: cache() });
-  const gzip = { enabled: true, types: new Set(["text/css", "text/plain"]), minLength: 20, level: 6, vary: true, httpVersion: "1.1" as const };
+  const gzip = {
+    enabled: true,
+    types: new Set(["text/css", "text/plain"]),
+    minLength: 20,
+    level: 6,
+    vary: true,
+    httpVersion: "1.1" as const,
+  };
   Object.assign(configs, {
     default: base,
     nocache: { ...base, cache: null },
-    alias: staticOptions({ root: null, alias: { prefix: "/static", path: fx.app + "/static/" }, cache: cache() }),
+    alias: staticOptions({
+      root: null,
+      alias: { prefix: "/static", path: fx.app + "/static/" },
+      cache: cache(),
+    }),
     autoindex: { ...base, autoindex: true },
     gzip: { ...base, cache: cache(), gzip, gzipStatic: "on" },
     gzipnocache: { ...base, cache: null, gzip },
@@ -79,7 +106,7 @@ const get = (path: string, h: Record<string, string> = {}, cfg = "default"): Pro
 const ETAG = (size: number) => `"${(1_700_000_000).toString(16)}-${size.toString(16)}"`;
 const LM = formatHttpDate(1_700_000_000);
 
-test("GET a file: exact status, headers and body, from disk then from the cache", async () => {
+void test("GET a file: exact status, headers and body, from disk then from the cache", async () => {
   for (let i = 0; i < 2; i++) {
     const r = await get("/hello.txt");
     assert.equal(r.status, 200);
@@ -100,7 +127,7 @@ test("GET a file: exact status, headers and body, from disk then from the cache"
   assert.equal(u.body.toString(), "utf8 name\n");
 });
 
-test("large files stream from the descriptor (no cache) and keep-alive survives", async () => {
+void test("large files stream from the descriptor (no cache) and keep-alive survives", async () => {
   const r = await get("/big.bin", {}, "nocache");
   assert.equal(r.status, 200);
   assert.equal(r.header("content-type"), "application/octet-stream");
@@ -110,7 +137,10 @@ test("large files stream from the descriptor (no cache) and keep-alive survives"
   assert.ok(r2.body.equals(fx.big));
   // two requests on one connection: the second answer follows the first intact
   const req = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
-  const raw = await rawExchange(port, req("/big.bin") + req("/hello.txt").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+  const raw = await rawExchange(
+    port,
+    req("/big.bin") + req("/hello.txt").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"),
+  );
   const first = parseResponse(raw);
   assert.equal(first.status, 200);
   const rest = raw.subarray(raw.indexOf("\r\n\r\n") + 4 + fx.big.length);
@@ -119,7 +149,7 @@ test("large files stream from the descriptor (no cache) and keep-alive survives"
   assert.equal(second.body.toString(), fx.hello);
 });
 
-test("HEAD mirrors GET without a body", async () => {
+void test("HEAD mirrors GET without a body", async () => {
   for (const cfg of ["default", "nocache"]) {
     const r = await request(port, "HEAD", "/hello.txt", { "X-Test": cfg });
     assert.equal(r.status, 200);
@@ -130,7 +160,7 @@ test("HEAD mirrors GET without a body", async () => {
   }
 });
 
-test("methods: 405 without Allow for anything but GET/HEAD on files, as nginx", async () => {
+void test("methods: 405 without Allow for anything but GET/HEAD on files, as nginx", async () => {
   for (const [m, p, st] of [
     ["POST", "/hello.txt", 405],
     ["PUT", "/hello.txt", 405],
@@ -146,7 +176,7 @@ test("methods: 405 without Allow for anything but GET/HEAD on files, as nginx", 
   }
 });
 
-test("404, directory redirect with the query, index, 403 without index, autoindex", async () => {
+void test("404, directory redirect with the query, index, 403 without index, autoindex", async () => {
   assert.equal((await get("/missing.txt")).status, 404);
   assert.equal((await get("/missing/")).status, 404);
   assert.equal((await get("/hello.txt/")).status, 404);
@@ -166,19 +196,22 @@ test("404, directory redirect with the query, index, 403 without index, autoinde
   assert.equal((await get("/nodir/")).status, 403);
   const a = await get("/nodir/", {}, "autoindex");
   assert.equal(a.status, 200);
-  assert.match(a.body.toString(), /<h1>Index of \/nodir\/<\/h1><hr><pre><a href="\.\.\/">\.\.\/<\/a>\r\n<a href="a\.txt">a\.txt<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +2\r\n/);
+  assert.match(
+    a.body.toString(),
+    /<h1>Index of \/nodir\/<\/h1><hr><pre><a href="\.\.\/">\.\.\/<\/a>\r\n<a href="a\.txt">a\.txt<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +2\r\n/,
+  );
   const root = await get("/", {}, "autoindex"); // index wins over autoindex
   assert.equal(root.body.toString(), "<h1>home</h1>\n");
   const listing = (await get("/sp%20ace/", {}, "autoindex")).body.toString();
   assert.ok(listing.includes('<a href="%C3%A9.txt">é.txt</a>'));
-  const hidden = (await get("/", { }, "autoindex"));
+  const hidden = await get("/", {}, "autoindex");
   assert.ok(!hidden.body.toString().includes(".env"));
   // indexMode "internal": the pipeline re-dispatches to the found index URI
   const internal = await get("/dir/", {}, "internal");
   assert.equal(internal.body.toString(), "<p>dir index</p>\n");
 });
 
-test("conditional requests (RFC 9110 §13.2.2 order)", async () => {
+void test("conditional requests (RFC 9110 §13.2.2 order)", async () => {
   const etag = ETAG(fx.hello.length);
   const nm = await get("/hello.txt", { "If-None-Match": etag });
   assert.equal(nm.status, 304);
@@ -189,7 +222,10 @@ test("conditional requests (RFC 9110 §13.2.2 order)", async () => {
   assert.equal((await get("/hello.txt", { "If-None-Match": `"x", W/${etag}` })).status, 304);
   assert.equal((await get("/hello.txt", { "If-None-Match": "*" })).status, 304);
   assert.equal((await get("/hello.txt", { "If-None-Match": '"other"' })).status, 200);
-  assert.equal((await get("/hello.txt", { "If-None-Match": '"other"', "If-Modified-Since": LM })).status, 200);
+  assert.equal(
+    (await get("/hello.txt", { "If-None-Match": '"other"', "If-Modified-Since": LM })).status,
+    200,
+  );
   assert.equal((await get("/hello.txt", { "If-Modified-Since": LM })).status, 304);
   const later = formatHttpDate(1_700_000_100);
   assert.equal((await get("/hello.txt", { "If-Modified-Since": later })).status, 200);
@@ -201,7 +237,10 @@ test("conditional requests (RFC 9110 §13.2.2 order)", async () => {
   assert.ok(!pf.body.includes(fx.hello));
   assert.equal((await get("/hello.txt", { "If-Match": etag })).status, 200);
   assert.equal((await get("/hello.txt", { "If-Match": "*" })).status, 200);
-  assert.equal((await get("/hello.txt", { "If-Unmodified-Since": formatHttpDate(1_600_000_000) })).status, 412);
+  assert.equal(
+    (await get("/hello.txt", { "If-Unmodified-Since": formatHttpDate(1_600_000_000) })).status,
+    412,
+  );
   assert.equal((await get("/hello.txt", { "If-Unmodified-Since": LM })).status, 200);
   assert.equal((await request(port, "HEAD", "/hello.txt", { "If-None-Match": etag })).status, 304);
   // etag off: no ETag header, and expires adds Expires/Cache-Control to 200 and 304
@@ -216,7 +255,7 @@ test("conditional requests (RFC 9110 §13.2.2 order)", async () => {
   assert.equal(ah.header("x-status-seen"), "304");
 });
 
-test("ranges: single, suffix, open, multipart, 416, max_ranges, If-Range", async () => {
+void test("ranges: single, suffix, open, multipart, 416, max_ranges, If-Range", async () => {
   const body = Buffer.from(fx.hello);
   const n = body.length;
   for (const cfg of ["default", "nocache"]) {
@@ -226,8 +265,14 @@ test("ranges: single, suffix, open, multipart, 416, max_ranges, If-Range", async
     assert.equal(r.header("content-length"), "5");
     assert.equal(r.header("content-type"), "text/plain");
     assert.equal(r.body.toString(), "Hello");
-    assert.equal((await get("/hello.txt", { Range: "bytes=-6" }, cfg)).body.toString(), "world!\n".slice(1));
-    assert.equal((await get("/hello.txt", { Range: "bytes=7-" }, cfg)).body.toString(), fx.hello.slice(7));
+    assert.equal(
+      (await get("/hello.txt", { Range: "bytes=-6" }, cfg)).body.toString(),
+      "world!\n".slice(1),
+    );
+    assert.equal(
+      (await get("/hello.txt", { Range: "bytes=7-" }, cfg)).body.toString(),
+      fx.hello.slice(7),
+    );
     const m = await get("/hello.txt", { Range: "bytes=0-1,7-12" }, cfg);
     assert.equal(m.status, 206);
     const ct = m.header("content-type") ?? "";
@@ -257,16 +302,22 @@ test("ranges: single, suffix, open, multipart, 416, max_ranges, If-Range", async
   assert.equal(nr.header("accept-ranges"), null);
   assert.equal((await get("/hello.txt", { Range: "items=0-1" })).status, 200);
   assert.equal((await get("/hello.txt", { Range: "bytes=0-1", "If-Range": ETAG(n) })).status, 206);
-  assert.equal((await get("/hello.txt", { Range: "bytes=0-1", "If-Range": '"stale"' })).status, 200);
+  assert.equal(
+    (await get("/hello.txt", { Range: "bytes=0-1", "If-Range": '"stale"' })).status,
+    200,
+  );
   assert.equal((await get("/hello.txt", { Range: "bytes=0-1", "If-Range": LM })).status, 206);
-  assert.equal((await get("/hello.txt", { Range: "bytes=0-1", "If-Range": formatHttpDate(1) })).status, 200);
+  assert.equal(
+    (await get("/hello.txt", { Range: "bytes=0-1", "If-Range": formatHttpDate(1) })).status,
+    200,
+  );
   const h = await request(port, "HEAD", "/hello.txt", { Range: "bytes=0-4" });
   assert.equal(h.status, 206);
   assert.equal(h.body.length, 0);
   assert.equal((await get("/empty.txt", { Range: "bytes=0-" })).status, 200);
 });
 
-test("gzip_static: the .gz sibling with Content-Encoding and Vary", async () => {
+void test("gzip_static: the .gz sibling with Content-Encoding and Vary", async () => {
   const r = await get("/style.css", { "Accept-Encoding": "gzip, br" }, "gzip");
   assert.equal(r.status, 200);
   assert.equal(r.header("content-encoding"), "gzip");
@@ -286,11 +337,16 @@ test("gzip_static: the .gz sibling with Content-Encoding and Vary", async () => 
   assert.equal(range.status, 206); // a range of the .gz representation itself
   assert.ok(range.body.equals(fx.cssGz.subarray(0, 2)));
   // an HTTP/1.0 client gets no gzip (gzip_http_version 1.1)
-  const old = parseResponse(await rawExchange(port, "GET /style.css HTTP/1.0\r\nX-Test: gzip\r\nAccept-Encoding: gzip\r\n\r\n"));
+  const old = parseResponse(
+    await rawExchange(
+      port,
+      "GET /style.css HTTP/1.0\r\nX-Test: gzip\r\nAccept-Encoding: gzip\r\n\r\n",
+    ),
+  );
   assert.equal(old.header("content-encoding"), null);
 });
 
-test("on-the-fly gzip for text types: weak ETag, no ranges, cached and streamed", async () => {
+void test("on-the-fly gzip for text types: weak ETag, no ranges, cached and streamed", async () => {
   for (const cfg of ["gzip", "gzipnocache"]) {
     for (let i = 0; i < 2; i++) {
       const r = await get("/page.html", { "Accept-Encoding": "gzip" }, cfg);
@@ -304,7 +360,11 @@ test("on-the-fly gzip for text types: weak ETag, no ranges, cached and streamed"
     const ranged = await get("/page.html", { "Accept-Encoding": "gzip", Range: "bytes=0-9" }, cfg);
     assert.equal(ranged.status, 200); // never a gzipped range: the Range is ignored, as nginx
     assert.equal(gunzipSync(ranged.body).toString(), fx.page);
-    const nm = await get("/page.html", { "Accept-Encoding": "gzip", "If-None-Match": ETAG(fx.page.length) }, cfg);
+    const nm = await get(
+      "/page.html",
+      { "Accept-Encoding": "gzip", "If-None-Match": ETAG(fx.page.length) },
+      cfg,
+    );
     assert.equal(nm.status, 304);
     const id = await get("/page.html", {}, cfg);
     assert.equal(id.header("content-encoding"), null);
@@ -318,12 +378,15 @@ test("on-the-fly gzip for text types: weak ETag, no ranges, cached and streamed"
   assert.equal(png.header("content-encoding"), null);
 });
 
-test("charset and types", async () => {
-  assert.equal((await get("/index.html", {}, "charset")).header("content-type"), "text/html; charset=utf-8");
+void test("charset and types", async () => {
+  assert.equal(
+    (await get("/index.html", {}, "charset")).header("content-type"),
+    "text/html; charset=utf-8",
+  );
   assert.equal((await get("/style.css", {}, "charset")).header("content-type"), "text/css");
 });
 
-test("dotfiles are hidden unless configured; .well-known is served", async () => {
+void test("dotfiles are hidden unless configured; .well-known is served", async () => {
   for (const p of ["/.env", "/.git/config", "/.git/", "/nodir/../.env"]) {
     const r = await get(p);
     assert.equal(r.status, 404, p);
@@ -333,7 +396,7 @@ test("dotfiles are hidden unless configured; .well-known is served", async () =>
   assert.equal((await get("/.env", {}, "dotfiles")).body.toString(), SECRET);
 });
 
-test("symlinks: inside followed, outside refused unless disable_symlinks off; refuse = on", async () => {
+void test("symlinks: inside followed, outside refused unless disable_symlinks off; refuse = on", async () => {
   assert.equal((await get("/link-in")).body.toString(), fx.hello);
   for (const cfg of ["default", "nocache"]) {
     const out = await get("/link-out", {}, cfg);
@@ -349,7 +412,7 @@ test("symlinks: inside followed, outside refused unless disable_symlinks off; re
   assert.equal((await get("/link-out", {}, "follow")).body.toString(), SECRET);
 });
 
-test("traversal attempts never read outside root/alias", async () => {
+void test("traversal attempts never read outside root/alias", async () => {
   const attempts: Array<[string, string]> = [
     ["/../secret.txt", "default"],
     ["/../../../../etc/passwd", "default"],
@@ -383,7 +446,10 @@ test("traversal attempts never read outside root/alias", async () => {
     ["/static.../secret.txt", "alias"],
   ];
   for (const [p, cfg] of attempts) {
-    const raw = await rawExchange(port, `GET ${p} HTTP/1.1\r\nHost: x\r\nX-Test: ${cfg}\r\nConnection: close\r\n\r\n`);
+    const raw = await rawExchange(
+      port,
+      `GET ${p} HTTP/1.1\r\nHost: x\r\nX-Test: ${cfg}\r\nConnection: close\r\n\r\n`,
+    );
     const r = parseResponse(raw);
     assert.ok([400, 403, 404].includes(r.status), `${p} (${cfg}) → ${r.status}`);
     assert.ok(!raw.includes(SECRET), `${p} leaked the secret`);
@@ -391,8 +457,18 @@ test("traversal attempts never read outside root/alias", async () => {
   // the alias itself still works
   assert.equal((await get("/static/app.css", {}, "alias")).body.toString(), "body{}\n");
   // the bare standalone handler (its own decoder) refuses the same shapes
-  for (const p of ["/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%00", "/.env", "/link-out", "/..%5csecret.txt"]) {
-    const raw = await rawExchange(standalone.port, `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  for (const p of [
+    "/%2e%2e/secret.txt",
+    "/..%2fsecret.txt",
+    "/%00",
+    "/.env",
+    "/link-out",
+    "/..%5csecret.txt",
+  ]) {
+    const raw = await rawExchange(
+      standalone.port,
+      `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     const r = parseResponse(raw);
     assert.ok([400, 403, 404].includes(r.status), `standalone ${p} → ${r.status}`);
     assert.ok(!raw.includes(SECRET));
@@ -400,7 +476,7 @@ test("traversal attempts never read outside root/alias", async () => {
   assert.equal((await request(standalone.port, "GET", "/hello.txt")).body.toString(), fx.hello);
 });
 
-test("the cache revalidates by stat: new content, new validators, symlink swaps refused", async () => {
+void test("the cache revalidates by stat: new content, new validators, symlink swaps refused", async () => {
   const p = join(fx.root, "hot.txt");
   writeFileSync(p, "version-1");
   utimesSync(p, 1_700_000_000, 1_700_000_000);

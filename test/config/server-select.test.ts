@@ -62,6 +62,15 @@ test("a specific address has its own servers; the wildcard socket serves the res
     "127.0.0.1:8081",
   );
   assert.equal(findListenGroup(config.listenGroups, "127.0.0.1", 9999), null);
+  const v6only = loadNginxConfig(
+    join(repoRoot(), "test/fixtures/config/ok-listen-forms/main.conf"),
+  );
+  assert.equal(findListenGroup(v6only.listenGroups, "::ffff:10.0.0.1", 8082)?.key, "[::]:8082");
+  assert.equal(findListenGroup(v6only.listenGroups, "::1", 80)?.key, "[::1]:80");
+  assert.equal(
+    findListenGroup(v6only.listenGroups, "", null, "/tmp/narwhal-test.sock")?.key,
+    "unix:/tmp/narwhal-test.sock",
+  );
   assert.equal(nameOf("127.0.0.1:8081", "wild-8081"), "only-loopback");
 });
 

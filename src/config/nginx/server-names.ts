@@ -150,11 +150,12 @@ export function findListenGroup(
     (g) => g.key === (addr.includes(":") ? `[${addr}]:${localPort}` : `${addr}:${localPort}`),
   );
   if (exact) return exact;
-  const wild = groups.find(
-    (g) =>
-      g.key ===
-      (v6 && !localAddress.startsWith("::ffff:") ? `[::]:${localPort}` : `0.0.0.0:${localPort}`),
-  );
+  // The wildcard of the connection's family first; then the other one (a `[::]` socket
+  // with ipv6only=off also accepts IPv4 clients, seen as ::ffff:a.b.c.d).
+  const native = v6 && !localAddress.startsWith("::ffff:");
+  const wild =
+    groups.find((g) => g.key === (native ? `[::]:${localPort}` : `0.0.0.0:${localPort}`)) ??
+    groups.find((g) => g.key === (native ? `0.0.0.0:${localPort}` : `[::]:${localPort}`));
   return (
     wild ??
     groups.find(

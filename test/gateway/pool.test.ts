@@ -115,19 +115,24 @@ void test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers
       during.push(await time());
       await sleep(50);
     }
-    const median = (xs: number[]): number =>
-      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const delay = median(during) - median(base);
-    if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
-    assert.ok(
-      delay < 10,
-      `median GET ${median(during).toFixed(1)} ms during uploads vs ${median(base).toFixed(1)} ms idle`,
-    );
-    assert.ok(Math.max(...during) < 250, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
     // Every upload still completes correctly once its body is in.
     const answers = await Promise.all(uploads.map((u) => u.done));
     for (const a of answers)
       assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n2048 [0-9a-f]{64}$/);
+    // Idle latency measured before and after the uploads, so machine load drifting during
+    // the test (other suites run in parallel) counts on both sides.
+    for (let i = 0; i < 10; i++) base.push(await time());
+    const median = (xs: number[]): number =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const idle = median(base);
+    if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
+    // A few ms on a quiet machine; on a saturated one, at most the noise already seen idle.
+    // (Uploads holding the only worker would delay the GET by seconds.)
+    assert.ok(
+      median(during) - idle < Math.max(10, idle),
+      `median GET ${median(during).toFixed(1)} ms during uploads vs ${idle.toFixed(1)} ms idle`,
+    );
+    assert.ok(Math.max(...during) < 500, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
   } finally {
     await gw.stop();
   }

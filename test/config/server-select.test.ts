@@ -10,7 +10,7 @@ import {
   selectServer,
 } from "../../src/config/nginx/index.js";
 
-const config = loadNginxConfig(join(repoRoot(), "test/fixtures/config-extra/server-names.conf"));
+const config = loadNginxConfig(join(repoRoot(), "test/fixtures/config/server-names.conf"));
 const group = (key: string) => config.listenGroups.find((g) => g.key === key)!;
 const nameOf = (key: string, host: string) =>
   selectServer(group(key), host).server.serverNameText[0];

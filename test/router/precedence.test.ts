@@ -1,6 +1,6 @@
 /**
  * The location precedence table: every nginx rule, through the real config loader and
- * the compiled tree. Each location of test/fixtures/router/precedence.conf names itself
+ * the compiled tree. Each location of test/fixtures/config/precedence.conf names itself
  * with `add_header X-Location ...` (a later test serves the same file over sockets).
  */
 import { test } from "node:test";
@@ -14,7 +14,7 @@ import {
   type Location,
 } from "../../src/config/nginx/index.js";
 
-const config = loadNginxConfig(join(repoRoot(), "test/fixtures/router/precedence.conf"));
+const config = loadNginxConfig(join(repoRoot(), "test/fixtures/config/precedence.conf"));
 const router = config.servers[0]!.router;
 
 function label(loc: Location): string {

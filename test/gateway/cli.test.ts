@@ -16,6 +16,8 @@ void test("hello_world:process_http_request answers exactly Hello World; SIGTERM
     "hello_world:process_http_request",
     "--bind",
     "127.0.0.1:0",
+    "--access-logfile",
+    "-",
   ]);
   try {
     const port = await listeningPort(run);
@@ -36,6 +38,12 @@ void test("hello_world:process_http_request answers exactly Hello World; SIGTERM
   assert.equal(await run.exited, 0);
   assert.match(run.stderr(), /Booted worker 1 with pid: \d+/);
   assert.match(run.stderr(), /Shutting down: Master/);
+  // Gunicorn's default access log format, on stdout for "-".
+  assert.match(
+    run.stdout(),
+    /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/ HTTP\/1\.1" 200 11 "-" "-"\n/,
+  );
+  assert.match(run.stdout(), /"GET \/anything HTTP\/1\.0" 200 11 "-" "-"\n$/);
 });
 
 void test("a module that fails to import stops startup: non-zero exit, one line, the traceback", async () => {

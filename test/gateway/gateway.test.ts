@@ -143,6 +143,15 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
     );
   });
 
+  void test("HTTP/1.0: a streamed body without Content-Length is close-delimited", async () => {
+    const r = await rawRequest(gw.port, "GET /stream?n=3&delay=0.05 HTTP/1.0\r\n\r\n");
+    assert.equal(r.responses[0]?.status, 200);
+    assert.equal(r.responses[0]?.header("transfer-encoding"), null);
+    assert.equal(r.responses[0]?.header("content-length"), null);
+    assert.equal(r.responses[0]?.text, "chunk 0\nchunk 1\nchunk 2\n");
+    assert.equal(r.closed, true);
+  });
+
   void test("HEAD gets the headers without a body", async () => {
     const r = await rawRequest(gw.port, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", {
       count: 1,

@@ -425,7 +425,7 @@ export class Arbiter {
     );
     this.workers.add(w);
     this.list = [...this.workers];
-    this.opts.log.info(`Booting worker ${w.serial} with pid: ${w.pid}`);
+    this.opts.log.info(`Booting worker with pid: ${w.pid}`);
   }
 
   private checkHeartbeats(): void {

@@ -32,6 +32,8 @@ export interface EndpointOptions {
   readonly keepaliveRequests: number;
 }
 
+const MAX_POOLS = 256;
+
 /** One Pool per distinct endpoint + connection settings, shared by all locations. */
 export class UpstreamClients {
   private readonly pools = new Map<string, Pool>();
@@ -39,7 +41,12 @@ export class UpstreamClients {
   pool(e: EndpointOptions): Pool {
     const key = `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
     let p = this.pools.get(key);
-    if (p === undefined) {
+    if (p !== undefined) {
+      // Most recently used last: the Map's order is the eviction order.
+      this.pools.delete(key);
+      this.pools.set(key, p);
+    } else {
+      this.evictIdle();
       const host = e.host.includes(":") ? `[${e.host}]` : e.host;
       const origin =
         e.socketPath !== null ? `${e.scheme}://localhost` : `${e.scheme}://${host}:${e.port}`;
@@ -58,6 +65,26 @@ export class UpstreamClients {
       this.pools.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * `proxy_pass http://$host...` can name any number of servers: past MAX_POOLS the
+   * least recently used pools with nothing in flight are closed.
+   */
+  private evictIdle(): void {
+    if (this.pools.size < MAX_POOLS) return;
+    for (const [key, pool] of this.pools) {
+      if (this.pools.size < MAX_POOLS) break;
+      const st = pool.stats;
+      if (st.running > 0 || st.pending > 0) continue;
+      this.pools.delete(key);
+      void pool.close().catch(() => undefined);
+    }
+  }
+
+  /** Pools currently open (for tests and stats). */
+  get size(): number {
+    return this.pools.size;
   }
 
   /** Close every pool (graceful: in-flight requests finish). */

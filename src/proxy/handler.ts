@@ -320,6 +320,8 @@ export class ProxyHandler {
         keepaliveTimeout: DEFAULT_KEEPALIVE_TIMEOUT,
         keepaliveRequests: 1000,
       });
+      // Variables can name endless targets; single-server groups hold no state worth keeping.
+      if (this.implicit.size >= 1024) this.implicit.clear();
       this.implicit.set(address, g);
     }
     return g;

@@ -132,3 +132,23 @@ test("an invalid upstream reply is 502; retried only with proxy_next_upstream in
     await new Promise<void>((r) => garbage.close(() => r()));
   }
 });
+
+test("pools for many distinct targets are bounded: idle least-recently-used ones are closed", async () => {
+  const clients = new UpstreamClients();
+  const opts = {
+    scheme: "http" as const,
+    host: "127.0.0.1",
+    socketPath: null,
+    connectTimeout: 1000,
+    keepaliveTimeout: 1000,
+    keepaliveRequests: 10,
+  };
+  const first = clients.pool({ ...opts, port: 1 });
+  for (let port = 2; port <= 300; port++) {
+    clients.pool({ ...opts, port });
+    if (port % 100 === 0) clients.pool({ ...opts, port: 1 }); // keep port 1 recent
+  }
+  assert.ok(clients.size <= 256, `size ${clients.size}`);
+  assert.equal(clients.pool({ ...opts, port: 1 }), first, "a recently used pool survives");
+  await clients.destroy();
+});

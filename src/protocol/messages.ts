@@ -9,6 +9,7 @@ import {
   FieldWriter,
   latin1Length,
   MAX_HEADERS,
+  MAX_STRING,
   readTable,
   utf8Length,
   writeTable,
@@ -89,7 +90,9 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
       "TOO_MANY_HEADERS",
       `${m.headers.length} header fields (max ${MAX_HEADERS})`,
     );
-  const strs: string[] = [
+  // Hot path (once per request): the latin-1 strings are concatenated and written with
+  // one Buffer.write and checked with one regex; only a failure looks field by field.
+  const head = [
     m.method,
     m.urlScheme,
     m.serverProtocol,
@@ -99,30 +102,63 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
     m.scriptName,
     m.remoteAddr,
     m.serverName,
-    m.bodyFile,
   ];
-  for (const [name, value] of m.headers) strs.push(name, value);
-  const lens = strs.map((s, i) =>
-    i === BODY_FILE_AT
-      ? utf8Length(s, STR_NAMES[i] as string)
-      : latin1Length(s, STR_NAMES[i] ?? (i % 2 === 0 ? "header name" : "header value")),
-  );
-  let size = REQUEST_FIXED + 2 * strs.length + body.length;
-  for (const n of lens) size += n;
+  const k = 10 + 2 * m.headers.length;
+  const lens = new Array<number>(k);
+  let textA = "";
+  for (let i = 0; i < 9; i++) {
+    const x = head[i] as string;
+    if (x.length > MAX_STRING) latin1Length(x, STR_NAMES[i] as string);
+    lens[i] = x.length;
+    textA += x;
+  }
+  lens[BODY_FILE_AT] = utf8Length(m.bodyFile, "body file");
+  let textB = "";
+  let i = 10;
+  for (const [name, value] of m.headers) {
+    if (name.length > MAX_STRING) latin1Length(name, "header name");
+    if (value.length > MAX_STRING) latin1Length(value, "header value");
+    lens[i++] = name.length;
+    lens[i++] = value.length;
+    textB += name;
+    textB += value;
+  }
+  if (!isLatin1(textA) || !isLatin1(textB)) {
+    head.forEach((x, j) => latin1Length(x, STR_NAMES[j] as string));
+    for (const [name, value] of m.headers)
+      (latin1Length(name, "header name"), latin1Length(value, "header value"));
+  }
+  const size =
+    REQUEST_FIXED +
+    2 * k +
+    textA.length +
+    (lens[BODY_FILE_AT] as number) +
+    textB.length +
+    body.length;
   validateHeader(FrameType.REQUEST, id, size);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
   writeHeader(out, 0, FrameType.REQUEST, 0, id, size);
-  const w = new FieldWriter(out, HEADER_SIZE);
-  w.u8(m.bodyMode);
-  w.u8(0);
-  w.u16(port(m.remotePort, "remote port"));
-  w.u16(port(m.serverPort, "server port"));
-  w.u16(m.headers.length);
-  w.u64(m.bodyLength);
-  const at = writeTable(out, w.off, strs, lens, BODY_FILE_AT);
-  body.copy(out, at);
+  let off = HEADER_SIZE;
+  out[off] = m.bodyMode;
+  out[off + 1] = 0;
+  out.writeUInt16BE(port(m.remotePort, "remote port"), off + 2);
+  out.writeUInt16BE(port(m.serverPort, "server port"), off + 4);
+  out.writeUInt16BE(m.headers.length, off + 6);
+  out.writeUInt32BE(Math.floor(m.bodyLength / 0x100000000), off + 8);
+  out.writeUInt32BE(m.bodyLength >>> 0, off + 12);
+  off += REQUEST_FIXED;
+  for (let j = 0; j < k; j++) out.writeUInt16BE(lens[j] as number, off + 2 * j);
+  off += 2 * k;
+  off += out.write(textA, off, textA.length, "latin1");
+  if (m.bodyFile !== "") off += out.write(m.bodyFile, off, lens[BODY_FILE_AT] as number, "utf8");
+  off += out.write(textB, off, textB.length, "latin1");
+  body.copy(out, off);
   return out;
 }
+
+// eslint-disable-next-line no-control-regex
+const NOT_LATIN1_RE = /[^\u0000-\u00ff]/;
+const isLatin1 = (s: string): boolean => !NOT_LATIN1_RE.test(s);
 
 const STR_NAMES = [
   "method",

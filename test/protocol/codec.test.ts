@@ -308,6 +308,8 @@ test("encoders refuse what the wire cannot carry, with a typed error", () => {
   bad(() => encodeRequest(0, baseMeta), "BAD_REQUEST_ID");
   bad(() => encodeRequest(2 ** 32, baseMeta), "BAD_REQUEST_ID");
   bad(() => encodeRequest(1, { ...baseMeta, headers: [["X", "\u0100"]] }), "NOT_LATIN1");
+  bad(() => encodeRequest(1, { ...baseMeta, target: "/\u20ac" }), "NOT_LATIN1");
+  bad(() => encodeRequest(1, { ...baseMeta, headers: [["X".repeat(0x10000), "v"]] }), "STRING_TOO_LONG");
   bad(
     () => encodeRequest(1, { ...baseMeta, target: "/" + "a".repeat(0x10000) }),
     "STRING_TOO_LONG",

@@ -2,9 +2,8 @@
  * The proxy's plain options (src/proxy/types.ts) from the nginx model: one
  * ProxyHandler per location settings object, one UpstreamGroup per `upstream` block.
  *
- * The config model names only proxy_pass, proxy_set_header and proxy_redirect so far;
- * the other proxy_* settings are read here when the model has them (same names as the
- * directives, seconds for times) and otherwise keep nginx's defaults (PROXY_DEFAULTS).
+ * Times in the model are seconds, the proxy's are milliseconds. What the config cannot
+ * set keeps nginx's defaults (PROXY_DEFAULTS: buffer sizes, temp files).
  */
 import {
   evaluate,
@@ -19,6 +18,7 @@ import {
   ProxyHandler,
   UpstreamClients,
   UpstreamGroup,
+  type BalanceSpec,
   type ProxyOptions,
   type RedirectSpec,
   type UpstreamSpec,
@@ -27,26 +27,6 @@ import {
 
 function asLookup(vars: VarGetter): VariableLookup {
   return (n) => vars(n);
-}
-
-/** A setting the model may or may not carry yet. */
-function extra(conf: HttpConf, key: string): unknown {
-  return (conf as unknown as Record<string, unknown>)[key];
-}
-
-function num(conf: HttpConf, key: string, dflt: number, scale = 1): number {
-  const v = extra(conf, key);
-  return typeof v === "number" ? v * scale : dflt;
-}
-
-function bool(conf: HttpConf, key: string, dflt: boolean): boolean {
-  const v = extra(conf, key);
-  return typeof v === "boolean" ? v : dflt;
-}
-
-function strings(conf: HttpConf, key: string): readonly string[] {
-  const v = extra(conf, key);
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : [];
 }
 
 function redirectSpec(conf: HttpConf): RedirectSpec {
@@ -77,36 +57,51 @@ export function proxyOptions(
   conf: HttpConf,
   hasErrorPage: (status: number) => boolean,
 ): ProxyOptions {
-  const pp = conf.proxy_pass!;
-  const url = pp.url;
-  const version = extra(conf, "proxy_http_version");
+  const url = conf.proxy_pass!.url;
+  const nu = conf.proxy_next_upstream;
   return {
     ...PROXY_DEFAULTS,
     pass: url.constant ? url.source : (vars: VarGetter) => evaluate(url, asLookup(vars)),
     setHeaders: (conf.proxy_set_header ?? []).map(
       ([name, t]) => [name, (vars: VarGetter) => evaluate(t, asLookup(vars))] as const,
     ),
-    hideHeaders: strings(conf, "proxy_hide_header"),
-    passHeaders: strings(conf, "proxy_pass_header"),
+    hideHeaders: conf.proxy_hide_header,
+    passHeaders: conf.proxy_pass_header,
     redirect: redirectSpec(conf),
-    httpVersion: version === "1.1" ? "1.1" : "1.0",
-    buffering: bool(conf, "proxy_buffering", PROXY_DEFAULTS.buffering),
-    requestBuffering: bool(conf, "proxy_request_buffering", PROXY_DEFAULTS.requestBuffering),
-    connectTimeout: num(conf, "proxy_connect_timeout", PROXY_DEFAULTS.connectTimeout, 1000),
-    readTimeout: num(conf, "proxy_read_timeout", PROXY_DEFAULTS.readTimeout, 1000),
-    sendTimeout: num(conf, "proxy_send_timeout", PROXY_DEFAULTS.sendTimeout, 1000),
-    nextUpstreamTries: num(conf, "proxy_next_upstream_tries", 0),
-    nextUpstreamTimeout: num(conf, "proxy_next_upstream_timeout", 0, 1000),
-    interceptErrors: bool(conf, "proxy_intercept_errors", false) ? hasErrorPage : null,
+    httpVersion: conf.proxy_http_version,
+    buffering: conf.proxy_buffering,
+    requestBuffering: conf.proxy_request_buffering,
+    connectTimeout: conf.proxy_connect_timeout * 1000,
+    readTimeout: conf.proxy_read_timeout * 1000,
+    sendTimeout: conf.proxy_send_timeout * 1000,
+    nextUpstream:
+      nu === null
+        ? null
+        : {
+            error: nu.error,
+            timeout: nu.timeout,
+            invalidHeader: nu.invalidHeader,
+            statuses: new Set(nu.statuses),
+            nonIdempotent: nu.nonIdempotent,
+          },
+    nextUpstreamTries: conf.proxy_next_upstream_tries,
+    nextUpstreamTimeout: conf.proxy_next_upstream_timeout * 1000,
+    interceptErrors: conf.proxy_intercept_errors ? hasErrorPage : null,
   };
 }
 
+function balanceSpec(u: Upstream): BalanceSpec {
+  if (u.balance === "hash" && u.hashKey !== null) {
+    const key = u.hashKey;
+    return {
+      hash: (vars: VarGetter) => evaluate(key, asLookup(vars)),
+      consistent: u.hashConsistent,
+    };
+  }
+  return u.balance === "hash" ? "round_robin" : u.balance;
+}
+
 function upstreamSpec(u: Upstream): UpstreamSpec {
-  const x = u as unknown as Record<string, unknown>;
-  const balance = x["balance"];
-  const keepalive = x["keepalive"];
-  const kaTimeout = x["keepaliveTimeout"];
-  const kaRequests = x["keepaliveRequests"];
   return {
     name: u.name,
     servers: u.servers.map((s) => ({
@@ -118,13 +113,10 @@ function upstreamSpec(u: Upstream): UpstreamSpec {
       down: s.down,
       maxConns: s.maxConns,
     })),
-    balance:
-      balance === "least_conn" || balance === "ip_hash" || balance === "random"
-        ? balance
-        : "round_robin",
-    keepalive: typeof keepalive === "number" ? keepalive : null,
-    keepaliveTimeout: typeof kaTimeout === "number" ? kaTimeout * 1000 : 60_000,
-    keepaliveRequests: typeof kaRequests === "number" ? kaRequests : 1000,
+    balance: balanceSpec(u),
+    keepalive: u.keepalive,
+    keepaliveTimeout: u.keepaliveTimeout * 1000,
+    keepaliveRequests: u.keepaliveRequests,
   };
 }
 

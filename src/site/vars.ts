@@ -78,18 +78,16 @@ function remoteAddr(st: RequestState): string {
   const conn = st.req.connection;
   if (conn.family === "unix") return "unix:";
   const peer = stripMapped(conn.remoteAddress);
-  const conf = st.conf as unknown as Record<string, unknown>;
-  const from = conf["set_real_ip_from"];
-  if (!Array.isArray(from) || from.length === 0) return peer;
-  let cidrs = trusted.get(from as readonly string[]);
-  if (cidrs === undefined)
-    trusted.set(from as readonly string[], (cidrs = (from as string[]).map((f) => parseCidr(f))));
-  const header = typeof conf["real_ip_header"] === "string" ? conf["real_ip_header"] : "X-Real-IP";
+  const from = st.conf.set_real_ip_from;
+  if (from.length === 0) return peer;
+  let cidrs = trusted.get(from);
+  if (cidrs === undefined) trusted.set(from, (cidrs = from.map((f) => parseCidr(f))));
+  const header = st.conf.real_ip_header;
   const lower = header.toLowerCase();
   const values: string[] = [];
   for (const [n, v] of st.req.headers) if (n.toLowerCase() === lower) values.push(v);
   return stripMapped(
-    realIp({ from: cidrs, header, recursive: conf["real_ip_recursive"] === true }, peer, values),
+    realIp({ from: cidrs, header, recursive: st.conf.real_ip_recursive }, peer, values),
   );
 }
 

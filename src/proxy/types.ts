@@ -119,7 +119,7 @@ export interface ProxyOptions {
 export interface ProxyRequestContext {
   /** Variables of the request ($host, $remote_addr, $http_*, $scheme, ...). */
   readonly vars: VarGetter;
-  /** Normalised, percent-decoded URI ($uri) after any rewrite. */
+  /** Normalised, percent-decoded URI ($uri, as src/router normalizeUri gives it) after any rewrite. */
   readonly uri: string;
   /** $args (raw query, no "?"). */
   readonly args: string;

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { HttpServer } from "../../src/http/server.js";
+import { normalizeUri } from "../../src/router/normalize.js";
 import { DEFAULT_LIMITS, type HttpLimits } from "../../src/http/limits.js";
 import { Logger, LineSink } from "../../src/core/log.js";
 import type { IncomingRequest } from "../../src/http/types.js";
@@ -136,7 +137,7 @@ export function contextOf(req: IncomingRequest, location: string): ProxyRequestC
   };
   return {
     vars,
-    uri: decodeURIComponent(req.path),
+    uri: (normalizeUri(req.path, { mergeSlashes: true }) as { uri: string }).uri,
     args: req.query,
     locationPrefix: location,
     uriChanged: false,

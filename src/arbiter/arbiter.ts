@@ -354,7 +354,7 @@ export class Arbiter {
   private reaped(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     const log = this.opts.log;
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
-    if (this.phase === "stopping" || this.phase === "stopped") {
+    if (this.phase === "stopping" || this.phase === "stopped" || w.retired) {
       log.info(`Worker exiting (pid: ${w.pid})`);
       return;
     }
@@ -431,7 +431,16 @@ export class Arbiter {
   private checkHeartbeats(): void {
     const timeout = this.opts.heartbeatTimeoutMs ?? 30_000;
     const now = performance.now();
+    const bootMs = this.opts.bootTimeoutMs ?? 60_000;
     for (const w of this.workers) {
+      if (w.state === "booting" && this.phase === "running" && now - w.spawnedAt > bootMs) {
+        // A replacement stuck importing the app: it failed to boot (stops the pool).
+        this.opts.log.critical(
+          `Worker (pid:${w.pid}) not ready after ${bootMs / 1000} s; killing it`,
+        );
+        w.kill("SIGKILL");
+        continue;
+      }
       if (w.state !== "ready" && w.state !== "stopping") continue;
       if (now - w.lastPong > timeout) {
         this.opts.log.critical(

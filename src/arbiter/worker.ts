@@ -65,6 +65,8 @@ export class Worker {
   bootError: ErrorReport | null = null;
   /** Requests in flight on this worker, by request id. */
   readonly inflight = new Map<number, RequestSink>();
+  /** Asked to exit (SHUTDOWN): its exit is expected, not a crash. */
+  retired = false;
   /** Requests this worker has finished (terminal frame received). */
   served = 0;
   /** performance.now() of the last PONG (or of the spawn). */
@@ -153,6 +155,7 @@ export class Worker {
   shutdown(): void {
     if (this.state === "dead") return;
     this.state = "stopping";
+    this.retired = true;
     this.send(encodeShutdown());
   }
 

@@ -208,3 +208,28 @@ void test("a replacement worker that cannot load the app stops the pool (no resp
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test("resize (TTIN/TTOU): the loop converges the pool to its new target", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1 });
+  try {
+    const waitFor = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await sleep(10);
+      assert.ok(cond());
+    };
+    gw.arbiter.resize(+1);
+    await waitFor(() => gw.arbiter.readyCount === 2);
+    const two = gw.arbiter.pids();
+    gw.arbiter.resize(-1);
+    await waitFor(() => gw.arbiter.size === 1);
+    assert.ok(two.includes(gw.arbiter.pids()[0]!));
+    // A retired worker's exit is expected: neither a crash nor a reason to respawn.
+    await sleep(200);
+    assert.equal(gw.arbiter.size, 1);
+    assert.doesNotMatch(gw.log.text(), /crashed|exited with code 0/);
+    const r = await fetch(gw.url("/pid"));
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), String(gw.arbiter.pids()[0]));
+  } finally {
+    await gw.stop();
+  }
+});

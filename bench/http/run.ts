@@ -49,25 +49,35 @@ function toMs(v: string): number {
 }
 
 async function startServer(kind: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(here, "serve.ts"), kind], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(here, "serve.ts"), kind], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /\{"port":(\d+)\}/.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.on("exit", (c) => reject(new Error(`server exited ${c}`)));
-    setTimeout(() => reject(new Error("server did not start")), 20_000);
+    child.on("exit", (c) => {
+      reject(new Error(`server exited ${c}`));
+    });
+    setTimeout(() => {
+      reject(new Error("server did not start"));
+    }, 20_000);
   });
   return { child, port };
 }
 
 function wrk(port: number, c: number, secs: number): string {
-  return execFileSync("wrk", ["-t1", `-c${c}`, `-d${secs}s`, "--latency", `http://127.0.0.1:${port}/`], {
-    encoding: "utf8",
-    timeout: (secs + 30) * 1000,
-  });
+  return execFileSync(
+    "wrk",
+    ["-t1", `-c${c}`, `-d${secs}s`, "--latency", `http://127.0.0.1:${port}/`],
+    {
+      encoding: "utf8",
+      timeout: (secs + 30) * 1000,
+    },
+  );
 }
 
 async function measure(kind: string, c: number): Promise<Result> {
@@ -83,7 +93,16 @@ async function measure(kind: string, c: number): Promise<Result> {
     const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
     const errors = /Socket errors:.*|Non-2xx.*/.exec(out)?.[0] ?? "";
     const cpuUs = ((after - before) / CLK_TCK) * 1e6;
-    return { server: kind === "ours" ? "narwhal HttpServer" : "node:http", conns: c, rps, p50ms: p50, p99ms: p99, requests, cpuUsPerReq: cpuUs / requests, errors };
+    return {
+      server: kind === "ours" ? "narwhal HttpServer" : "node:http",
+      conns: c,
+      rps,
+      p50ms: p50,
+      p99ms: p99,
+      requests,
+      cpuUsPerReq: cpuUs / requests,
+      errors,
+    };
   } finally {
     child.kill("SIGKILL");
   }
@@ -94,7 +113,9 @@ for (const c of conns) {
   for (const kind of ["ours", "node"]) {
     const r = await measure(kind, c);
     results.push(r);
-    console.error(`${r.server} -c${c}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req ${r.errors}`);
+    console.error(
+      `${r.server} -c${c}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req ${r.errors}`,
+    );
   }
 }
 
@@ -103,7 +124,10 @@ const lines = [
   "",
   "| server | conns | req/s | p50 ms | p99 ms | server CPU µs/req |",
   "|---|---:|---:|---:|---:|---:|",
-  ...results.map((r) => `| ${r.server} | ${r.conns} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(1)} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.server} | ${r.conns} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(1)} |`,
+  ),
   "",
   ...conns.map((c) => {
     const a = results.find((r) => r.conns === c && r.server !== "node:http")!;

@@ -28,7 +28,9 @@ if (kind === "ours") {
     res.writeHead(200, { "Content-Type": "text/plain" });
     res.end(BODY);
   });
-  server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
+  server.listen(0, "127.0.0.1", () => {
+    console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
+  });
 } else {
   console.error("usage: serve.ts ours|node");
   process.exit(2);

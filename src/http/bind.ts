@@ -1,7 +1,8 @@
 /** `--bind` addresses as Gunicorn spells them: `HOST:PORT`, `[V6]:PORT`, `HOST` (port 8000), `unix:PATH`. */
 import { ConfigError } from "../core/errors.js";
 
-export type BindAddress = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
+export type BindAddress =
+  { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
 /**
  * @example parseBind("[::]:8000") → { kind: "tcp", host: "::", port: 8000 }
@@ -10,7 +11,8 @@ export function parseBind(spec: string): BindAddress {
   const s = spec.trim();
   if (s.startsWith("unix:")) {
     const path = s.slice(5);
-    if (path === "") throw new ConfigError(`invalid bind ${JSON.stringify(spec)}: empty socket path`);
+    if (path === "")
+      throw new ConfigError(`invalid bind ${JSON.stringify(spec)}: empty socket path`);
     return { kind: "unix", path };
   }
   let host: string;
@@ -20,11 +22,13 @@ export function parseBind(spec: string): BindAddress {
     if (close < 0) throw new ConfigError(`invalid bind ${JSON.stringify(spec)}: missing "]"`);
     host = s.slice(1, close);
     const rest = s.slice(close + 1);
-    if (rest !== "" && !rest.startsWith(":")) throw new ConfigError(`invalid bind ${JSON.stringify(spec)}`);
+    if (rest !== "" && !rest.startsWith(":"))
+      throw new ConfigError(`invalid bind ${JSON.stringify(spec)}`);
     portText = rest === "" ? undefined : rest.slice(1);
   } else {
     const i = s.lastIndexOf(":");
-    if (i >= 0 && s.indexOf(":") !== i) throw new ConfigError(`invalid bind ${JSON.stringify(spec)}: put IPv6 addresses in brackets`);
+    if (i >= 0 && s.indexOf(":") !== i)
+      throw new ConfigError(`invalid bind ${JSON.stringify(spec)}: put IPv6 addresses in brackets`);
     host = i >= 0 ? s.slice(0, i) : s;
     portText = i >= 0 ? s.slice(i + 1) : undefined;
   }

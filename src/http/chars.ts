@@ -13,7 +13,9 @@ const ALPHA = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && 
 const DIGIT = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 /** RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-export const TCHAR = table((c) => ALPHA(c) || DIGIT(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+export const TCHAR = table(
+  (c) => ALPHA(c) || DIGIT(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)),
+);
 
 /**
  * RFC 9110 §5.5: field-value octets: field-vchar (VCHAR / obs-text) plus SP and HTAB.
@@ -34,10 +36,14 @@ export const REG_NAME = table(
 );
 
 /** Inside "[ ]" of an IP-literal: HEXDIG, ":", "." (IPv4 tail), and IPvFuture / zone-id characters. */
-export const IP_LITERAL = table((c) => ALPHA(c) || DIGIT(c) || ":.-_~%!$&'()*+,;=".includes(String.fromCharCode(c)));
+export const IP_LITERAL = table(
+  (c) => ALPHA(c) || DIGIT(c) || ":.-_~%!$&'()*+,;=".includes(String.fromCharCode(c)),
+);
 
 /** RFC 3986 §3.1 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-export const SCHEME_CHAR = table((c) => ALPHA(c) || DIGIT(c) || c === 0x2b || c === 0x2d || c === 0x2e);
+export const SCHEME_CHAR = table(
+  (c) => ALPHA(c) || DIGIT(c) || c === 0x2b || c === 0x2d || c === 0x2e,
+);
 
 /** Hex digit value, or 255 when not a HEXDIG. */
 export const HEX_VALUE = (() => {

@@ -85,14 +85,32 @@ export class Connection implements ResponseHost, BodyHost {
   ) {
     this.info = info;
     this.serverHeader = limits.serverHeader;
-    this.parser = new RequestParser(limits, { address: info.family === "unix" ? "" : info.peerAddress });
+    this.parser = new RequestParser(limits, {
+      address: info.family === "unix" ? "" : info.peerAddress,
+    });
     // Nothing a client sends may take the process down: a bug surfacing in an event handler
     // costs this connection only.
-    socket.on("data", (d: Buffer) => this.guard(() => this.onData(d)));
-    socket.on("end", () => this.guard(() => this.onEnd()));
-    socket.on("drain", () => this.guard(() => this.onDrain()));
-    socket.on("error", (e: NodeJS.ErrnoException) => this.onSocketError(e));
-    socket.on("close", () => this.onClose());
+    socket.on("data", (d: Buffer) => {
+      this.guard(() => {
+        this.onData(d);
+      });
+    });
+    socket.on("end", () => {
+      this.guard(() => {
+        this.onEnd();
+      });
+    });
+    socket.on("drain", () => {
+      this.guard(() => {
+        this.onDrain();
+      });
+    });
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      this.onSocketError(e);
+    });
+    socket.on("close", () => {
+      this.onClose();
+    });
     this.rearm();
   }
 
@@ -100,13 +118,17 @@ export class Connection implements ResponseHost, BodyHost {
     try {
       fn();
     } catch (e) {
-      this.logger.error(`client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.logger.error(
+        `client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
       this.destroy();
     }
   }
 
   private get peer(): string {
-    return this.info.family === "unix" ? `unix:${this.info.localAddress}` : `${this.info.remoteAddress}:${this.info.remotePort}`;
+    return this.info.family === "unix"
+      ? `unix:${this.info.localAddress}`
+      : `${this.info.remoteAddress}:${this.info.remotePort}`;
   }
 
   /** True when no request is in progress (drain can close it now). */
@@ -151,7 +173,8 @@ export class Connection implements ResponseHost, BodyHost {
     const ex = this.ex;
     if (ex !== null) {
       if (!ex.res.finished) ex.res.markGone();
-      if (!ex.bodyDone) ex.body.fail(new HttpError("NO_MORE_DATA", null, "client closed the connection"));
+      if (!ex.bodyDone)
+        ex.body.fail(new HttpError("NO_MORE_DATA", null, "client closed the connection"));
       this.ex = null;
     }
     this.owner.connectionClosed(this);
@@ -237,7 +260,16 @@ export class Connection implements ResponseHost, BodyHost {
     this.firstByteAt = null;
     const req = new Request(head, this.info, startedAt, body);
     const res = new Response(this, head.method === "HEAD", head.versionMinor === 0);
-    const ex: Exchange = { head, req, res, body, bodyDone: false, responseDone: false, discarding: false, continueSent: false };
+    const ex: Exchange = {
+      head,
+      req,
+      res,
+      body,
+      bodyDone: false,
+      responseDone: false,
+      discarding: false,
+      continueSent: false,
+    };
     this.ex = ex;
     if (emptyBody) {
       this.parser.next(); // the message's "end"
@@ -245,7 +277,10 @@ export class Connection implements ResponseHost, BodyHost {
     }
     try {
       const r = this.handler(req, res);
-      if (r !== undefined) r.then(undefined, (e: unknown) => this.handlerError(ex, e));
+      if (r !== undefined)
+        r.then(undefined, (e: unknown) => {
+          this.handlerError(ex, e);
+        });
     } catch (e) {
       this.handlerError(ex, e);
     }
@@ -267,7 +302,9 @@ export class Connection implements ResponseHost, BodyHost {
 
   private headError(e: unknown): void {
     const err = e instanceof HttpError ? e : new HttpError("INVALID_REQUEST_LINE", 400, String(e));
-    this.logger.info(`client ${this.peer}: ${err.message} (${err.status ?? "closed without response"})`);
+    this.logger.info(
+      `client ${this.peer}: ${err.message} (${err.status ?? "closed without response"})`,
+    );
     if (err.status !== null && !this.socket.destroyed) {
       this.socket.write(errorResponse(err.status, this.serverHeader), "latin1");
     }
@@ -276,7 +313,9 @@ export class Connection implements ResponseHost, BodyHost {
 
   private bodyError(ex: Exchange, e: unknown): void {
     const err = e instanceof HttpError ? e : new HttpError("INVALID_CHUNK", 400, String(e));
-    this.logger.info(`client ${this.peer}: ${err.message} (${err.status ?? "closed"}) in the body of ${ex.head.method} ${ex.head.target}`);
+    this.logger.info(
+      `client ${this.peer}: ${err.message} (${err.status ?? "closed"}) in the body of ${ex.head.method} ${ex.head.target}`,
+    );
     ex.body.fail(err);
     if (ex.responseDone) {
       this.close(null);
@@ -288,8 +327,12 @@ export class Connection implements ResponseHost, BodyHost {
 
   private handlerError(ex: Exchange, e: unknown): void {
     const st = e instanceof HttpError ? e.status : null;
-    if (st !== null && st < 500) this.logger.info(`client ${this.peer}: ${(e as Error).message} (${st})`);
-    else this.logger.error(`error handling ${ex.head.method} ${ex.head.target}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (st !== null && st < 500)
+      this.logger.info(`client ${this.peer}: ${(e as Error).message} (${st})`);
+    else
+      this.logger.error(
+        `error handling ${ex.head.method} ${ex.head.target}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      );
     if (ex.res.finished) return;
     if (!ex.res.headersSent) {
       ex.res.closeAfter();
@@ -422,7 +465,9 @@ export class Connection implements ResponseHost, BodyHost {
     if (this.socket.writableNeedDrain) return Phase.Send;
     const ex = this.ex;
     if (ex !== null) {
-      return !ex.bodyDone && this.awaitingData && (ex.discarding || ex.body.started) ? Phase.Body : Phase.None;
+      return !ex.bodyDone && this.awaitingData && (ex.discarding || ex.body.started)
+        ? Phase.Body
+        : Phase.None;
     }
     if (!this.parser.betweenMessages) return Phase.Head;
     return this.info.requests === 0 ? Phase.Fresh : Phase.Idle;
@@ -459,7 +504,14 @@ export class Connection implements ResponseHost, BodyHost {
     this.clearTimer();
     this.timerPhase = p;
     if (p !== Phase.None) {
-      this.timer = setTimeout(() => this.guard(() => this.onTimeout(p)), Math.max(1, this.duration(p)));
+      this.timer = setTimeout(
+        () => {
+          this.guard(() => {
+            this.onTimeout(p);
+          });
+        },
+        Math.max(1, this.duration(p)),
+      );
     }
   }
 

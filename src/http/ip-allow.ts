@@ -33,7 +33,8 @@ export function ipMatcher(spec: string): IpMatcher {
   }
   return (address: string): boolean => {
     // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-    const a = address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+    const a =
+      address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
     const fam = isIP(a);
     if (fam === 0) return false;
     return list.check(a, fam === 4 ? "ipv4" : "ipv6");

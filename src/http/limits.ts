@@ -80,7 +80,11 @@ export const DEFAULT_LIMITS: HttpLimits = Object.freeze({
 });
 
 /** Apply Gunicorn's meaning of 0 and its caps to the three request limits. */
-export function normalizeRequestLimits(line: number, fields: number, fieldSize: number): [number, number, number] {
+export function normalizeRequestLimits(
+  line: number,
+  fields: number,
+  fieldSize: number,
+): [number, number, number] {
   return [
     line <= 0 || line > MAX_REQUEST_LINE ? MAX_REQUEST_LINE : line,
     fields <= 0 || fields > MAX_HEADERS ? MAX_HEADERS : fields,

@@ -8,10 +8,16 @@ import type { HttpLimits } from "./limits.js";
 import { TCHAR, FIELD_OCTET, SP, HTAB, COLON } from "./chars.js";
 
 /** Parse `field-name ":" OWS field-value OWS` from one line (terminator removed). */
-export function parseFieldLine(buf: Buffer, start: number, end: number, limits: HttpLimits): [string, string] {
+export function parseFieldLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  limits: HttpLimits,
+): [string, string] {
   const colon = buf.indexOf(COLON, start);
   // Gunicorn: a line without a colon, or with an empty name, is an invalid header.
-  if (colon < 0 || colon >= end) throw new HttpError("INVALID_HEADER", 400, "header line without colon");
+  if (colon < 0 || colon >= end)
+    throw new HttpError("INVALID_HEADER", 400, "header line without colon");
   if (colon === start) throw new HttpError("INVALID_HEADER", 400, "empty header name");
   let nameEnd = colon;
   // RFC 9112 §5.1: no whitespace between name and colon; a server MUST answer 400.
@@ -22,7 +28,8 @@ export function parseFieldLine(buf: Buffer, start: number, end: number, limits: 
   }
   // RFC 9110 §5.1: field-name = token.
   for (let i = start; i < nameEnd; i++) {
-    if (TCHAR[buf[i]!] !== 1) throw new HttpError("INVALID_HEADER_NAME", 400, "invalid header name");
+    if (TCHAR[buf[i]!] !== 1)
+      throw new HttpError("INVALID_HEADER_NAME", 400, "invalid header name");
   }
   return [buf.toString("latin1", start, nameEnd), fieldValue(buf, colon + 1, end)];
 }
@@ -32,13 +39,21 @@ export function fieldValue(buf: Buffer, start: number, end: number): string {
   while (start < end && (buf[start] === SP || buf[start] === HTAB)) start++;
   while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
   for (let i = start; i < end; i++) {
-    if (FIELD_OCTET[buf[i]!] !== 1) throw new HttpError("INVALID_HEADER", 400, "invalid octet in header value");
+    if (FIELD_OCTET[buf[i]!] !== 1)
+      throw new HttpError("INVALID_HEADER", 400, "invalid octet in header value");
   }
   return buf.toString("latin1", start, end);
 }
 
 /** RFC 9110 §6.5.1: fields that must not appear in a trailer (routing, framing, auth). Gunicorn's list. */
-const FORBIDDEN_TRAILERS = new Set(["host", "content-length", "transfer-encoding", "trailer", "authorization", "te"]);
+const FORBIDDEN_TRAILERS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "trailer",
+  "authorization",
+  "te",
+]);
 
 /** RFC 9110 §5.3: singleton fields; a repeat makes the message ambiguous (Gunicorn refuses). */
 const SINGLETONS = new Set(["host", "content-type"]);
@@ -82,7 +97,17 @@ export class FieldCollector {
   add(name: string, value: string): void {
     // Fast path: most names are not special; only look closer at the lengths that are.
     const n = name.length;
-    if (n === 4 || n === 2 || n === 6 || n === 7 || n === 10 || n === 12 || n === 13 || n === 14 || n >= 15) {
+    if (
+      n === 4 ||
+      n === 2 ||
+      n === 6 ||
+      n === 7 ||
+      n === 10 ||
+      n === 12 ||
+      n === 13 ||
+      n === 14 ||
+      n >= 15
+    ) {
       const lower = name.toLowerCase();
       if (this.trailer) {
         if (FORBIDDEN_TRAILERS.has(lower)) {
@@ -112,7 +137,8 @@ export class FieldCollector {
     switch (lower) {
       case "content-length":
         // RFC 9112 §6.3 (5): differing or repeated lengths are unrecoverable; we refuse every repeat.
-        if (this.cl !== null) throw new HttpError("INVALID_FRAMING", 400, "duplicate Content-Length");
+        if (this.cl !== null)
+          throw new HttpError("INVALID_FRAMING", 400, "duplicate Content-Length");
         this.cl = value;
         return;
       case "transfer-encoding":
@@ -131,7 +157,11 @@ export class FieldCollector {
         if (value.toLowerCase() === "100-continue") {
           if (this.versionMinor >= 1) this.expectContinue = true;
         } else {
-          throw new HttpError("EXPECTATION_FAILED", 417, `unsupported expectation ${JSON.stringify(value)}`);
+          throw new HttpError(
+            "EXPECTATION_FAILED",
+            417,
+            `unsupported expectation ${JSON.stringify(value)}`,
+          );
         }
         return;
       default: {
@@ -156,36 +186,46 @@ export class FieldCollector {
       // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means broken framing.
       if (minor === 0) throw new HttpError("INVALID_FRAMING", 400, "Transfer-Encoding in HTTP/1.0");
       // RFC 9112 §6.1 / §11.2: CL with TE is a smuggling vector; close after answering 400.
-      if (this.cl !== null) throw new HttpError("INVALID_FRAMING", 400, "Content-Length with Transfer-Encoding");
+      if (this.cl !== null)
+        throw new HttpError("INVALID_FRAMING", 400, "Content-Length with Transfer-Encoding");
       let unsupported: string | null = null;
       const codings = this.te.map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
-      if (codings.length === 0) throw new HttpError("INVALID_FRAMING", 400, "empty Transfer-Encoding");
-      codings.forEach((c, i) => {
+      if (codings.length === 0)
+        throw new HttpError("INVALID_FRAMING", 400, "empty Transfer-Encoding");
+      for (let i = 0; i < codings.length; i++) {
+        const c = codings[i]!;
         if (c === "chunked") {
           // RFC 9112 §6.1: chunked MUST NOT be applied twice and MUST be the final coding.
-          if (i !== codings.length - 1) throw new HttpError("INVALID_FRAMING", 400, "chunked is not the final coding");
+          if (i !== codings.length - 1)
+            throw new HttpError("INVALID_FRAMING", 400, "chunked is not the final coding");
         } else if (c === "identity") {
           // The old no-op coding (deregistered): harmless before chunked, so ignored like Gunicorn.
         } else {
           for (let k = 0; k < c.length; k++) {
             const ch = c.charCodeAt(k);
-            if (ch > 0xff || TCHAR[ch] !== 1) throw new HttpError("INVALID_FRAMING", 400, "invalid transfer coding");
+            if (ch > 0xff || TCHAR[ch] !== 1)
+              throw new HttpError("INVALID_FRAMING", 400, "invalid transfer coding");
           }
           unsupported ??= c;
         }
-      });
+      }
       // RFC 9112 §6.3 (4): a request whose final coding is not chunked has no reliable length → 400.
       if (codings[codings.length - 1] !== "chunked") {
         throw new HttpError("INVALID_FRAMING", 400, "chunked is not the final coding");
       }
       // RFC 9112 §6.1: a coding we do not implement (gzip, deflate, ...) → 501.
       if (unsupported !== null) {
-        throw new HttpError("UNSUPPORTED_TRANSFER_CODING", 501, `unsupported transfer coding ${unsupported}`);
+        throw new HttpError(
+          "UNSUPPORTED_TRANSFER_CODING",
+          501,
+          `unsupported transfer coding ${unsupported}`,
+        );
       }
       chunked = true;
     } else if (this.cl !== null) {
       // RFC 9110 §8.6: Content-Length = 1*DIGIT.
-      if (!/^[0-9]{1,15}$/.test(this.cl)) throw new HttpError("INVALID_FRAMING", 400, "invalid Content-Length");
+      if (!/^[0-9]{1,15}$/.test(this.cl))
+        throw new HttpError("INVALID_FRAMING", 400, "invalid Content-Length");
       contentLength = Number(this.cl);
     }
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
@@ -194,6 +234,12 @@ export class FieldCollector {
     }
     // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
     const keepAlive = !this.connClose && (minor >= 1 || this.connKeepAlive);
-    return { contentLength, chunked, keepAlive, expectContinue: this.expectContinue, forwardedScheme: this.scheme };
+    return {
+      contentLength,
+      chunked,
+      keepAlive,
+      expectContinue: this.expectContinue,
+      forwardedScheme: this.scheme,
+    };
   }
 }

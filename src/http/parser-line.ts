@@ -21,7 +21,12 @@ export interface RequestLine {
 
 const bad = (msg: string): HttpError => new HttpError("INVALID_REQUEST_LINE", 400, msg);
 
-export function parseRequestLine(buf: Buffer, start: number, end: number, limits: HttpLimits): RequestLine {
+export function parseRequestLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  limits: HttpLimits,
+): RequestLine {
   // RFC 9112 §3: exactly one SP between the three parts; anything else is not a request line.
   const sp1 = buf.indexOf(SP, start);
   if (sp1 < 0 || sp1 >= end) throw bad("invalid request line");
@@ -91,7 +96,8 @@ export function classifyTarget(method: string, target: string): TargetParts {
   }
   // §3.2.1: origin-form = absolute-path [ "?" query ]. Gunicorn splits off a "#fragment"
   // (not part of the grammar); we do the same and never pass it on.
-  if (target.charCodeAt(0) === 0x2f) return { targetForm: "origin", ...splitPath(target), absoluteAuthority: null };
+  if (target.charCodeAt(0) === 0x2f)
+    return { targetForm: "origin", ...splitPath(target), absoluteAuthority: null };
   // §3.2.2: absolute-form = absolute-URI.
   const sep = target.indexOf("://");
   if (sep > 0) {
@@ -127,7 +133,9 @@ function splitPath(t: string): { path: string; query: string; fragment: string }
   const fragment = h >= 0 ? t.slice(h + 1) : "";
   const pq = h >= 0 ? t.slice(0, h) : t;
   const q = pq.indexOf("?");
-  return q >= 0 ? { path: pq.slice(0, q), query: pq.slice(q + 1), fragment } : { path: pq, query: "", fragment };
+  return q >= 0
+    ? { path: pq.slice(0, q), query: pq.slice(q + 1), fragment }
+    : { path: pq, query: "", fragment };
 }
 
 /** RFC 3986 §3.2: host [ ":" port ], no userinfo; the port is required for CONNECT. */

@@ -37,7 +37,11 @@ function prefixOf(sig: Buffer, buf: Buffer, start: number, end: number): "full" 
 }
 
 /** Does a preamble start at `start`? "more" when the octets so far could still be one. */
-export function detectPreamble(buf: Buffer, start: number, end: number): "more" | "none" | "v1" | "v2" {
+export function detectPreamble(
+  buf: Buffer,
+  start: number,
+  end: number,
+): "more" | "none" | "v1" | "v2" {
   const a = prefixOf(V1, buf, start, end);
   if (a === "full") return "v1";
   const b = prefixOf(V2, buf, start, end);
@@ -55,7 +59,11 @@ export function parsePreamble(
   return kind === "v1" ? parseV1(buf, start, end) : parseV2(buf, start, end);
 }
 
-function parseV1(buf: Buffer, start: number, end: number): { info: ProxyInfo; consumed: number } | null {
+function parseV1(
+  buf: Buffer,
+  start: number,
+  end: number,
+): { info: ProxyInfo; consumed: number } | null {
   const lf = buf.indexOf(0x0a, start);
   if (lf < 0 || lf >= end) {
     if (end - start >= V1_MAX) throw bad("PROXY line too long");
@@ -76,12 +84,22 @@ function parseV1(buf: Buffer, start: number, end: number): { info: ProxyInfo; co
     return Number(s);
   };
   return {
-    info: { protocol: proto, srcAddress: src, srcPort: port(sp), dstAddress: dst, dstPort: port(dp) },
+    info: {
+      protocol: proto,
+      srcAddress: src,
+      srcPort: port(sp),
+      dstAddress: dst,
+      dstPort: port(dp),
+    },
     consumed: lf + 1 - start,
   };
 }
 
-function parseV2(buf: Buffer, start: number, end: number): { info: ProxyInfo; consumed: number } | null {
+function parseV2(
+  buf: Buffer,
+  start: number,
+  end: number,
+): { info: ProxyInfo; consumed: number } | null {
   if (end - start < 16) return null;
   const verCmd = buf[start + 12]!;
   const famProto = buf[start + 13]!;
@@ -102,7 +120,13 @@ function parseV2(buf: Buffer, start: number, end: number): { info: ProxyInfo; co
     if (len < 12) throw bad("PROXY v2: short IPv4 addresses");
     const ip = (o: number): string => `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`;
     return {
-      info: { protocol: "TCP4", srcAddress: ip(a), dstAddress: ip(a + 4), srcPort: buf.readUInt16BE(a + 8), dstPort: buf.readUInt16BE(a + 10) },
+      info: {
+        protocol: "TCP4",
+        srcAddress: ip(a),
+        dstAddress: ip(a + 4),
+        srcPort: buf.readUInt16BE(a + 8),
+        dstPort: buf.readUInt16BE(a + 10),
+      },
       consumed,
     };
   }
@@ -128,7 +152,7 @@ function ipv6(buf: Buffer, o: number): string {
   for (let i = 0; i < 8; i++) g.push(buf.readUInt16BE(o + i * 2));
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

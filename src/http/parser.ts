@@ -119,7 +119,8 @@ export class RequestParser {
   get betweenMessages(): boolean {
     if (this.state === S.Proxy) return this.pos >= this.buf.length;
     if (this.state !== S.Line) return false;
-    for (let i = this.pos; i < this.buf.length; i++) if (this.buf[i] !== CR && this.buf[i] !== LF) return false;
+    for (let i = this.pos; i < this.buf.length; i++)
+      if (this.buf[i] !== CR && this.buf[i] !== LF) return false;
     return true;
   }
 
@@ -163,11 +164,17 @@ export class RequestParser {
             continue;
           }
           // Gunicorn checks the peer before looking at the preamble itself.
-          if (!this.proxyAllowed) throw new HttpError("FORBIDDEN_PROXY", 403, "PROXY preamble from a peer not in proxy_allow_ips");
+          if (!this.proxyAllowed)
+            throw new HttpError(
+              "FORBIDDEN_PROXY",
+              403,
+              "PROXY preamble from a peer not in proxy_allow_ips",
+            );
           this.proxyKind = kind;
           const r = parsePreamble(kind, this.buf, this.pos, this.buf.length);
           if (r === null) {
-            if (this.eof) throw new HttpError("INVALID_PROXY_LINE", 400, "truncated PROXY preamble");
+            if (this.eof)
+              throw new HttpError("INVALID_PROXY_LINE", 400, "truncated PROXY preamble");
             return null;
           }
           this.pos += r.consumed;
@@ -185,7 +192,11 @@ export class RequestParser {
               throw new HttpError("REQUEST_LINE_TOO_LONG", 414, "request line too long");
             }
             if (this.eof && !this.betweenMessages) {
-              throw new HttpError("NO_MORE_DATA", null, "client closed the connection in the request line");
+              throw new HttpError(
+                "NO_MORE_DATA",
+                null,
+                "client closed the connection in the request line",
+              );
             }
             return null;
           }
@@ -193,7 +204,11 @@ export class RequestParser {
           if (end === this.pos) {
             // RFC 9112 §2.2: ignore empty lines before the request line (robustness), a few.
             if (++this.emptyLines > MAX_LEADING_EMPTY_LINES) {
-              throw new HttpError("INVALID_REQUEST_LINE", 400, "too many empty lines before the request line");
+              throw new HttpError(
+                "INVALID_REQUEST_LINE",
+                400,
+                "too many empty lines before the request line",
+              );
             }
             this.pos = this.scan = lf + 1;
             continue;
@@ -204,7 +219,12 @@ export class RequestParser {
           this.line = parseRequestLine(this.buf, this.pos, end, this.limits);
           this.headBytes = lf + 1 - this.pos;
           this.pos = this.scan = lf + 1;
-          this.fields = new FieldCollector(this.limits, false, this.line.versionMinor, this.trustForwarded);
+          this.fields = new FieldCollector(
+            this.limits,
+            false,
+            this.line.versionMinor,
+            this.trustForwarded,
+          );
           this.fieldCount = 0;
           this.pendingName = null;
           this.state = S.Fields;
@@ -217,12 +237,24 @@ export class RequestParser {
           const lf = this.findLF();
           if (lf < 0) {
             const partial = this.buf.length - this.pos;
-            if (partial + 1 > this.limits.maxFieldSize || this.headBytes + partial > this.limits.maxHeaderBytes) {
+            if (
+              partial + 1 > this.limits.maxFieldSize ||
+              this.headBytes + partial > this.limits.maxHeaderBytes
+            ) {
               throw new HttpError("HEADER_FIELDS_TOO_LARGE", 431, "header field too large");
             }
             if (this.eof) {
-              if (trailer) throw new HttpError("INVALID_CHUNK", 400, "client closed the connection in the trailers");
-              throw new HttpError("NO_MORE_DATA", null, "client closed the connection in the header section");
+              if (trailer)
+                throw new HttpError(
+                  "INVALID_CHUNK",
+                  400,
+                  "client closed the connection in the trailers",
+                );
+              throw new HttpError(
+                "NO_MORE_DATA",
+                null,
+                "client closed the connection in the header section",
+              );
             }
             return null;
           }
@@ -245,8 +277,10 @@ export class RequestParser {
           const c = this.buf[start]!;
           if (c === SP || c === HTAB) {
             // RFC 9112 §5.2: obs-fold. A server MUST reject it with 400 or replace it by SP.
-            if (this.pendingName === null) throw new HttpError("INVALID_HEADER", 400, "continuation line without a field");
-            if (!this.limits.permitObsoleteFolding) throw new HttpError("OBSOLETE_FOLDING", 400, "obsolete line folding");
+            if (this.pendingName === null)
+              throw new HttpError("INVALID_HEADER", 400, "continuation line without a field");
+            if (!this.limits.permitObsoleteFolding)
+              throw new HttpError("OBSOLETE_FOLDING", 400, "obsolete line folding");
             this.pendingValue += " " + fieldValue(this.buf, start, end);
             // Gunicorn: the field size is the sum of the folded lines, each with its CRLF.
             this.pendingSize += end - start + 2;
@@ -274,7 +308,8 @@ export class RequestParser {
         case S.ChunkData: {
           const avail = this.buf.length - this.pos;
           if (avail === 0) {
-            if (this.eof) throw new HttpError("NO_MORE_DATA", 400, "client closed the connection in the body");
+            if (this.eof)
+              throw new HttpError("NO_MORE_DATA", 400, "client closed the connection in the body");
             return null;
           }
           const n = avail < this.remaining ? avail : this.remaining;
@@ -289,10 +324,13 @@ export class RequestParser {
         case S.ChunkCrlf: {
           // RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
           const avail = this.buf.length - this.pos;
-          if (avail >= 1 && this.buf[this.pos] !== CR) throw new HttpError("INVALID_CHUNK", 400, "chunk data not followed by CRLF");
-          if (avail >= 2 && this.buf[this.pos + 1] !== LF) throw new HttpError("INVALID_CHUNK", 400, "chunk data not followed by CRLF");
+          if (avail >= 1 && this.buf[this.pos] !== CR)
+            throw new HttpError("INVALID_CHUNK", 400, "chunk data not followed by CRLF");
+          if (avail >= 2 && this.buf[this.pos + 1] !== LF)
+            throw new HttpError("INVALID_CHUNK", 400, "chunk data not followed by CRLF");
           if (avail < 2) {
-            if (this.eof) throw new HttpError("INVALID_CHUNK", 400, "client closed the connection in a chunk");
+            if (this.eof)
+              throw new HttpError("INVALID_CHUNK", 400, "client closed the connection in a chunk");
             return null;
           }
           this.pos = this.scan = this.pos + 2;
@@ -303,8 +341,14 @@ export class RequestParser {
         case S.ChunkSize: {
           const lf = this.findLF();
           if (lf < 0) {
-            if (this.buf.length - this.pos > MAX_CHUNK_LINE) throw new HttpError("INVALID_CHUNK", 400, "chunk-size line too long");
-            if (this.eof) throw new HttpError("INVALID_CHUNK", 400, "client closed the connection in a chunk-size line");
+            if (this.buf.length - this.pos > MAX_CHUNK_LINE)
+              throw new HttpError("INVALID_CHUNK", 400, "chunk-size line too long");
+            if (this.eof)
+              throw new HttpError(
+                "INVALID_CHUNK",
+                400,
+                "client closed the connection in a chunk-size line",
+              );
             return null;
           }
           const start = this.pos;
@@ -321,7 +365,11 @@ export class RequestParser {
           }
           this.bodyTotal += size;
           if (this.limits.maxBodySize > 0 && this.bodyTotal > this.limits.maxBodySize) {
-            throw new HttpError("BODY_TOO_LARGE", 413, "chunked body larger than client_max_body_size");
+            throw new HttpError(
+              "BODY_TOO_LARGE",
+              413,
+              "chunked body larger than client_max_body_size",
+            );
           }
           this.remaining = size;
           this.state = S.ChunkData;
@@ -348,7 +396,8 @@ export class RequestParser {
     while (i < end && HEX_VALUE[b[i]!] !== 255) {
       size = size * 16 + HEX_VALUE[b[i]!]!;
       // Overflow: nothing that large can be honoured; refuse before the number loses precision.
-      if (size > Number.MAX_SAFE_INTEGER / 16) throw new HttpError("INVALID_CHUNK", 400, "chunk size overflow");
+      if (size > Number.MAX_SAFE_INTEGER / 16)
+        throw new HttpError("INVALID_CHUNK", 400, "chunk size overflow");
       i++;
     }
     if (i === start) throw new HttpError("INVALID_CHUNK", 400, "invalid chunk size");
@@ -356,10 +405,12 @@ export class RequestParser {
       // BWS is only allowed before ";" (Gunicorn: "0 " alone is an invalid size).
       let j = i;
       while (j < end && (b[j] === SP || b[j] === HTAB)) j++;
-      if (j === end || b[j] !== 0x3b) throw new HttpError("INVALID_CHUNK", 400, "invalid chunk size");
+      if (j === end || b[j] !== 0x3b)
+        throw new HttpError("INVALID_CHUNK", 400, "invalid chunk size");
       // RFC 9112 §7.1.1: extensions are ignored, but their octets must be field octets (no CR, NUL, CTL).
       for (j++; j < end; j++) {
-        if (FIELD_OCTET[b[j]!] !== 1) throw new HttpError("INVALID_CHUNK", 400, "invalid octet in chunk extension");
+        if (FIELD_OCTET[b[j]!] !== 1)
+          throw new HttpError("INVALID_CHUNK", 400, "invalid octet in chunk extension");
       }
     }
     return size;
@@ -376,7 +427,11 @@ export class RequestParser {
     const line = this.line!;
     const fields = this.fields!;
     const f = fields.framing();
-    if (f.contentLength !== null && this.limits.maxBodySize > 0 && f.contentLength > this.limits.maxBodySize) {
+    if (
+      f.contentLength !== null &&
+      this.limits.maxBodySize > 0 &&
+      f.contentLength > this.limits.maxBodySize
+    ) {
       throw new HttpError("BODY_TOO_LARGE", 413, "Content-Length larger than client_max_body_size");
     }
     const head: ParsedHead = {

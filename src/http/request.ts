@@ -4,7 +4,13 @@
  * a high-water mark and `100 Continue` goes out only when the handler starts reading.
  */
 import type { HttpError } from "../core/errors.js";
-import type { ConnectionInfo, HeaderList, IncomingRequest, RequestBody, TargetForm } from "./types.js";
+import type {
+  ConnectionInfo,
+  HeaderList,
+  IncomingRequest,
+  RequestBody,
+  TargetForm,
+} from "./types.js";
 import type { ParsedHead } from "./parser.js";
 
 /** What the body needs from its connection. */

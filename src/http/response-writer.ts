@@ -80,8 +80,10 @@ export class Response implements ResponseWriter {
 
   writeHead(status: number, headers: HeaderList, reason?: string): void {
     if (this.headersSent) throw new Error("writeHead: headers already sent");
-    if (!Number.isInteger(status) || status < 200 || status > 999) throw new RangeError(`invalid status ${status}`);
-    if (reason !== undefined && BAD_VALUE.test(reason)) throw new TypeError("invalid reason phrase");
+    if (!Number.isInteger(status) || status < 200 || status > 999)
+      throw new RangeError(`invalid status ${status}`);
+    if (reason !== undefined && BAD_VALUE.test(reason))
+      throw new TypeError("invalid reason phrase");
     this.status = status;
     this.headersSent = true;
     let s = "";
@@ -89,15 +91,18 @@ export class Response implements ResponseWriter {
     let hasDate = false;
     for (let i = 0; i < headers.length; i++) {
       const [name, value] = headers[i]!;
-      if (BAD_NAME.test(name) || name === "" || BAD_VALUE.test(value)) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+      if (BAD_NAME.test(name) || name === "" || BAD_VALUE.test(value))
+        throw new TypeError(`invalid header ${JSON.stringify(name)}`);
       const n = name.length;
       if (n === 14 || n === 17 || n === 10 || n === 6 || n === 4) {
         const lower = name.toLowerCase();
         // Framing and connection fields are the writer's own (RFC 9112 §6, §9.6).
-        if (lower === "transfer-encoding" || lower === "connection" || lower === "keep-alive") continue;
+        if (lower === "transfer-encoding" || lower === "connection" || lower === "keep-alive")
+          continue;
         if (lower === "content-length") {
           const v = value.trim();
-          if (!/^[0-9]{1,15}$/.test(v)) throw new TypeError(`invalid Content-Length ${JSON.stringify(value)}`);
+          if (!/^[0-9]{1,15}$/.test(v))
+            throw new TypeError(`invalid Content-Length ${JSON.stringify(value)}`);
           this.declared = Number(v);
           continue;
         }
@@ -118,12 +123,14 @@ export class Response implements ResponseWriter {
 
   writeInformational(status: number, headers: HeaderList): void {
     if (this.headersSent || this.clientGone) return;
-    if (status < 100 || status > 199 || status === 101) throw new RangeError(`invalid informational status ${status}`);
+    if (status < 100 || status > 199 || status === 101)
+      throw new RangeError(`invalid informational status ${status}`);
     // RFC 9110 §15.2: a server MUST NOT send 1xx to an HTTP/1.0 client.
     if (this.http10) return;
     let s = statusLine(status, undefined);
     for (const [n, v] of headers) {
-      if (BAD_NAME.test(n) || BAD_VALUE.test(v)) throw new TypeError(`invalid header ${JSON.stringify(n)}`);
+      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+        throw new TypeError(`invalid header ${JSON.stringify(n)}`);
       s += n + ": " + v + "\r\n";
     }
     this.send(s + "\r\n", "latin1");
@@ -138,15 +145,15 @@ export class Response implements ResponseWriter {
       f = "";
     } else if (this.declared >= 0) {
       this.framing = Framing.Length;
-      f = "Content-Length: " + this.declared + "\r\n";
+      f = `Content-Length: ${this.declared}\r\n`;
     } else if (this.noBody) {
       // HEAD: say what a GET would have carried when we know it (end(body) on HEAD).
       this.framing = Framing.None;
-      f = this.isHead && endLength > 0 ? "Content-Length: " + endLength + "\r\n" : "";
+      f = this.isHead && endLength > 0 ? `Content-Length: ${endLength}\r\n` : "";
     } else if (endLength >= 0) {
       this.framing = Framing.Length;
       this.declared = endLength;
-      f = "Content-Length: " + endLength + "\r\n";
+      f = `Content-Length: ${endLength}\r\n`;
     } else if (!this.http10) {
       this.framing = Framing.Chunked;
       f = "Transfer-Encoding: chunked\r\n";
@@ -157,7 +164,11 @@ export class Response implements ResponseWriter {
       f = "";
     }
     this.closing = this.host.decideClose(this);
-    const c = this.closing ? "Connection: close\r\n" : this.http10 ? "Connection: keep-alive\r\n" : "";
+    const c = this.closing
+      ? "Connection: close\r\n"
+      : this.http10
+        ? "Connection: keep-alive\r\n"
+        : "";
     const h = this.head + f + c + "\r\n";
     this.head = "";
     return h;
@@ -186,7 +197,8 @@ export class Response implements ResponseWriter {
       if (len > room) {
         // More than declared would corrupt the next response on this connection.
         this.closeRequested = true;
-        if (room <= 0) return head === "" ? !this.host.socket.writableNeedDrain : this.send(head, "latin1");
+        if (room <= 0)
+          return head === "" ? !this.host.socket.writableNeedDrain : this.send(head, "latin1");
         chunk = (typeof chunk === "string" ? Buffer.from(chunk) : chunk).subarray(0, room);
         len = room;
       }
@@ -224,7 +236,12 @@ export class Response implements ResponseWriter {
     if (this.finished) return;
     if (!this.headersSent) this.writeHead(200, []);
     if (!this.flushed) {
-      const len = chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+      const len =
+        chunk === undefined
+          ? 0
+          : typeof chunk === "string"
+            ? Buffer.byteLength(chunk)
+            : chunk.length;
       const head = this.flushHead(len);
       if (chunk === undefined || len === 0 || this.noBody || this.framing !== Framing.Length) {
         this.send(head, "latin1");
@@ -263,7 +280,10 @@ export class Response implements ResponseWriter {
       const n = Math.min(65536, end - pos);
       const buf = Buffer.allocUnsafe(n);
       const got = await new Promise<number>((resolve, reject) => {
-        read(fd, buf, 0, n, pos, (err, bytes) => (err ? reject(err) : resolve(bytes)));
+        read(fd, buf, 0, n, pos, (err, bytes) => {
+          if (err) reject(err);
+          else resolve(bytes);
+        });
       });
       if (got === 0) throw new Error("sendFile: file ended before the requested range");
       pos += got;
@@ -279,7 +299,11 @@ export class Response implements ResponseWriter {
     }
     if (CLOSING_ERRORS.has(status)) this.closeRequested = true;
     const body = errorPage(status, this.host.serverHeader);
-    this.writeHead(status, [["Content-Type", "text/html"], ["Content-Length", String(body.length)], ...extraHeaders]);
+    this.writeHead(status, [
+      ["Content-Type", "text/html"],
+      ["Content-Length", String(body.length)],
+      ...extraHeaders,
+    ]);
     this.end(this.noBody ? undefined : body);
   }
 
@@ -305,12 +329,13 @@ export class Response implements ResponseWriter {
     this.clientGone = true;
     const cbs = this.goneCallbacks;
     this.goneCallbacks = null;
-    if (cbs) for (const cb of cbs) {
-      try {
-        cb();
-      } catch {
-        // A callback's failure must not take the server down.
+    if (cbs)
+      for (const cb of cbs) {
+        try {
+          cb();
+        } catch {
+          // A callback's failure must not take the server down.
+        }
       }
-    }
   }
 }

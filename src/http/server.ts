@@ -55,10 +55,17 @@ export class Listener {
   ) {}
 
   address(): ListenerAddress {
-    if (this.addr.kind === "unix") return { bind: this.bind, family: "unix", address: "", port: 0, path: this.addr.path };
+    if (this.addr.kind === "unix")
+      return { bind: this.bind, family: "unix", address: "", port: 0, path: this.addr.path };
     const a = this.server.address();
     if (a === null || typeof a === "string") throw new Error("listener not bound");
-    return { bind: this.bind, family: a.family === "IPv6" ? "IPv6" : "IPv4", address: a.address, port: a.port, path: null };
+    return {
+      bind: this.bind,
+      family: a.family === "IPv6" ? "IPv6" : "IPv4",
+      address: a.address,
+      port: a.port,
+      path: null,
+    };
   }
 }
 
@@ -98,20 +105,33 @@ export class HttpServer implements ConnectionOwner {
     const addr = parseBind(bind);
     const handler = opts.handler ?? this.handler;
     const limits = opts.limits ?? this.limits;
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(sock, listener));
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
+      this.accept(sock, listener);
+    });
     const listener = new Listener(bind, addr, server, handler, limits);
     if (addr.kind === "unix") removeStaleSocket(addr.path);
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) =>
-        reject(new ConfigError(`cannot listen on ${bind}: ${e.code ?? e.message}`)),
-      );
+      server.once("error", (e: NodeJS.ErrnoException) => {
+        reject(new ConfigError(`cannot listen on ${bind}: ${e.code ?? e.message}`));
+      });
       const done = (): void => {
         server.removeAllListeners("error");
-        server.on("error", (e) => this.logger.error(`listener ${bind}: ${e.message}`));
+        server.on("error", (e) => {
+          this.logger.error(`listener ${bind}: ${e.message}`);
+        });
         resolve();
       };
       if (addr.kind === "unix") server.listen({ path: addr.path, backlog: this.backlog }, done);
-      else server.listen({ host: addr.host, port: addr.port, backlog: this.backlog, ipv6Only: addr.host === "::" ? false : undefined }, done);
+      else
+        server.listen(
+          {
+            host: addr.host,
+            port: addr.port,
+            backlog: this.backlog,
+            ipv6Only: addr.host === "::" ? false : undefined,
+          },
+          done,
+        );
     });
     this.listeners.push(listener);
     this.logger.info(`Listening at: ${describe(listener)}`);
@@ -119,13 +139,14 @@ export class HttpServer implements ConnectionOwner {
   }
 
   /** Stop accepting on one listener (open connections continue). */
-  async removeListener(listener: Listener): Promise<void> {
+  removeListener(listener: Listener): Promise<void> {
     const i = this.listeners.indexOf(listener);
-    if (i < 0) return;
+    if (i < 0) return Promise.resolve();
     this.listeners.splice(i, 1);
     // close() stops accepting at once; its callback would wait for every open connection.
     listener.server.close();
     if (listener.addr.kind === "unix") removeStaleSocket(listener.addr.path);
+    return Promise.resolve();
   }
 
   address(): ListenerAddress[] {

@@ -114,7 +114,7 @@ export function split(raw: Buffer, mode: SplitMode, name: string): Buffer[] {
     return out;
   }
   const rnd = prng(seedOf(name));
-  for (let i = 0; i < raw.length; ) {
+  for (let i = 0; i < raw.length;) {
     const n = 1 + Math.floor(rnd() * 16);
     out.push(raw.subarray(i, i + n));
     i += n;

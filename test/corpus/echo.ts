@@ -32,7 +32,10 @@ export function environOf(req: IncomingRequest, body: Buffer): Record<string, st
     QUERY_STRING: req.query,
     RAW_URI: req.target,
     SCRIPT_NAME: "",
-    PATH_INFO: req.targetForm === "origin" || req.targetForm === "absolute" ? percentDecodeLatin1(req.path) : "",
+    PATH_INFO:
+      req.targetForm === "origin" || req.targetForm === "absolute"
+        ? percentDecodeLatin1(req.path)
+        : "",
     REMOTE_ADDR: req.connection.remoteAddress,
     REMOTE_PORT: String(req.connection.remotePort),
     SERVER_NAME: req.connection.localAddress,
@@ -41,7 +44,12 @@ export function environOf(req: IncomingRequest, body: Buffer): Record<string, st
   };
   for (const [name, value] of req.headers) {
     const up = name.toUpperCase();
-    const key = up === "CONTENT-TYPE" ? "CONTENT_TYPE" : up === "CONTENT-LENGTH" ? "CONTENT_LENGTH" : "HTTP_" + up.replace(/-/g, "_");
+    const key =
+      up === "CONTENT-TYPE"
+        ? "CONTENT_TYPE"
+        : up === "CONTENT-LENGTH"
+          ? "CONTENT_LENGTH"
+          : "HTTP_" + up.replace(/-/g, "_");
     // Gunicorn joins repeated fields with ",".
     env[key] = env[key] === undefined ? value : `${env[key]},${value}`;
   }

@@ -10,7 +10,14 @@ import { HttpError } from "../../src/core/errors.js";
 import { RequestParser, type ParsedHead } from "../../src/http/parser.js";
 import { limitsFromSettings, type HttpLimits } from "../../src/http/limits.js";
 import type { HeaderList } from "../../src/http/types.js";
-import { loadCorpus, caseSettings, split, SPLIT_MODES, type CorpusCase, type ExpectedRequest } from "./cases.js";
+import {
+  loadCorpus,
+  caseSettings,
+  split,
+  SPLIT_MODES,
+  type CorpusCase,
+  type ExpectedRequest,
+} from "./cases.js";
 
 interface Msg {
   head: ParsedHead;
@@ -18,7 +25,11 @@ interface Msg {
   trailers: HeaderList;
 }
 
-function feed(c: CorpusCase, limits: HttpLimits, pieces: Buffer[]): { msgs: Msg[]; error: HttpError | null } {
+function feed(
+  c: CorpusCase,
+  limits: HttpLimits,
+  pieces: Buffer[],
+): { msgs: Msg[]; error: HttpError | null } {
   const p = new RequestParser(limits, { address: "127.0.0.1" });
   const msgs: Msg[] = [];
   let cur: { head: ParsedHead; body: Buffer[] } | null = null;
@@ -61,7 +72,8 @@ function sameMessage(m: Msg, e: ExpectedRequest): string | null {
   const h = m.head;
   const diffs: string[] = [];
   const eq = (what: string, a: unknown, b: unknown): void => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`${what}: got ${JSON.stringify(a)} want ${JSON.stringify(b)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      diffs.push(`${what}: got ${JSON.stringify(a)} want ${JSON.stringify(b)}`);
   };
   eq("method", h.method, e.method);
   eq("target", h.target, e.target);
@@ -76,23 +88,33 @@ function sameMessage(m: Msg, e: ExpectedRequest): string | null {
     e.headers,
   );
   eq("body", m.body.toString("base64"), e.body_base64);
-  if (e.trailers) eq("trailers", m.trailers.map(([n, v]) => [n.toUpperCase(), v]), e.trailers);
+  if (e.trailers)
+    eq(
+      "trailers",
+      m.trailers.map(([n, v]) => [n.toUpperCase(), v]),
+      e.trailers,
+    );
   return diffs.length ? diffs.join("; ") : null;
 }
 
 type Verdict = { v: "pass" | "alt" | "fail"; why: string };
 
 function judge(c: CorpusCase, r: { msgs: Msg[]; error: HttpError | null }): Verdict {
-  const altStatuses = new Set(c.also_acceptable.flatMap((a) => (a.status === undefined ? [] : [a.status])));
+  const altStatuses = new Set(
+    c.also_acceptable.flatMap((a) => (a.status === undefined ? [] : [a.status])),
+  );
   if (c.kind === "invalid") {
     if (r.error === null) {
       const processed = c.also_acceptable.some((a) => a.outcome === "processed");
-      return processed && r.msgs.length > 0 ? { v: "alt", why: "processed" } : { v: "fail", why: "no error" };
+      return processed && r.msgs.length > 0
+        ? { v: "alt", why: "processed" }
+        : { v: "fail", why: "no error" };
     }
     const st = r.error.status;
     if (st === c.expect_status) return { v: "pass", why: r.error.message };
     if (st !== null && altStatuses.has(st)) return { v: "alt", why: `${st} ${r.error.message}` };
-    if (c.expect_status === null && st !== null && st >= 400 && st < 500) return { v: "alt", why: `${st}` };
+    if (c.expect_status === null && st !== null && st >= 400 && st < 500)
+      return { v: "alt", why: `${st}` };
     return { v: "fail", why: `status ${st} (${r.error.message}), want ${c.expect_status}` };
   }
   for (let i = 0; i < c.expect.length; i++) {
@@ -108,36 +130,51 @@ function judge(c: CorpusCase, r: { msgs: Msg[]; error: HttpError | null }): Verd
     if (d !== null) return { v: "fail", why: `request ${i}: ${d}` };
   }
   if (r.msgs.length !== c.expect.length) return { v: "fail", why: `${r.msgs.length} messages` };
-  if (r.error !== null) return { v: "fail", why: `error after the expected messages: ${r.error.message}` };
+  if (r.error !== null)
+    return { v: "fail", why: `error after the expected messages: ${r.error.message}` };
   return { v: "pass", why: "" };
 }
 
 const cases = loadCorpus();
 
 for (const requireHost of [true, false]) {
-  test(`corpus through RequestParser (requireHost=${requireHost})`, { skip: cases.length === 0 ? "corpus not found" : false }, () => {
-    const report: string[] = [];
-    let fails = 0;
-    const counts = { pass: 0, alt: 0, fail: 0, skipped: 0 };
-    for (const c of cases) {
-      const s = caseSettings(c);
-      if (s === null) {
-        counts.skipped++;
-        continue;
+  void test(
+    `corpus through RequestParser (requireHost=${requireHost})`,
+    { skip: cases.length === 0 ? "corpus not found" : false },
+    () => {
+      const report: string[] = [];
+      let fails = 0;
+      const counts = { pass: 0, alt: 0, fail: 0, skipped: 0 };
+      for (const c of cases) {
+        const s = caseSettings(c);
+        if (s === null) {
+          counts.skipped++;
+          continue;
+        }
+        const limits = { ...limitsFromSettings(s), requireHost };
+        const verdicts = SPLIT_MODES.map((mode) =>
+          judge(c, feed(c, limits, split(c.raw, mode, c.name))),
+        );
+        const worst =
+          verdicts.find((v) => v.v === "fail") ??
+          verdicts.find((v) => v.v === "alt") ??
+          verdicts[0]!;
+        // Every split must reach the same verdict: a difference is an incremental-parsing bug.
+        const same = verdicts.every((v) => v.v === verdicts[0]!.v && v.why === verdicts[0]!.why);
+        if (worst.v === "fail" || !same) {
+          fails++;
+          report.push(
+            `FAIL ${c.name}: ${verdicts.map((v, i) => `${SPLIT_MODES[i]}=${v.v}(${v.why})`).join(" ")}`,
+          );
+        } else
+          report.push(
+            `${worst.v === "pass" ? "pass" : "alt-pass"} ${c.name}${worst.why ? ": " + worst.why : ""}`,
+          );
+        counts[worst.v]++;
       }
-      const limits = { ...limitsFromSettings(s), requireHost };
-      const verdicts = SPLIT_MODES.map((mode) => judge(c, feed(c, limits, split(c.raw, mode, c.name))));
-      const worst = verdicts.find((v) => v.v === "fail") ?? verdicts.find((v) => v.v === "alt") ?? verdicts[0]!;
-      // Every split must reach the same verdict: a difference is an incremental-parsing bug.
-      const same = verdicts.every((v) => v.v === verdicts[0]!.v && v.why === verdicts[0]!.why);
-      if (worst.v === "fail" || !same) {
-        fails++;
-        report.push(`FAIL ${c.name}: ${verdicts.map((v, i) => `${SPLIT_MODES[i]}=${v.v}(${v.why})`).join(" ")}`);
-      } else report.push(`${worst.v === "pass" ? "pass" : "alt-pass"} ${c.name}${worst.why ? ": " + worst.why : ""}`);
-      counts[worst.v]++;
-    }
-    if (process.env["CORPUS_VERBOSE"]) console.log(report.join("\n"));
-    assert.equal(fails, 0, report.filter((l) => l.startsWith("FAIL")).join("\n"));
-    console.log(`# parser corpus requireHost=${requireHost}: ${JSON.stringify(counts)}`);
-  });
+      if (process.env["CORPUS_VERBOSE"]) console.log(report.join("\n"));
+      assert.equal(fails, 0, report.filter((l) => l.startsWith("FAIL")).join("\n"));
+      console.log(`# parser corpus requireHost=${requireHost}: ${JSON.stringify(counts)}`);
+    },
+  );
 }

@@ -16,7 +16,14 @@ export interface CaseResult {
   readonly why: string;
 }
 
-const HOP_BY_HOP = new Set(["HTTP_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_TRANSFER_ENCODING", "HTTP_TE", "HTTP_TRAILER", "HTTP_UPGRADE"]);
+const HOP_BY_HOP = new Set([
+  "HTTP_CONNECTION",
+  "HTTP_KEEP_ALIVE",
+  "HTTP_TRANSFER_ENCODING",
+  "HTTP_TE",
+  "HTTP_TRAILER",
+  "HTTP_UPGRADE",
+]);
 
 /** Does this request ask the server to close after answering? (RFC 9112 §9.3) */
 function asksClose(e: ExpectedRequest): boolean {
@@ -36,7 +43,8 @@ function compareEnviron(env: Record<string, string>, e: ExpectedRequest): string
   eq("REQUEST_METHOD", e.method);
   eq("SERVER_PROTOCOL", `HTTP/${e.version[0]}.${e.version[1]}`);
   eq("QUERY_STRING", e.query);
-  if (env["RAW_URI"] !== e.target && env["REQUEST_URI"] !== e.target) d.push(`RAW_URI=${JSON.stringify(env["RAW_URI"])}`);
+  if (env["RAW_URI"] !== e.target && env["REQUEST_URI"] !== e.target)
+    d.push(`RAW_URI=${JSON.stringify(env["RAW_URI"])}`);
   if ((e.target_form === "origin" || e.target_form === "absolute") && e.path !== null) {
     const got = (env["SCRIPT_NAME"] ?? "") + (env["PATH_INFO"] ?? "");
     if (got !== percentDecodeLatin1(e.path)) d.push(`PATH_INFO=${JSON.stringify(got)}`);
@@ -48,15 +56,21 @@ function compareEnviron(env: Record<string, string>, e: ExpectedRequest): string
   }
   for (const [k, vs] of want) {
     if (env[k] === undefined && HOP_BY_HOP.has(k)) continue;
-    if (env[k] !== vs.join(",") && env[k] !== vs.join(", ")) d.push(`${k}=${JSON.stringify(env[k])} want ${JSON.stringify(vs.join(","))}`);
+    if (env[k] !== vs.join(",") && env[k] !== vs.join(", "))
+      d.push(`${k}=${JSON.stringify(env[k])} want ${JSON.stringify(vs.join(","))}`);
   }
   for (const k of Object.keys(env)) {
     if (k.startsWith("HTTP_") && !want.has(k)) d.push(`unexpected ${k}`);
-    if ((k === "CONTENT_TYPE" || k === "CONTENT_LENGTH") && !want.has(k) && !(k === "CONTENT_LENGTH" && e.headers.some(([n]) => n === "TRANSFER-ENCODING"))) {
+    if (
+      (k === "CONTENT_TYPE" || k === "CONTENT_LENGTH") &&
+      !want.has(k) &&
+      !(k === "CONTENT_LENGTH" && e.headers.some(([n]) => n === "TRANSFER-ENCODING"))
+    ) {
       d.push(`unexpected ${k}`);
     }
   }
-  if (env["body_base64"] !== e.body_base64) d.push(`body ${JSON.stringify(env["body_base64"])} want ${JSON.stringify(e.body_base64)}`);
+  if (env["body_base64"] !== e.body_base64)
+    d.push(`body ${JSON.stringify(env["body_base64"])} want ${JSON.stringify(e.body_base64)}`);
   return d.length ? d.join("; ") : null;
 }
 
@@ -66,12 +80,16 @@ function judgeValid(c: CorpusCase, r: RawResult, appDelta: number): [Verdict, st
   for (let i = 0; i < c.expect.length; i++) {
     const e = c.expect[i]!;
     const res = finals[i];
-    if (res === undefined) return ["fail", `response ${i} missing (${finals.length} received, closed=${r.closed})`];
+    if (res === undefined)
+      return ["fail", `response ${i} missing (${finals.length} received, closed=${r.closed})`];
     if (res.status !== 200) {
       // An alternative status ends the exchange: it must be the last response, then close.
       if (alt.has(res.status) && finals.length === i + 1 && r.closed && appDelta === i) {
         const title = /<title>(.*?)<\/title>/.exec(res.text)?.[1] ?? String(res.status);
-        return ["alt-pass", `request ${i}: ${title}${e.http11_without_host ? " (the request has no Host)" : ""}`];
+        return [
+          "alt-pass",
+          `request ${i}: ${title}${e.http11_without_host ? " (the request has no Host)" : ""}`,
+        ];
       }
       return ["fail", `request ${i}: status ${res.status} ${res.text.slice(0, 80)}`];
     }
@@ -84,15 +102,19 @@ function judgeValid(c: CorpusCase, r: RawResult, appDelta: number): [Verdict, st
     const diff = compareEnviron(env, e);
     if (diff !== null) return ["fail", `request ${i}: ${diff}`];
   }
-  if (finals.length !== c.expect.length) return ["fail", `${finals.length} responses, want ${c.expect.length}`];
-  if (appDelta !== c.expect.length) return ["fail", `the app completed ${appDelta} requests, want ${c.expect.length}`];
-  if (asksClose(c.expect[c.expect.length - 1]!) && !r.closed) return ["fail", "the last request asked for close; still open"];
+  if (finals.length !== c.expect.length)
+    return ["fail", `${finals.length} responses, want ${c.expect.length}`];
+  if (appDelta !== c.expect.length)
+    return ["fail", `the app completed ${appDelta} requests, want ${c.expect.length}`];
+  if (asksClose(c.expect[c.expect.length - 1]!) && !r.closed)
+    return ["fail", "the last request asked for close; still open"];
   return ["pass", ""];
 }
 
 function judgeInvalid(c: CorpusCase, r: RawResult, appDelta: number): [Verdict, string] {
   const finals = r.responses.filter((x) => x.status >= 200);
-  if (finals.some((x) => x.status < 300)) return ["fail", `a 2xx was answered: ${finals.map((x) => x.status).join(",")}`];
+  if (finals.some((x) => x.status < 300))
+    return ["fail", `a 2xx was answered: ${finals.map((x) => x.status).join(",")}`];
   if (appDelta !== 0) return ["fail", `the app completed ${appDelta} requests`];
   if (!r.closed) return ["fail", "connection not closed after the error"];
   const alt = new Set(c.also_acceptable.flatMap((a) => (a.status === undefined ? [] : [a.status])));
@@ -108,12 +130,17 @@ function judgeInvalid(c: CorpusCase, r: RawResult, appDelta: number): [Verdict, 
   return ["fail", `status ${first.status}, want ${c.expect_status}`];
 }
 
-export async function runCorpus(start: StartServer, cases: readonly CorpusCase[], modes: readonly SplitMode[]): Promise<CaseResult[]> {
+export async function runCorpus(
+  start: StartServer,
+  cases: readonly CorpusCase[],
+  modes: readonly SplitMode[],
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const groups = new Map<string, CorpusCase[]>();
   for (const c of cases) {
     if (caseSettings(c) === null) {
-      for (const mode of modes) results.push({ name: c.name, mode, verdict: "skipped", why: "setting not supported" });
+      for (const mode of modes)
+        results.push({ name: c.name, mode, verdict: "skipped", why: "setting not supported" });
       continue;
     }
     const k = settingsKey(c);
@@ -142,7 +169,8 @@ export async function runCorpus(start: StartServer, cases: readonly CorpusCase[]
                 : {}),
             });
             const delta = server.appRequests() - before;
-            const [verdict, why] = c.kind === "valid" ? judgeValid(c, r, delta) : judgeInvalid(c, r, delta);
+            const [verdict, why] =
+              c.kind === "valid" ? judgeValid(c, r, delta) : judgeInvalid(c, r, delta);
             results.push({ name: c.name, mode, verdict, why });
           }
         }

@@ -52,7 +52,13 @@ export interface RawResult {
   raw: Buffer;
 }
 
-function makeResponse(version: string, status: number, reason: string, headers: Array<[string, string]>, body: Buffer): ParsedResponse {
+function makeResponse(
+  version: string,
+  status: number,
+  reason: string,
+  headers: Array<[string, string]>,
+  body: Buffer,
+): ParsedResponse {
   return {
     version,
     status,
@@ -72,7 +78,15 @@ function makeResponse(version: string, status: number, reason: string, headers: 
 export class ResponseReader {
   private buf = Buffer.alloc(0);
   private finals = 0;
-  private cur: { version: string; status: number; reason: string; headers: Array<[string, string]>; mode: "cl" | "chunked" | "close"; left: number; parts: Buffer[] } | null = null;
+  private cur: {
+    version: string;
+    status: number;
+    reason: string;
+    headers: Array<[string, string]>;
+    mode: "cl" | "chunked" | "close";
+    left: number;
+    parts: Buffer[];
+  } | null = null;
 
   constructor(private readonly methods: readonly string[] = []) {}
 
@@ -117,7 +131,8 @@ export class ResponseReader {
         return [l.slice(0, i), l.slice(i + 1).trim()];
       });
       const status = Number(m[2]);
-      const get = (n: string): string | undefined => headers.find(([k]) => k.toLowerCase() === n)?.[1];
+      const get = (n: string): string | undefined =>
+        headers.find(([k]) => k.toLowerCase() === n)?.[1];
       if (status < 200) return makeResponse(m[1]!, status, m[3] ?? "", headers, Buffer.alloc(0));
       const method = this.methods[this.finals] ?? "GET";
       this.finals++;
@@ -125,9 +140,36 @@ export class ResponseReader {
       const te = get("transfer-encoding");
       const cl = get("content-length");
       if (noBody) return makeResponse(m[1]!, status, m[3] ?? "", headers, Buffer.alloc(0));
-      if (te !== undefined && /chunked/i.test(te)) this.cur = { version: m[1]!, status, reason: m[3] ?? "", headers, mode: "chunked", left: -1, parts: [] };
-      else if (cl !== undefined) this.cur = { version: m[1]!, status, reason: m[3] ?? "", headers, mode: "cl", left: Number(cl), parts: [] };
-      else this.cur = { version: m[1]!, status, reason: m[3] ?? "", headers, mode: "close", left: -1, parts: [] };
+      if (te !== undefined && /chunked/i.test(te))
+        this.cur = {
+          version: m[1]!,
+          status,
+          reason: m[3] ?? "",
+          headers,
+          mode: "chunked",
+          left: -1,
+          parts: [],
+        };
+      else if (cl !== undefined)
+        this.cur = {
+          version: m[1]!,
+          status,
+          reason: m[3] ?? "",
+          headers,
+          mode: "cl",
+          left: Number(cl),
+          parts: [],
+        };
+      else
+        this.cur = {
+          version: m[1]!,
+          status,
+          reason: m[3] ?? "",
+          headers,
+          mode: "close",
+          left: -1,
+          parts: [],
+        };
     }
     const c = this.cur;
     if (c.mode === "close") return null;
@@ -165,8 +207,10 @@ export class ResponseReader {
 }
 
 function connectTo(target: RawTarget): Socket {
-  if (typeof target === "number") return connect({ host: "127.0.0.1", port: target, noDelay: true });
-  if (typeof target === "string") return connect({ path: target.startsWith("unix:") ? target.slice(5) : target });
+  if (typeof target === "number")
+    return connect({ host: "127.0.0.1", port: target, noDelay: true });
+  if (typeof target === "string")
+    return connect({ path: target.startsWith("unix:") ? target.slice(5) : target });
   return connect({ host: target.host, port: target.port, noDelay: true });
 }
 
@@ -202,7 +246,9 @@ export class RawClient {
   static connect(target: RawTarget, methods: readonly string[] = []): Promise<RawClient> {
     const s = connectTo(target);
     return new Promise((resolve, reject) => {
-      s.once("connect", () => resolve(new RawClient(s, methods)));
+      s.once("connect", () => {
+        resolve(new RawClient(s, methods));
+      });
       s.once("error", reject);
     });
   }
@@ -232,8 +278,13 @@ export class RawClient {
 
   write(data: string | Buffer): Promise<void> {
     return new Promise((resolve) => {
-      if (this.socket.destroyed) return resolve();
-      this.socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data, () => resolve());
+      if (this.socket.destroyed) {
+        resolve();
+        return;
+      }
+      this.socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data, () => {
+        resolve();
+      });
     });
   }
 
@@ -262,8 +313,14 @@ export class RawClient {
   }
 }
 
-export async function rawRequest(target: RawTarget, data: string | Buffer | Buffer[], opts: RawOptions = {}): Promise<RawResult> {
-  const pieces = Array.isArray(data) ? data : [typeof data === "string" ? Buffer.from(data, "latin1") : data];
+export async function rawRequest(
+  target: RawTarget,
+  data: string | Buffer | Buffer[],
+  opts: RawOptions = {},
+): Promise<RawResult> {
+  const pieces = Array.isArray(data)
+    ? data
+    : [typeof data === "string" ? Buffer.from(data, "latin1") : data];
   const timeoutMs = opts.timeoutMs ?? 3000;
   const started = Date.now();
   const c = await RawClient.connect(target, opts.methods ?? []);
@@ -282,7 +339,8 @@ export async function rawRequest(target: RawTarget, data: string | Buffer | Buff
       timedOut = !(await c.until(() => finals() >= n || c.closed, left()));
       const ec = opts.expectClose;
       const waitClose = typeof ec === "function" ? ec(c.responses) : ec === true;
-      if (!timedOut && !c.closed) await c.until(() => c.closed, waitClose ? left() : Math.min(opts.settleMs ?? 50, left()));
+      if (!timedOut && !c.closed)
+        await c.until(() => c.closed, waitClose ? left() : Math.min(opts.settleMs ?? 50, left()));
     } else {
       timedOut = !(await c.waitClose(left()));
     }

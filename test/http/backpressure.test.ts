@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { RawClient } from "../helpers/raw.js";
 import { startServer, sleep } from "./util.js";
 
-test("pipelined requests from a client that does not read are not processed ahead", async () => {
+void test("pipelined requests from a client that does not read are not processed ahead", async () => {
   const body = Buffer.alloc(1024 * 1024, 0x62);
   let handled = 0;
   const s = await startServer((_req, res) => {
@@ -30,7 +30,7 @@ test("pipelined requests from a client that does not read are not processed ahea
   }
 });
 
-test("an unread request body is not buffered without bound while the handler waits", async () => {
+void test("an unread request body is not buffered without bound while the handler waits", async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const s = await startServer(
@@ -45,13 +45,18 @@ test("an unread request body is not buffered without bound while the handler wai
   try {
     const c = await RawClient.connect(s.port);
     const total = 16 * 1024 * 1024;
-    await c.write(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+    await c.write(
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`,
+    );
     // Write without waiting: if the server kept reading, everything would be accepted at once.
     const chunk = Buffer.alloc(256 * 1024, 0x63);
     let accepted = 0;
     for (let i = 0; i < total / chunk.length; i++) if (c.socket.write(chunk)) accepted++;
     await sleep(300);
-    assert.ok(c.socket.writableLength > 4 * 1024 * 1024, `client still holds ${c.socket.writableLength} unsent octets`);
+    assert.ok(
+      c.socket.writableLength > 4 * 1024 * 1024,
+      `client still holds ${c.socket.writableLength} unsent octets`,
+    );
     release();
     const r = await c.response(0, 8000);
     assert.equal(r.text, String(total));
@@ -62,8 +67,14 @@ test("an unread request body is not buffered without bound while the handler wai
   }
 });
 
-test("lingering close: a 413 sent while the client is still uploading reaches the client", async () => {
-  const s = await startServer((_req, res) => res.end("never"), { client_max_body_size: 1024 }, { lingeringTimeMs: 2000 });
+void test("lingering close: a 413 sent while the client is still uploading reaches the client", async () => {
+  const s = await startServer(
+    (_req, res) => {
+      res.end("never");
+    },
+    { client_max_body_size: 1024 },
+    { lingeringTimeMs: 2000 },
+  );
   try {
     const c = await RawClient.connect(s.port);
     // The client is busy uploading and reads only later: had the server closed with unread

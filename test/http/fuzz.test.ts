@@ -14,12 +14,24 @@ import { rawRequest } from "../helpers/raw.js";
 import { startServer, echoBody } from "./util.js";
 
 const seeds = loadCorpus().map((c) => c.raw);
-if (seeds.length === 0) seeds.push(Buffer.from("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+if (seeds.length === 0)
+  seeds.push(
+    Buffer.from(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ),
+  );
 
 const mutated = fc
   .record({
     seed: fc.nat(),
-    edits: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom("set", "insert", "delete")), { minLength: 1, maxLength: 6 }),
+    edits: fc.array(
+      fc.tuple(
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom("set", "insert", "delete"),
+      ),
+      { minLength: 1, maxLength: 6 },
+    ),
     piece: fc.integer({ min: 1, max: 32 }),
     proxy: fc.boolean(),
   })
@@ -34,10 +46,13 @@ const mutated = fc
     return { bytes: Buffer.from(base), piece: r.piece, proxy: r.proxy };
   });
 
-test("mutated requests: parse or HttpError, always terminating", () => {
+void test("mutated requests: parse or HttpError, always terminating", () => {
   fc.assert(
     fc.property(mutated, ({ bytes, piece, proxy }) => {
-      const p = new RequestParser({ ...DEFAULT_LIMITS, proxyProtocol: proxy, permitObsoleteFolding: proxy }, { address: "127.0.0.1" });
+      const p = new RequestParser(
+        { ...DEFAULT_LIMITS, proxyProtocol: proxy, permitObsoleteFolding: proxy },
+        { address: "127.0.0.1" },
+      );
       let events = 0;
       try {
         for (let i = 0; i <= bytes.length; i += piece) {
@@ -57,7 +72,7 @@ test("mutated requests: parse or HttpError, always terminating", () => {
   );
 });
 
-test("a server fed random and mutated octets answers or closes, and keeps serving", async () => {
+void test("a server fed random and mutated octets answers or closes, and keeps serving", async () => {
   const s = await startServer(echoBody, { header_timeout: 0.3, body_timeout: 0.3 });
   try {
     const samples = fc.sample(mutated, { numRuns: 40, seed: 11 });

@@ -40,7 +40,16 @@ const byPath: Handler = async (req, res) => {
     case "/teapot":
       throw new HttpError("BAD_URI", 404, "nope");
     case "/custom":
-      res.writeHead(200, [["Transfer-Encoding", "gzip"], ["Connection", "upgrade"], ["Server", "mine"], ["X-A", "1"]], "Fine");
+      res.writeHead(
+        200,
+        [
+          ["Transfer-Encoding", "gzip"],
+          ["Connection", "upgrade"],
+          ["Server", "mine"],
+          ["X-A", "1"],
+        ],
+        "Fine",
+      );
       res.end("x");
       return;
     default:
@@ -48,10 +57,13 @@ const byPath: Handler = async (req, res) => {
   }
 };
 
-test("Content-Length when the body is known, chunked when streamed (1.1), close-delimited for 1.0", async () => {
+void test("Content-Length when the body is known, chunked when streamed (1.1), close-delimited for 1.0", async () => {
   const s = await startServer(byPath);
   try {
-    const r = await rawRequest(s.port, "GET /len HTTP/1.1\r\nHost: a\r\n\r\nGET /stream HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const r = await rawRequest(
+      s.port,
+      "GET /len HTTP/1.1\r\nHost: a\r\n\r\nGET /stream HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
     assert.equal(r.responses[0]?.header("content-length"), "3");
     assert.equal(r.responses[0]?.text, "abc");
     assert.equal(r.responses[1]?.header("transfer-encoding"), "chunked");
@@ -67,7 +79,7 @@ test("Content-Length when the body is known, chunked when streamed (1.1), close-
   }
 });
 
-test("HEAD keeps Content-Length but sends no body; 204 and 304 carry none", async () => {
+void test("HEAD keeps Content-Length but sends no body; 204 and 304 carry none", async () => {
   const s = await startServer(byPath);
   try {
     const r = await rawRequest(
@@ -75,7 +87,10 @@ test("HEAD keeps Content-Length but sends no body; 204 and 304 carry none", asyn
       "HEAD /len HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\n\r\nGET /len HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
       { methods: ["HEAD", "GET", "GET", "GET"] },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 204, 304, 200]);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 204, 304, 200],
+    );
     assert.equal(r.responses[0]?.header("content-length"), "3");
     assert.equal(r.responses[1]?.header("content-length"), null);
     assert.equal(r.responses[2]?.header("etag"), '"x"');
@@ -86,11 +101,17 @@ test("HEAD keeps Content-Length but sends no body; 204 and 304 carry none", asyn
   }
 });
 
-test("interim 103, custom reason, caller framing headers replaced, own Server kept", async () => {
+void test("interim 103, custom reason, caller framing headers replaced, own Server kept", async () => {
   const s = await startServer(byPath);
   try {
-    const r = await rawRequest(s.port, "GET /103 HTTP/1.1\r\nHost: a\r\n\r\nGET /custom HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-    assert.deepEqual(r.responses.map((x) => x.status), [103, 200, 200]);
+    const r = await rawRequest(
+      s.port,
+      "GET /103 HTTP/1.1\r\nHost: a\r\n\r\nGET /custom HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [103, 200, 200],
+    );
     assert.equal(r.responses[0]?.header("link"), "</s.css>; rel=preload");
     assert.equal(r.responses[1]?.text, "after hints");
     const c = r.responses[2]!;
@@ -104,7 +125,7 @@ test("interim 103, custom reason, caller framing headers replaced, own Server ke
   }
 });
 
-test("a throwing handler gets 500 (or its HttpError status) and the process survives", async () => {
+void test("a throwing handler gets 500 (or its HttpError status) and the process survives", async () => {
   const s = await startServer(byPath);
   try {
     const r = await rawRequest(s.port, "GET /throw HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -118,7 +139,7 @@ test("a throwing handler gets 500 (or its HttpError status) and the process surv
   }
 });
 
-test("sendFile streams a byte range", async () => {
+void test("sendFile streams a byte range", async () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-http-"));
   const file = join(dir, "f.bin");
   const data = Buffer.alloc(300_000);

@@ -11,7 +11,7 @@ import { HttpServer } from "../../src/http/server.js";
 import { parseBind } from "../../src/http/bind.js";
 import { testLogger } from "../corpus/echo.js";
 
-test("bind syntax", () => {
+void test("bind syntax", () => {
   assert.deepEqual(parseBind("127.0.0.1:8080"), { kind: "tcp", host: "127.0.0.1", port: 8080 });
   assert.deepEqual(parseBind("[::]:80"), { kind: "tcp", host: "::", port: 80 });
   assert.deepEqual(parseBind("localhost"), { kind: "tcp", host: "localhost", port: 8000 });
@@ -20,7 +20,7 @@ test("bind syntax", () => {
   assert.throws(() => parseBind("a:99999"), /bad port/);
 });
 
-test("worker_connections: one more connection gets 503 and is closed; capacity returns", async () => {
+void test("worker_connections: one more connection gets 503 and is closed; capacity returns", async () => {
   const s = await startServer(hello, {}, {}, { maxConnections: 2 });
   try {
     const a = await RawClient.connect(s.port);
@@ -40,7 +40,7 @@ test("worker_connections: one more connection gets 503 and is closed; capacity r
   }
 });
 
-test("unix socket listener, and its file is removed on close", async () => {
+void test("unix socket listener, and its file is removed on close", async () => {
   const path = join(mkdtempSync(join(tmpdir(), "narwhal-sock-")), "s.sock");
   let family = "";
   const server = new HttpServer({
@@ -53,7 +53,10 @@ test("unix socket listener, and its file is removed on close", async () => {
   await server.listen([`unix:${path}`]);
   try {
     assert.equal(server.address()[0]?.path, path);
-    const r = await rawRequest(`unix:${path}`, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const r = await rawRequest(
+      `unix:${path}`,
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
     assert.equal(r.responses[0]?.text, "unix ok");
     assert.equal(family, "unix");
   } finally {
@@ -62,7 +65,7 @@ test("unix socket listener, and its file is removed on close", async () => {
   assert.equal(existsSync(path), false);
 });
 
-test("IPv6 loopback listener (skipped when the host has no ::1)", async (t) => {
+void test("IPv6 loopback listener (skipped when the host has no ::1)", async (t) => {
   const server = new HttpServer({ handler: hello, logger: testLogger() });
   try {
     await server.listen(["[::1]:0"]);
@@ -73,26 +76,41 @@ test("IPv6 loopback listener (skipped when the host has no ::1)", async (t) => {
   try {
     const a = server.address()[0]!;
     assert.equal(a.family, "IPv6");
-    const r = await rawRequest({ host: "::1", port: a.port }, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const r = await rawRequest(
+      { host: "::1", port: a.port },
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
     assert.equal(r.responses[0]?.text, "hello");
   } finally {
     await server.drain(200);
   }
 });
 
-test("per-listener handler; removeListener stops accepting there", async () => {
+void test("per-listener handler; removeListener stops accepting there", async () => {
   const server = new HttpServer({ handler: hello, logger: testLogger() });
   await server.listen(["127.0.0.1:0"]);
-  const other = await server.addListener("127.0.0.1:0", { handler: (_q, res) => res.end("other") });
+  const other = await server.addListener("127.0.0.1:0", {
+    handler: (_q, res) => {
+      res.end("other");
+    },
+  });
   try {
     const [main, second] = server.address();
-    assert.equal((await rawRequest(main!.port, "GET / HTTP/1.0\r\n\r\n")).responses[0]?.text, "hello");
-    assert.equal((await rawRequest(second!.port, "GET / HTTP/1.0\r\n\r\n")).responses[0]?.text, "other");
+    assert.equal(
+      (await rawRequest(main!.port, "GET / HTTP/1.0\r\n\r\n")).responses[0]?.text,
+      "hello",
+    );
+    assert.equal(
+      (await rawRequest(second!.port, "GET / HTTP/1.0\r\n\r\n")).responses[0]?.text,
+      "other",
+    );
     await server.removeListener(other);
     assert.equal(server.address().length, 1);
     const refused = await new Promise<boolean>((resolve) => {
       const c = connect({ host: "127.0.0.1", port: second!.port });
-      c.on("error", () => resolve(true));
+      c.on("error", () => {
+        resolve(true);
+      });
       c.on("connect", () => {
         c.destroy();
         resolve(false);
@@ -104,7 +122,7 @@ test("per-listener handler; removeListener stops accepting there", async () => {
   }
 });
 
-test("drain: idle connections close now, in-flight ones finish with Connection: close, no new ones", async () => {
+void test("drain: idle connections close now, in-flight ones finish with Connection: close, no new ones", async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const s = await startServer(async (req, res) => {
@@ -129,7 +147,7 @@ test("drain: idle connections close now, in-flight ones finish with Connection: 
   assert.equal(s.server.connections, 0);
 });
 
-test("drain: after the grace period stuck connections are destroyed", async () => {
+void test("drain: after the grace period stuck connections are destroyed", async () => {
   const s = await startServer(() => new Promise<void>(() => undefined));
   const c = await RawClient.connect(s.port);
   await c.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { RawClient } from "../helpers/raw.js";
 import { startServer, hello, echoBody, sleep } from "./util.js";
 
-test("header timeout: a client trickling its head gets 408 and the close", async () => {
+void test("header timeout: a client trickling its head gets 408 and the close", async () => {
   const s = await startServer(hello, { header_timeout: 0.3 });
   try {
     const c = await RawClient.connect(s.port);
@@ -26,7 +26,7 @@ test("header timeout: a client trickling its head gets 408 and the close", async
   }
 });
 
-test("a fresh connection that sends nothing is closed without a response after header_timeout", async () => {
+void test("a fresh connection that sends nothing is closed without a response after header_timeout", async () => {
   const s = await startServer(hello, { header_timeout: 0.2 });
   try {
     const c = await RawClient.connect(s.port);
@@ -39,7 +39,7 @@ test("a fresh connection that sends nothing is closed without a response after h
   }
 });
 
-test("keep-alive idle timeout closes an idle connection; activity before it keeps it open", async () => {
+void test("keep-alive idle timeout closes an idle connection; activity before it keeps it open", async () => {
   const s = await startServer(hello, { keepalive: 0.3 });
   try {
     const c = await RawClient.connect(s.port);
@@ -58,7 +58,7 @@ test("keep-alive idle timeout closes an idle connection; activity before it keep
   }
 });
 
-test("body timeout: a stalled body gets 408 and the close", async () => {
+void test("body timeout: a stalled body gets 408 and the close", async () => {
   const s = await startServer(echoBody, { body_timeout: 0.3 });
   try {
     const c = await RawClient.connect(s.port);
@@ -72,7 +72,7 @@ test("body timeout: a stalled body gets 408 and the close", async () => {
   }
 });
 
-test("send timeout: a client that stops reading a large response is disconnected", async () => {
+void test("send timeout: a client that stops reading a large response is disconnected", async () => {
   const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
   const s = await startServer(
     (_req, res) => {

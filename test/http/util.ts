@@ -19,7 +19,13 @@ export async function startServer(
   opts: Partial<HttpServerOptions> = {},
 ): Promise<TestServer> {
   const s = new Settings().with(settings);
-  const server = new HttpServer({ handler, logger: testLogger(), settings: s, limits: { ...limitsFromSettings(s), ...limits }, ...opts });
+  const server = new HttpServer({
+    handler,
+    logger: testLogger(),
+    settings: s,
+    limits: { ...limitsFromSettings(s), ...limits },
+    ...opts,
+  });
   await server.listen(["127.0.0.1:0"]);
   return { server, port: server.address()[0]!.port, stop: () => server.drain(200) };
 }
@@ -35,7 +41,10 @@ export const echoBody: Handler = async (req, res) => {
   const parts: Buffer[] = [];
   for await (const c of req.body) parts.push(c);
   const b = Buffer.concat(parts);
-  res.writeHead(200, [["Content-Type", "application/octet-stream"], ["X-Body-Length", String(b.length)]]);
+  res.writeHead(200, [
+    ["Content-Type", "application/octet-stream"],
+    ["X-Body-Length", String(b.length)],
+  ]);
   res.end(b);
 };
 

@@ -216,7 +216,7 @@ void test("resize (TTIN/TTOU): the loop converges the pool to its new target", a
       for (let i = 0; i < 500 && !cond(); i++) await sleep(10);
       assert.ok(cond());
     };
-    gw.arbiter.resize(+1);
+    gw.arbiter.resize(1);
     await waitFor(() => gw.arbiter.readyCount === 2);
     const two = gw.arbiter.pids();
     gw.arbiter.resize(-1);

@@ -353,7 +353,17 @@ export class ProxyHandler {
     setCancel(() => {
       r.abort();
     });
-    res.writeHead(r.status, headers, r.statusText !== "" ? r.statusText : undefined);
+    try {
+      // The upstream's reason phrase, as nginx relays its status line; printable ASCII only.
+      const reason =
+        r.statusText !== "" && /^[\t\x20-\x7e]+$/.test(r.statusText) ? r.statusText : undefined;
+      res.writeHead(r.status, headers, reason);
+    } catch (err) {
+      // A reply the writer refuses (e.g. a field it will not send): free the peer first.
+      r.abort();
+      finishUpstream();
+      throw err;
+    }
 
     if (buffering) {
       const spool = new ResponseSpool(

@@ -242,6 +242,8 @@ test("proxy_next_upstream http_503 tries the next server; the last reply passes 
     const r1 = await rawRequest(px1.port, get("/"));
     assert.equal(r1.responses[0]!.status, 503);
     assert.equal(r1.responses[0]!.text, "busy");
+    // the upstream's status line is relayed, reason phrase included (nginx)
+    assert.equal(r1.responses[0]!.reason, "Service Unavailable");
   } finally {
     await px.close();
     await px1.close();

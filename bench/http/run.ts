@@ -4,8 +4,10 @@
  * process, loaded by wrk on loopback. Reports req/s, p50/p99 latency and server CPU µs
  * per request (utime+stime from /proc/<pid>/stat), and the ratio.
  *
- *   npx tsx bench/http/run.ts [--duration 8] [--conns 64,256] [--write]
+ *   npx tsx bench/http/run.ts [--duration 8] [--conns 64,256] [--rounds 3] [--write]
  *
+ * Each configuration runs `rounds` times, alternating the two servers, and the median of
+ * each metric is reported (the machine is shared, so single runs are noisy).
  * --write puts the table into bench/http/RESULTS.md. Needs wrk (apt-get install wrk).
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
@@ -21,6 +23,7 @@ const opt = (name: string, def: string): string => {
   return i >= 0 ? (args[i + 1] ?? def) : def;
 };
 const duration = Number(opt("--duration", "8"));
+const rounds = Number(opt("--rounds", "3"));
 const conns = opt("--conns", "64,256").split(",").map(Number);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
@@ -108,19 +111,47 @@ async function measure(kind: string, c: number): Promise<Result> {
   }
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
 const results: Result[] = [];
 for (const c of conns) {
+  const runs = new Map<string, Result[]>([
+    ["ours", []],
+    ["node", []],
+  ]);
+  for (let i = 0; i < rounds; i++) {
+    for (const kind of i % 2 === 0 ? ["ours", "node"] : ["node", "ours"]) {
+      const r = await measure(kind, c);
+      runs.get(kind)!.push(r);
+      console.error(
+        `${r.server} -c${c}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req ${r.errors}`,
+      );
+    }
+  }
   for (const kind of ["ours", "node"]) {
-    const r = await measure(kind, c);
-    results.push(r);
-    console.error(
-      `${r.server} -c${c}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req ${r.errors}`,
-    );
+    const rs = runs.get(kind)!;
+    results.push({
+      server: rs[0]!.server,
+      conns: c,
+      rps: median(rs.map((r) => r.rps)),
+      p50ms: median(rs.map((r) => r.p50ms)),
+      p99ms: median(rs.map((r) => r.p99ms)),
+      requests: median(rs.map((r) => r.requests)),
+      cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+      errors: rs
+        .map((r) => r.errors)
+        .filter((e) => e !== "")
+        .join("; "),
+    });
   }
 }
 
 const lines = [
-  `wrk -t1 -d${duration}s on loopback, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), Node ${process.version}, ${new Date().toISOString()}`,
+  `wrk -t1 -d${duration}s on loopback, median of ${rounds} alternating runs, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), Node ${process.version}, ${new Date().toISOString()}`,
   "",
   "| server | conns | req/s | p50 ms | p99 ms | server CPU µs/req |",
   "|---|---:|---:|---:|---:|---:|",

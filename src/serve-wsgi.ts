@@ -88,6 +88,7 @@ export async function serveWsgi(
       chdir: settings.strOrNull("chdir"),
       pythonpath: settings.strOrNull("pythonpath"),
       rawEnv: settings.list("raw_env"),
+      name: settings.strOrNull("proc_name"),
       baseEnv: env,
     }),
     workers: settings.num("workers"),

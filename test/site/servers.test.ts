@@ -26,6 +26,7 @@ http {
     server_tokens off;
     keepalive_requests 2;
     large_client_header_buffers 2 256;
+    client_header_timeout 300ms;
     location / { ${who("second")} }
   }
 }
@@ -107,6 +108,10 @@ describe("virtual servers and listeners", () => {
       count: 1,
     });
     assert.equal(long.responses[0]?.status, 414);
+    // client_header_timeout: an unfinished head gets 408 and the connection closes.
+    const slow = await rawRequest(second, "GET / HTTP/1.1\r\nHost: a\r\n", { timeoutMs: 3000 });
+    assert.equal(slow.responses[0]?.status, 408);
+    assert.ok(slow.closed);
     const first = await get(s.port, "/", { Host: "first.test" });
     assert.match(first.header("server") ?? "", /^narwhal\/\d/);
   });

@@ -251,3 +251,48 @@ test("keep-alive race: a reused connection closed under a GET is retried once on
     await new Promise<void>((r) => srv.close(() => r()));
   }
 });
+
+test("proxy_connect_timeout: a server whose accept queue is full times out (504) and the next one is tried", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const { connect } = await import("node:net");
+  // A listener with a zero backlog that never accepts: once one connection waits in its
+  // queue, the kernel drops further SYNs and connect() hangs, as with a dead host.
+  const py = spawn("python3", [
+    "-c",
+    "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(20)",
+  ]);
+  const port = await new Promise<number>((resolve) => {
+    py.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.once("error", () => resolve(0));
+  });
+  if (port === 0) {
+    t.skip("python3 not available");
+    return;
+  }
+  const filler = connect({ host: "127.0.0.1", port });
+  filler.on("error", () => {});
+  await new Promise((r) => filler.once("connect", r));
+  const good = await upstream((_q, res) => {
+    res.end("ok");
+  });
+  const hole = `127.0.0.1:${port}`;
+  const single = await front({ pass: `http://${hole}`, connectTimeout: 300 });
+  const pair = await front({ pass: "http://app", connectTimeout: 300 }, [
+    new UpstreamGroup(spec("app", [{ address: hole }, { address: good.address }])),
+  ]);
+  try {
+    const t0 = Date.now();
+    const r = await rawRequest(single.port, get("/"), { timeoutMs: 5000 });
+    assert.equal(r.responses[0]!.status, 504);
+    assert.ok(Date.now() - t0 < 3000);
+    const r2 = await rawRequest(pair.port, get("/"), { timeoutMs: 5000 });
+    assert.equal(r2.responses[0]!.status, 200);
+    assert.equal(pair.outcomes[0]!.upstream.status, "504, 200");
+  } finally {
+    await single.close();
+    await pair.close();
+    await good.close();
+    filler.destroy();
+    py.kill();
+  }
+});

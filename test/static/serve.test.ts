@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { writeFileSync, utimesSync, unlinkSync, symlinkSync, readFileSync } from "node:fs";
 import { normalizeUri } from "../../src/router/normalize.js";
@@ -410,6 +411,20 @@ void test("symlinks: inside followed, outside refused unless disable_symlinks of
   assert.equal((await get("/link-in", {}, "refuse")).status, 403);
   assert.equal((await get("/hello.txt", {}, "refuse")).status, 200);
   assert.equal((await get("/link-out", {}, "follow")).body.toString(), SECRET);
+});
+
+void test("special files: a FIFO is a 404 and never blocks the server", async () => {
+  const fifo = join(fx.root, "pipe.txt");
+  execFileSync("mkfifo", [fifo]);
+  try {
+    for (const cfg of ["default", "nocache"]) {
+      const r = await get("/pipe.txt", {}, cfg);
+      assert.equal(r.status, 404);
+    }
+    assert.equal((await get("/hello.txt")).status, 200);
+  } finally {
+    unlinkSync(fifo);
+  }
 });
 
 void test("traversal attempts never read outside root/alias", async () => {

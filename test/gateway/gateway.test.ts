@@ -192,3 +192,17 @@ void describe("dispatch: least-loaded worker, bounded queue", () => {
     }
   });
 });
+
+void test("a large in-memory body (above the inline limit) travels in BODY frames", async () => {
+  const gw = await startGateway({ app: "misc:app", bodyBufferSize: 16 * 1024 * 1024 });
+  try {
+    const big = Buffer.from(Array.from({ length: 6 * 1024 * 1024 + 3 }, (_, i) => (i * 13) % 256));
+    const r = await fetch(gw.url("/digest"), { method: "POST", body: big });
+    assert.equal(await r.text(), `${big.length} ${sha(big)}`);
+    const rec = await recordFor(gw, "/digest");
+    assert.equal(rec.bodySpilled, false);
+    assert.equal(rec.bodyLength, big.length);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -112,7 +112,8 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
     lens[i] = x.length;
     textA += x;
   }
-  lens[BODY_FILE_AT] = utf8Length(m.bodyFile, "body file");
+  const fileLen = utf8Length(m.bodyFile, "body file");
+  lens[BODY_FILE_AT] = fileLen;
   let textB = "";
   let i = 10;
   for (const [name, value] of m.headers) {
@@ -125,16 +126,12 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
   }
   if (!isLatin1(textA) || !isLatin1(textB)) {
     head.forEach((x, j) => latin1Length(x, STR_NAMES[j] as string));
-    for (const [name, value] of m.headers)
-      (latin1Length(name, "header name"), latin1Length(value, "header value"));
+    for (const [name, value] of m.headers) {
+      latin1Length(name, "header name");
+      latin1Length(value, "header value");
+    }
   }
-  const size =
-    REQUEST_FIXED +
-    2 * k +
-    textA.length +
-    (lens[BODY_FILE_AT] as number) +
-    textB.length +
-    body.length;
+  const size = REQUEST_FIXED + 2 * k + textA.length + fileLen + textB.length + body.length;
   validateHeader(FrameType.REQUEST, id, size);
   const out = Buffer.allocUnsafe(HEADER_SIZE + size);
   writeHeader(out, 0, FrameType.REQUEST, 0, id, size);
@@ -150,7 +147,7 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
   for (let j = 0; j < k; j++) out.writeUInt16BE(lens[j] as number, off + 2 * j);
   off += 2 * k;
   off += out.write(textA, off, textA.length, "latin1");
-  if (m.bodyFile !== "") off += out.write(m.bodyFile, off, lens[BODY_FILE_AT] as number, "utf8");
+  if (fileLen > 0) off += out.write(m.bodyFile, off, fileLen, "utf8");
   off += out.write(textB, off, textB.length, "latin1");
   body.copy(out, off);
   return out;

@@ -172,7 +172,7 @@ const sender = (type: string): "node" | "worker" =>
   (FrameType[type as keyof typeof FrameType] & 0x80) !== 0 ? "worker" : "node";
 
 for (const v of file.vectors) {
-  test(`golden vector ${v.name}: encode gives the bytes, decode gives the fields`, () => {
+  void test(`golden vector ${v.name}: encode gives the bytes, decode gives the fields`, () => {
     assert.equal(encode(v).toString("hex"), v.hex);
     const frames = new FrameDecoder(sender(v.type)).push(Buffer.from(v.hex, "hex"));
     assert.equal(frames.length, 1);
@@ -185,7 +185,7 @@ for (const v of file.vectors) {
 }
 
 for (const b of file.bad) {
-  test(`bad vector ${b.name} is rejected with ${b.fault}`, () => {
+  void test(`bad vector ${b.name} is rejected with ${b.fault}`, () => {
     const dec = new FrameDecoder(b.from);
     const bytes = Buffer.from(b.hex, "hex");
     const fault = (fn: () => unknown): void => {
@@ -207,7 +207,7 @@ for (const b of file.bad) {
   });
 }
 
-test("oversized frame is rejected from its header alone, before the payload arrives", () => {
+void test("oversized frame is rejected from its header alone, before the payload arrives", () => {
   const dec = new FrameDecoder("worker");
   assert.throws(() => dec.push(frameHeaderRaw(FrameType.RESPONSE_BODY, 1, 0x7fffffff)), {
     fault: "PAYLOAD_TOO_LARGE",
@@ -222,7 +222,7 @@ function frameHeaderRaw(type: number, id: number, len: number): Buffer {
   return b;
 }
 
-test("decoder returns the same frames for any split of the stream", () => {
+void test("decoder returns the same frames for any split of the stream", () => {
   const vs = file.vectors;
   const stream = Buffer.concat(vs.map((v) => Buffer.from(v.hex, "hex")));
   const expected = vs.map((v) => v.hex);
@@ -249,7 +249,7 @@ test("decoder returns the same frames for any split of the stream", () => {
   );
 });
 
-test("byte-by-byte feeding yields every frame once", () => {
+void test("byte-by-byte feeding yields every frame once", () => {
   const stream = Buffer.concat(file.vectors.map((v) => Buffer.from(v.hex, "hex")));
   const dec = new FrameDecoder();
   let n = 0;
@@ -257,7 +257,7 @@ test("byte-by-byte feeding yields every frame once", () => {
   assert.equal(n, file.vectors.length);
 });
 
-test("a frame inside one chunk is returned as a view, not a copy", () => {
+void test("a frame inside one chunk is returned as a view, not a copy", () => {
   const body = Buffer.alloc(1000, 7);
   const wire = Buffer.concat(encodeResponseBody(3, body));
   const [f] = new FrameDecoder("worker").push(wire);
@@ -266,7 +266,7 @@ test("a frame inside one chunk is returned as a view, not a copy", () => {
   assert.equal(f.payload.byteOffset, wire.byteOffset + 12);
 });
 
-test("encodeBody does not copy and splits chunks above MAX_CHUNK", () => {
+void test("encodeBody does not copy and splits chunks above MAX_CHUNK", () => {
   const small = Buffer.from("abc");
   const parts = encodeBody(9, small);
   assert.equal(parts.length, 2);
@@ -301,7 +301,7 @@ const baseMeta: RequestMeta = {
   bodyFile: "",
 };
 
-test("encoders refuse what the wire cannot carry, with a typed error", () => {
+void test("encoders refuse what the wire cannot carry, with a typed error", () => {
   const bad = (fn: () => unknown, fault: string): void => {
     assert.throws(fn, (e: unknown) => e instanceof ProtocolError && e.fault === fault);
   };
@@ -309,7 +309,10 @@ test("encoders refuse what the wire cannot carry, with a typed error", () => {
   bad(() => encodeRequest(2 ** 32, baseMeta), "BAD_REQUEST_ID");
   bad(() => encodeRequest(1, { ...baseMeta, headers: [["X", "\u0100"]] }), "NOT_LATIN1");
   bad(() => encodeRequest(1, { ...baseMeta, target: "/\u20ac" }), "NOT_LATIN1");
-  bad(() => encodeRequest(1, { ...baseMeta, headers: [["X".repeat(0x10000), "v"]] }), "STRING_TOO_LONG");
+  bad(
+    () => encodeRequest(1, { ...baseMeta, headers: [["X".repeat(0x10000), "v"]] }),
+    "STRING_TOO_LONG",
+  );
   bad(
     () => encodeRequest(1, { ...baseMeta, target: "/" + "a".repeat(0x10000) }),
     "STRING_TOO_LONG",
@@ -349,7 +352,7 @@ test("encoders refuse what the wire cannot carry, with a typed error", () => {
   );
 });
 
-test("HELLO from another protocol version is refused", () => {
+void test("HELLO from another protocol version is refused", () => {
   const f = new FrameDecoder("worker").push(
     encodeHello({ protocol: 2, pid: 1, python: "3", app: "a", threads: 1 }),
   )[0];
@@ -357,7 +360,7 @@ test("HELLO from another protocol version is refused", () => {
   assert.throws(() => decodeHello(f.payload), { fault: "BAD_VALUE" });
 });
 
-test("REQUEST round-trips arbitrary latin-1 headers and bodies", () => {
+void test("REQUEST round-trips arbitrary latin-1 headers and bodies", () => {
   const latin1 = fc.string({
     unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
     maxLength: 40,

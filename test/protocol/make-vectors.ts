@@ -1,7 +1,8 @@
 /**
  * Writes test/fixtures/protocol/vectors.json: frames with their exact bytes, shared by the
  * TypeScript tests (test/protocol/) and the Python tests (python/tests/). Run once when the
- * protocol changes (`npx tsx test/protocol/make-vectors.ts`), then review the diff by hand:
+ * protocol changes (`npx tsx test/protocol/make-vectors.ts && npx prettier --write
+ * test/fixtures/protocol`), then review the diff by hand:
  * the committed file is the reference both codecs must match, not this script.
  */
 import { writeFileSync } from "node:fs";

@@ -101,7 +101,11 @@ class Worker {
 
   exit(): Promise<number | null> {
     if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
-    return new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+    return new Promise((resolve) => {
+      this.child.once("exit", (code) => {
+        resolve(code);
+      });
+    });
   }
 
   async kill(): Promise<void> {
@@ -135,7 +139,7 @@ function body(frames: Frame[]): string {
   ).toString("latin1");
 }
 
-test("worker boots, answers HELLO, serves a request and exits 0 on SHUTDOWN", async () => {
+void test("worker boots, answers HELLO, serves a request and exits 0 on SHUTDOWN", async () => {
   const w = new Worker("hello:process_http_request", "--threads", "2");
   try {
     const hello = await w.next(20_000);
@@ -167,7 +171,7 @@ test("worker boots, answers HELLO, serves a request and exits 0 on SHUTDOWN", as
   }
 });
 
-test("a module that fails to import: BOOT_ERROR with the traceback, exit 4", async () => {
+void test("a module that fails to import: BOOT_ERROR with the traceback, exit 4", async () => {
   const w = new Worker("broken_import:app");
   try {
     const f = await w.next(20_000);
@@ -184,7 +188,7 @@ test("a module that fails to import: BOOT_ERROR with the traceback, exit 4", asy
   }
 });
 
-test("echo app: latin-1 headers, body in BODY frames, interleaved ids, APP_ERROR, ABORT, DUMP_STACK", async () => {
+void test("echo app: latin-1 headers, body in BODY frames, interleaved ids, APP_ERROR, ABORT, DUMP_STACK", async () => {
   const w = new Worker("echo:app", "--threads", "2");
   const b = new Worker("behaviours:app", "--threads", "2");
   try {
@@ -242,7 +246,7 @@ test("echo app: latin-1 headers, body in BODY frames, interleaved ids, APP_ERROR
   }
 });
 
-test(
+void test(
   "file hand-off: Node opens /proc/<pid>/fd/<fd> and acks",
   { skip: !existsSync("/proc/self/fd") },
   async () => {

@@ -83,7 +83,9 @@ class Pipeline {
       res.sendError(500);
       return;
     }
-    const rawHost = req.absoluteAuthority ?? req.header("host");
+    // RFC 9112 §3.2.2 (and nginx): an absolute-form target's authority wins over Host.
+    const abs = req.absoluteAuthority;
+    const rawHost = abs !== null ? abs.slice(abs.indexOf("://") + 3) : req.header("host");
     const host = rawHost === null ? "" : normalizeHost(rawHost);
     const choice = selectServer(group, host ?? "");
     const st = new RequestState(this.site, group, req, choice.server, host ?? "");

@@ -66,6 +66,16 @@ describe("virtual servers and listeners", () => {
     assert.equal((await get(s.port, "/", { Host: "xyz.re.test" })).text, "sub=xyz\n");
   });
 
+  it("an absolute-form target names the server, whatever Host says", async () => {
+    const r = await rawRequest(
+      s.port,
+      "GET http://first.test:81/x HTTP/1.1\r\nHost: dflt.test\r\nConnection: close\r\n\r\n",
+      { count: 1 },
+    );
+    assert.equal(r.responses[0]?.header("x-server"), "first");
+    assert.equal(r.responses[0]?.text, `first.test|first.test|${s.port}\n`);
+  });
+
   it("an invalid Host is 400", async () => {
     const r = await get(s.port, "/", { Host: "bad/host" });
     assert.equal(r.status, 400);

@@ -2,7 +2,7 @@
 // through an nginx-syntax config over real sockets.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { get, startSite, type RunningSite } from "./harness.js";
 
 const CONF = `
@@ -54,6 +54,8 @@ server {
   }
   location /toexternal/ { error_page 404 http://example.com/missing; }
   location /toexternal301/ { error_page 404 =301 http://example.com/gone; }
+  location /fly/ { alias DIR/assets/; gzip on; gzip_types text/plain; gzip_min_length 1; charset utf-8; }
+  location /typed/ { alias DIR/assets/; types { application/x-custom txt; } default_type application/x-other; }
   location /cond/ {
     if ($arg_go = yes) { return 200 "went\\n"; }
     if ($http_x_test ~* ^(abc)) { return 200 "header $1\\n"; }
@@ -254,6 +256,18 @@ describe("static files and the rewrite module through the config", () => {
     const p = await get(s.port, "/toexternal301/nope");
     assert.equal(p.status, 301);
     assert.equal(p.header("location"), "http://example.com/gone");
+  });
+
+  it("gzip on-the-fly with gzip_types, charset, types {} and default_type per location", async () => {
+    const r = await get(s.port, "/fly/a.txt", { "Accept-Encoding": "gzip" });
+    assert.equal(r.status, 200);
+    assert.equal(r.header("content-encoding"), "gzip");
+    assert.equal(r.header("content-type"), "text/plain; charset=utf-8");
+    assert.equal(gunzipSync(r.body).toString(), "asset a\n");
+    const t = await get(s.port, "/typed/a.txt");
+    assert.equal(t.header("content-type"), "application/x-custom");
+    const o = await get(s.port, "/typed/style.css");
+    assert.equal(o.header("content-type"), "application/x-other");
   });
 
   it("if conditions: compare and regex with captures", async () => {

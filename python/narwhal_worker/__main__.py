@@ -64,8 +64,12 @@ def _boot_error(channel, reason, tb, code):
 
 
 def main(argv=None):
-    # Ctrl-C in a terminal signals the whole process group: Node decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C in a terminal signals the whole process group: Node decides how to stop. The
+    # same for the arbiter's own signals (HUP reload, TTIN/TTOU, USR2, WINCH) when they
+    # reach the whole group: HUP or USR2 would kill a worker, TTIN/TTOU stop it.
+    for name in ("SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2", "SIGWINCH"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     # Node's fallback stack dump for a thread that holds the GIL (docs/protocol.md).
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)

@@ -240,6 +240,14 @@ class Serve(unittest.TestCase):
         self.assertEqual(response(self.peer.until_terminal(1))[0], 200)
         self.assertEqual(self.w.proc.wait(10), 0)
 
+    def test_arbiter_signals_sent_to_the_group_do_not_stop_a_worker(self):
+        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2, signal.SIGWINCH):
+            os.kill(self.w.proc.pid, sig)
+        time.sleep(0.1)
+        self.get(1, "/write")
+        self.assertEqual(response(self.peer.until_terminal(1))[3], b"written returned")
+        self.assertIsNone(self.w.proc.poll())
+
     def test_eof_on_the_socket_exits_0(self):
         self.peer.sock.close()
         self.assertEqual(self.w.proc.wait(10), 0)

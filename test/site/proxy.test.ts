@@ -70,6 +70,12 @@ describe("proxy_pass through the config", () => {
     assert.equal(red.header("location"), `http://localhost:${s.port}/api/next`);
   });
 
+  it("a proxied prefix location ending in / redirects the URI without it (nginx's auto_redirect)", async () => {
+    const r = await get(s.port, "/api?q=1");
+    assert.equal(r.status, 301);
+    assert.equal(r.header("location"), `http://localhost:${s.port}/api/?q=1`);
+  });
+
   it("proxy_intercept_errors hands upstream errors to error_page; without it they pass through", async () => {
     const i = await get(s.port, "/intercept/missing");
     assert.equal(i.status, 200);

@@ -206,3 +206,26 @@ void test("a large in-memory body (above the inline limit) travels in BODY frame
     await gw.stop();
   }
 });
+
+void test("a client that leaves while queued is dropped from the queue, never reaching a worker", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
+  try {
+    const slow = fetch(gw.url("/sleep?s=1"));
+    for (let i = 0; i < 200 && gw.arbiter.inflight === 0; i++) await sleep(10);
+    const c = await RawClient.connect(gw.port);
+    await c.write("GET /pid?abandoned HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (let i = 0; i < 200 && gw.arbiter.queued === 0; i++) await sleep(10);
+    assert.equal(gw.arbiter.queued, 1);
+    // A reset: the front end sees the connection die. (A bare FIN is a half-close, which
+    // HTTP lets a client do while it still waits for the answer.)
+    c.socket.resetAndDestroy();
+    for (let i = 0; i < 200 && gw.arbiter.queued === 1; i++) await sleep(10);
+    assert.equal(gw.arbiter.queued, 0);
+    assert.equal((await slow).status, 200);
+    const rec = await recordFor(gw, "/pid?abandoned");
+    assert.equal(rec.outcome, "client_gone");
+    assert.equal(rec.workerPid, null);
+  } finally {
+    await gw.stop();
+  }
+});

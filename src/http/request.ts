@@ -71,6 +71,7 @@ export class Body implements RequestBody, AsyncIterator<Buffer> {
 
   push(chunk: Buffer): void {
     this.bytesRead += chunk.length;
+    if (this.done) return; // abandoned: the connection is discarding the rest
     const w = this.waiter;
     if (w !== null) {
       this.waiter = null;

@@ -333,6 +333,7 @@ class Pipeline {
         clientAddress: lookup("remote_addr") ?? "",
       });
       st.upstream = out.upstream;
+      if (out.status === 499) st.finalStatus = 499; // nginx's "client closed request"
       if (!out.handled) this.special(st, lookup, out.status);
       return;
     }

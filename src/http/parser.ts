@@ -394,10 +394,9 @@ export class RequestParser {
     let i = start;
     let size = 0;
     while (i < end && HEX_VALUE[b[i]!] !== 255) {
+      // Overflow: refuse before the number would pass 2^53 and lose precision.
+      if (size >= 2 ** 49) throw new HttpError("INVALID_CHUNK", 400, "chunk size overflow");
       size = size * 16 + HEX_VALUE[b[i]!]!;
-      // Overflow: nothing that large can be honoured; refuse before the number loses precision.
-      if (size > Number.MAX_SAFE_INTEGER / 16)
-        throw new HttpError("INVALID_CHUNK", 400, "chunk size overflow");
       i++;
     }
     if (i === start) throw new HttpError("INVALID_CHUNK", 400, "invalid chunk size");

@@ -1,8 +1,15 @@
 /**
- * An in-memory cache of small hot files: CLOCK (second-chance LRU) bounded by total bytes, each entry
- * revalidated by stat() (device, inode, size, mtime) before use, at most every `validMs`
- * (0: on every hit). Holds the derived header values too, so a hit costs one stat and
- * no allocation beyond the header list.
+ * An in-memory cache of small hot files: CLOCK (second-chance LRU) bounded by total bytes,
+ * each entry revalidated by stat() (device, inode, size, mtime) before use. Holds the
+ * derived header values too, so a hit costs at most one stat and no allocation beyond the
+ * header list.
+ *
+ * Freshness: a stat is good for the rest of the event-loop turn it was made in. Requests
+ * handled in one turn were read from their sockets in the same poll phase, i.e. together;
+ * a request sent after a file changed (a client that writes, then asks) is handled in a
+ * later turn and sees the change. Under load this turns one stat per request into one
+ * per file per turn. `validMs` (nginx `open_file_cache_valid`) optionally stretches that
+ * to a time window.
  */
 
 export interface CachedFile {
@@ -20,6 +27,8 @@ export interface CachedFile {
   gzipped: Map<number, Buffer> | null;
   /** performance.now() of the last successful revalidation (kept only with validMs > 0). */
   checkedAt: number;
+  /** The event-loop turn of the last successful revalidation. */
+  checkedTurn?: number;
   /** Used since the eviction hand last passed (CLOCK's reference bit). */
   used?: boolean;
 }
@@ -39,11 +48,38 @@ export class FileCache {
   readonly validMs: number;
   private readonly entries = new Map<string, CachedFile>();
   private total = 0;
+  private turn = 1;
+  private turnPending = false;
+  private readonly nextTurn = (): void => {
+    this.turn++;
+    this.turnPending = false;
+  };
 
   constructor(o: FileCacheOptions = {}) {
     this.maxFileSize = o.maxFileSize ?? 1024 * 1024;
     this.maxBytes = o.maxBytes ?? 64 * 1024 * 1024;
     this.validMs = o.validMs ?? 0;
+  }
+
+  /** The current turn; the first call in a turn schedules its end (setImmediate: after the poll phase). */
+  private currentTurn(): number {
+    if (!this.turnPending) {
+      this.turnPending = true;
+      setImmediate(this.nextTurn);
+    }
+    return this.turn;
+  }
+
+  /** Whether an entry was revalidated recently enough to skip the stat. */
+  fresh(e: CachedFile, now: number): boolean {
+    if (e.checkedTurn === this.turn && this.turnPending) return true;
+    return this.validMs > 0 && now - e.checkedAt <= this.validMs;
+  }
+
+  /** Record a successful revalidation (or the initial read). */
+  checked(e: CachedFile, now: number): void {
+    e.checkedTurn = this.currentTurn();
+    e.checkedAt = now;
   }
 
   get bytes(): number {

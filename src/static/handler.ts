@@ -102,14 +102,14 @@ function memSource(e: CachedFile): Loaded {
   };
 }
 
-/** Open a file through the cache: a hit costs one stat (or none within validMs). */
+/** Open a file through the cache: a hit costs one stat, or none when revalidated this turn. */
 function loadSource(path: string, jail: string, rel: string, opts: StaticOptions): Loaded {
   const cache = opts.cache;
   if (cache !== null) {
     const e = cache.get(path);
     if (e !== undefined) {
       const now = cache.validMs > 0 ? performance.now() : 0;
-      if (cache.validMs > 0 && now - e.checkedAt <= cache.validMs) {
+      if (cache.fresh(e, now)) {
         if (realPathAllowed(e.realPath, jail, rel, opts.symlinks)) return memSource(e);
       } else {
         const st = statPath(path);
@@ -122,7 +122,7 @@ function loadSource(path: string, jail: string, rel: string, opts: StaticOptions
           st.mtimeMs === e.mtimeMs &&
           realPathAllowed(e.realPath, jail, rel, opts.symlinks)
         ) {
-          e.checkedAt = now;
+          cache.checked(e, now);
           return memSource(e);
         }
       }
@@ -156,7 +156,10 @@ function loadSource(path: string, jail: string, rel: string, opts: StaticOptions
       checkedAt: cache.validMs > 0 ? performance.now() : 0,
     };
     // A file that shrank while we read it is served as read but not cached.
-    if (body.length === f.size) cache.set(entry);
+    if (body.length === f.size) {
+      cache.set(entry);
+      cache.checked(entry, entry.checkedAt);
+    }
     return memSource(entry);
   }
   return {

@@ -19,7 +19,90 @@ import { loadNginxConfig, type NginxConfig } from "./config/nginx/index.js";
 import type { ErrorLog } from "./config/nginx/model.js";
 import { SiteServer } from "./site/index.js";
 import type { AppResolver } from "./site/index.js";
+import { Arbiter } from "./arbiter/arbiter.js";
+import { workerSpec } from "./arbiter/command.js";
+import { findPython } from "./arbiter/interpreter.js";
+import { createWsgiHandler } from "./gateway/handler.js";
+import type { Handler } from "./http/types.js";
 import { VERSION } from "./version.js";
+
+/**
+ * One WSGI app served in this process for `app_pass NAME` (issue 6's one-process mode):
+ * what the config's `app NAME { ... }` block must provide. The config model exposes them
+ * as `NginxConfig.apps` when it declares the block; until then a site has none.
+ */
+export interface SiteAppSpec {
+  readonly name: string;
+  /** "package.module:callable" */
+  readonly module: string;
+  readonly workers: number;
+  readonly threads: number;
+  readonly chdir: string | null;
+  readonly pythonpath: string | null;
+  /** KEY=VALUE pairs for the workers' environment. */
+  readonly rawEnv: readonly string[];
+  /** Interpreter; null: the project's .venv, then python3 on PATH. */
+  readonly python: string | null;
+  /** Requests allowed to wait for a free thread. */
+  readonly maxQueue: number;
+  /** client_body_buffer_size for bodies handed to the app. */
+  readonly bodyBufferSize: number;
+}
+
+export interface RunningApps {
+  readonly resolve: AppResolver;
+  stop(graceful: boolean, graceMs: number): Promise<void>;
+}
+
+/**
+ * Boot every app's worker pool (all of them, or none: a boot failure stops the others
+ * and throws) and map names to their gateway handlers.
+ *
+ * @example const apps = await startApps([{ name: "django", module: "site.wsgi:application", ... }], log);
+ */
+export async function startApps(
+  specs: readonly SiteAppSpec[],
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningApps> {
+  const pools = new Map<string, { arbiter: Arbiter; handler: Handler }>();
+  try {
+    for (const a of specs) {
+      const arbiter = new Arbiter({
+        spec: workerSpec({
+          python: findPython(a.python, env),
+          app: a.module,
+          threads: a.threads,
+          chdir: a.chdir,
+          pythonpath: a.pythonpath,
+          rawEnv: [...a.rawEnv],
+          baseEnv: env,
+          name: a.name,
+        }),
+        workers: a.workers,
+        maxQueue: a.maxQueue,
+        log,
+        output: (line) => {
+          log.info(line);
+        },
+      });
+      await arbiter.start();
+      pools.set(a.name, {
+        arbiter,
+        handler: createWsgiHandler({ pool: arbiter, log, bodyBufferSize: a.bodyBufferSize }),
+      });
+    }
+  } catch (err) {
+    await Promise.all([...pools.values()].map((p) => p.arbiter.stop(false)));
+    throw err;
+  }
+  return {
+    resolve: (name) => pools.get(name)?.handler ?? null,
+    async stop(graceful, graceMs) {
+      await Promise.all([...pools.values()].map((p) => p.arbiter.stop(graceful, graceMs)));
+    },
+  };
+}
 
 export interface ServeSiteOptions {
   /** Install the signal handlers (default true). */
@@ -83,10 +166,25 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     return 1;
   }
   const log = logs.log;
+  // One-process mode: the config's `app` blocks (when the model has them) boot here.
+  let apps: RunningApps | null = null;
+  const appSpecs = (config as unknown as { apps?: readonly SiteAppSpec[] }).apps ?? [];
+  if (opts.apps === undefined && appSpecs.length > 0) {
+    try {
+      apps = await startApps(appSpecs, log);
+    } catch (err) {
+      process.stderr.write(
+        `narwhal: [emerg] ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      return 1;
+    }
+  }
+  const resolver = opts.apps ?? apps?.resolve;
   let server: SiteServer;
   try {
-    server = await SiteServer.start(config, log, opts.apps ? { apps: opts.apps } : {});
+    server = await SiteServer.start(config, log, resolver ? { apps: resolver } : {});
   } catch (err) {
+    await apps?.stop(false, 0);
     if (err instanceof NarwhalError && err.status === null) {
       process.stderr.write(`narwhal: [emerg] ${err.message}\n`);
       return 1;
@@ -106,6 +204,7 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
         `narwhal: [emerg] open() "${pidFile}" failed (${(err as NodeJS.ErrnoException).code ?? ""})\n`,
       );
       await server.stop(0);
+      await apps?.stop(false, 0);
       return 1;
     }
   }
@@ -160,6 +259,7 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     }
     log.info(c === "quit" ? "gracefully shutting down" : "exiting");
     await server.stop(c === "quit" ? 30_000 : 0);
+    await apps?.stop(c === "quit", 30_000);
     for (const [sig, h] of handlers) process.removeListener(sig, h);
     if (pidFile !== null) {
       try {

@@ -1,0 +1,67 @@
+// startApps: the one-process mode's worker pools, booted from app specs and reached by
+// name (what `app_pass NAME` resolves through), over a real socket and real Python workers.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../../src/core/paths.js";
+import { LineSink, Logger } from "../../src/core/log.js";
+import { HttpServer } from "../../src/http/server.js";
+import { startApps, type RunningApps, type SiteAppSpec } from "../../src/serve-site.js";
+import { rawRequest } from "../helpers/raw.js";
+
+const ROOT = repoRoot();
+const PYTHON = existsSync(join(ROOT, ".venv/bin/python"))
+  ? join(ROOT, ".venv/bin/python")
+  : "python3";
+
+const spec = (over: Partial<SiteAppSpec>): SiteAppSpec => ({
+  name: "echo",
+  module: "echo:app",
+  workers: 1,
+  threads: 2,
+  chdir: join(ROOT, "test", "apps"),
+  pythonpath: null,
+  rawEnv: ["SITE_APP=yes"],
+  python: PYTHON,
+  maxQueue: 16,
+  bodyBufferSize: 65536,
+  ...over,
+});
+
+describe("startApps (one-process mode)", () => {
+  const log = new Logger(new LineSink("-"), "critical");
+  let apps: RunningApps;
+  let server: HttpServer;
+  before(async () => {
+    apps = await startApps([spec({})], log);
+    const h = apps.resolve("echo");
+    assert.ok(h);
+    server = new HttpServer({ handler: h, logger: log });
+    await server.listen(["127.0.0.1:0"]);
+  });
+  after(async () => {
+    await server.drain(500);
+    await apps.stop(false, 0);
+  });
+
+  it("resolves a name to the app's gateway handler, and nothing else", async () => {
+    assert.equal(apps.resolve("nope"), null);
+    const port = server.address()[0]!.port;
+    const r = await rawRequest(
+      port,
+      "POST /x?y=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+      { count: 1, timeoutMs: 10_000 },
+    );
+    const res = r.responses[0]!;
+    assert.equal(res.status, 200);
+    const env = JSON.parse(res.text) as Record<string, string>;
+    assert.equal(env["PATH_INFO"], "/x");
+    assert.equal(env["QUERY_STRING"], "y=1");
+    assert.equal(Buffer.from(env["body_base64"]!, "base64").toString(), "abc");
+  });
+
+  it("a module that cannot be imported fails the start", async () => {
+    await assert.rejects(startApps([spec({ name: "broken", module: "broken_import:app" })], log));
+  });
+});

@@ -22,7 +22,15 @@ export const LIFECYCLE = join(EXAMPLES, "lifecycle");
 /** A scratch directory removed by the returned function. */
 export function scratch(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `narwhal-bench-${prefix}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  // BENCH_KEEP=1 keeps it (server logs, generated configs) for a look afterwards.
+  const keep = process.env["BENCH_KEEP"] === "1";
+  return {
+    dir,
+    remove: () => {
+      if (keep) process.stderr.write(`kept ${dir}\n`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The venv's site-packages (for uWSGI, which embeds Debian's own libpython). */

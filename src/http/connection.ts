@@ -17,7 +17,7 @@
 import type { Socket } from "node:net";
 import { HttpError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
-import type { ConnectionInfo, Handler } from "./types.js";
+import type { ConnectionInfo, Handler, UpgradedConnection } from "./types.js";
 import type { HttpLimits } from "./limits.js";
 import { RequestParser, type ParsedHead } from "./parser.js";
 import { Response, type ResponseHost } from "./response-writer.js";
@@ -73,6 +73,7 @@ export class Connection implements ResponseHost, BodyHost {
   private closing = false;
   private destroyed = false;
   private clientEnded = false;
+  private upgraded = false;
   private firstByteAt: bigint | null = null;
 
   constructor(
@@ -90,21 +91,9 @@ export class Connection implements ResponseHost, BodyHost {
     });
     // Nothing a client sends may take the process down: a bug surfacing in an event handler
     // costs this connection only.
-    socket.on("data", (d: Buffer) => {
-      this.guard(() => {
-        this.onData(d);
-      });
-    });
-    socket.on("end", () => {
-      this.guard(() => {
-        this.onEnd();
-      });
-    });
-    socket.on("drain", () => {
-      this.guard(() => {
-        this.onDrain();
-      });
-    });
+    socket.on("data", this.dataListener);
+    socket.on("end", this.endListener);
+    socket.on("drain", this.drainListener);
     socket.on("error", (e: NodeJS.ErrnoException) => {
       this.onSocketError(e);
     });
@@ -113,6 +102,22 @@ export class Connection implements ResponseHost, BodyHost {
     });
     this.rearm();
   }
+
+  private readonly dataListener = (d: Buffer): void => {
+    this.guard(() => {
+      this.onData(d);
+    });
+  };
+  private readonly endListener = (): void => {
+    this.guard(() => {
+      this.onEnd();
+    });
+  };
+  private readonly drainListener = (): void => {
+    this.guard(() => {
+      this.onDrain();
+    });
+  };
 
   private guard(fn: () => void): void {
     try {
@@ -183,6 +188,7 @@ export class Connection implements ResponseHost, BodyHost {
   // ---- the loop
 
   private pump(): void {
+    if (this.upgraded) return;
     if (this.pumping) {
       this.repump = true;
       return;
@@ -376,6 +382,24 @@ export class Connection implements ResponseHost, BodyHost {
     this.pump();
   }
 
+  upgrade(res: Response, head: string): UpgradedConnection {
+    const ex = this.ex;
+    if (ex === null || ex.res !== res) throw new Error("upgrade: not the current exchange");
+    if (!ex.bodyDone) throw new Error("upgrade: the request body has not been read");
+    this.socket.write(head, "latin1");
+    // From here the socket is the caller's: no parsing, no timer, no keep-alive. The
+    // 'close' listener stays so the server still counts (and drain can end) the tunnel.
+    this.ex = null;
+    this.upgraded = true;
+    this.clearTimer();
+    this.socket.off("data", this.dataListener);
+    this.socket.off("end", this.endListener);
+    this.socket.off("drain", this.drainListener);
+    this.socket.pause();
+    this.paused = false;
+    return { socket: this.socket, head: this.parser.takeBuffered() };
+  }
+
   writeBlocked(): void {
     this.rearm();
   }
@@ -432,6 +456,7 @@ export class Connection implements ResponseHost, BodyHost {
 
   /** Drain: close now when idle; otherwise the current response says Connection: close. */
   closeIfIdle(): void {
+    if (this.upgraded) return;
     if (this.idle) this.close("server draining");
   }
 
@@ -444,7 +469,7 @@ export class Connection implements ResponseHost, BodyHost {
   // ---- flow control and the one timer
 
   private updateFlow(): void {
-    if (this.closing || this.destroyed) return;
+    if (this.closing || this.destroyed || this.upgraded) return;
     const ex = this.ex;
     const pause =
       ex === null
@@ -460,7 +485,7 @@ export class Connection implements ResponseHost, BodyHost {
   }
 
   private phase(): Phase {
-    if (this.destroyed) return Phase.None;
+    if (this.destroyed || this.upgraded) return Phase.None;
     if (this.closing) return this.socket.writableFinished ? Phase.Linger : Phase.Send;
     if (this.socket.writableNeedDrain) return Phase.Send;
     const ex = this.ex;

@@ -129,6 +129,15 @@ export class RequestParser {
     return this.state >= S.Body && this.state <= S.End;
   }
 
+  /** Hand over every octet not consumed yet (protocol switch); the parser is dead afterwards. */
+  takeBuffered(): Buffer {
+    const rest = this.buf.subarray(this.pos);
+    this.buf = EMPTY;
+    this.pos = this.scan = 0;
+    this.state = S.Dead;
+    return rest;
+  }
+
   get dead(): boolean {
     return this.state === S.Dead;
   }

@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import { read } from "node:fs";
 import { reasonPhrase } from "../core/status.js";
-import type { HeaderList, ResponseWriter } from "./types.js";
+import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js";
 import { httpDate } from "./date-cache.js";
 import { errorPage } from "./error-page.js";
 
@@ -22,6 +22,8 @@ export interface ResponseHost {
   /** A write filled the socket buffer (start the send timeout). */
   writeBlocked(): void;
   abort(): void;
+  /** Write the 101 head and hand the socket over (RFC 9110 §15.2.2). */
+  upgrade(res: Response, head: string): UpgradedConnection;
 }
 
 const enum Framing {
@@ -305,6 +307,22 @@ export class Response implements ResponseWriter {
       ...extraHeaders,
     ]);
     this.end(this.noBody ? undefined : body);
+  }
+
+  upgrade(headers: HeaderList): UpgradedConnection {
+    if (this.headersSent) throw new Error("upgrade: headers already sent");
+    let s = "HTTP/1.1 101 Switching Protocols\r\n";
+    for (const [n, v] of headers) {
+      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+        throw new TypeError(`invalid header ${JSON.stringify(n)}`);
+      s += n + ": " + v + "\r\n";
+    }
+    this.status = 101;
+    this.headersSent = true;
+    this.flushed = true;
+    this.finished = true;
+    this.bytesSent += s.length + 2;
+    return this.host.upgrade(this, s + "\r\n");
   }
 
   closeAfter(): void {

@@ -163,3 +163,37 @@ void test("sendFile streams a byte range", async () => {
     await s.stop();
   }
 });
+
+void test("upgrade: 101 with the caller's headers, then the raw socket and the early bytes", async () => {
+  const s = await startServer((_req, res) => {
+    const { socket, head } = res.upgrade!([
+      ["Connection", "upgrade"],
+      ["Upgrade", "echo"],
+    ]);
+    socket.write(`early:${head.toString("latin1")};`);
+    socket.on("data", (d: Buffer) => socket.write(d.toString("latin1").toUpperCase()));
+    socket.on("end", () => socket.end());
+    socket.resume();
+  });
+  try {
+    const r = await rawRequest(
+      s.port,
+      [
+        Buffer.from(
+          "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nhi",
+        ),
+        Buffer.from("there"),
+      ],
+      { halfClose: true, pieceDelayMs: 50 },
+    );
+    const text = r.raw.toString("latin1");
+    assert.match(
+      text,
+      /^HTTP\/1\.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n/,
+    );
+    assert.match(text, /early:hi;THERE$/);
+    assert.equal(r.closed, true);
+  } finally {
+    await s.stop();
+  }
+});

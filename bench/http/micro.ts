@@ -21,6 +21,9 @@ const host = {
   responseEnded: () => undefined,
   writeBlocked: () => undefined,
   abort: () => undefined,
+  upgrade: () => {
+    throw new Error("not in this benchmark");
+  },
 };
 const p = new RequestParser(DEFAULT_LIMITS, { address: "127.0.0.1" });
 function one(): void {

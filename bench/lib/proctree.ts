@@ -110,3 +110,15 @@ export function treeMemory(pids: readonly number[]): TreeMemory {
 export function loadAverage(): string {
   return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
+
+/** The parent pid, or null once the process is gone. */
+export function ppidOf(pid: number): number | null {
+  const f = statFields(pid);
+  return f === null ? null : Number(f[1]);
+}
+
+/** The processes of `pids` that have no child among `pids`: a pool's workers. */
+export function leaves(pids: readonly number[]): number[] {
+  const parentsInTree = new Set(pids.map(ppidOf).filter((p): p is number => p !== null));
+  return pids.filter((p) => !parentsInTree.has(p));
+}

@@ -30,14 +30,14 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
 }
 
-describe("access_log and log_format", () => {
+void describe("access_log and log_format", () => {
   let s: RunningSite;
   before(async () => {
     s = await startSite(CONF, { "www/index.html": "home\n" });
   });
   after(async () => s.stop());
 
-  it("writes the combined format exactly", async () => {
+  void it("writes the combined format exactly", async () => {
     await get(s.port, "/index.html?x=1", { Referer: "http://ref/", "User-Agent": 'curl "7"' });
     await settle();
     const lines = readFileSync(join(s.dir, "combined.log"), "utf8").trim().split("\n");
@@ -49,14 +49,14 @@ describe("access_log and log_format", () => {
     assert.ok(m, line);
   });
 
-  it("a custom format: absent variables are '-', empty ones empty", async () => {
+  void it("a custom format: absent variables are '-', empty ones empty", async () => {
     const r = await get(s.port, "/nope", { "X-Note": "n\u00e9" });
     await settle();
     const lines = readFileSync(join(s.dir, "custom.log"), "latin1").trim().split("\n");
     assert.equal(lines[lines.length - 1], `GET|/nope||404|${r.body.length}|n\\xE9|-|1`);
   });
 
-  it("access_log off in a location; escape=json; if=", async () => {
+  void it("access_log off in a location; escape=json; if=", async () => {
     const before = readFileSync(join(s.dir, "combined.log"), "utf8");
     await get(s.port, "/quiet/");
     await get(s.port, "/json/", { "User-Agent": 'say "hi"\\' });
@@ -70,7 +70,7 @@ describe("access_log and log_format", () => {
     assert.match(cond[0]!, /^GET\|\/json\/\|log=1\|200\|/);
   });
 
-  it("time, connection, path and size variables", async () => {
+  void it("time, connection, path and size variables", async () => {
     const t0 = Date.now() / 1000;
     const r = await get(s.port, "/times/?q=1", { "X-Pad": "p" });
     await settle();
@@ -93,7 +93,7 @@ describe("access_log and log_format", () => {
     assert.match(f[11]!, /^\d+$/);
   });
 
-  it("default escaping writes quotes, backslashes, controls and non-ASCII as \\xHH", () => {
+  void it("default escaping writes quotes, backslashes, controls and non-ASCII as \\xHH", () => {
     assert.equal(escapeDefault('a"b\\c\x01\u00ff\u20ac'), "a\\x22b\\x5Cc\\x01\\xFF\\xE2\\x82\\xAC");
   });
 });

@@ -29,7 +29,7 @@ const spec = (over: Partial<SiteAppSpec>): SiteAppSpec => ({
   ...over,
 });
 
-describe("startApps (one-process mode)", () => {
+void describe("startApps (one-process mode)", () => {
   const log = new Logger(new LineSink("-"), "critical");
   let apps: RunningApps;
   let server: HttpServer;
@@ -45,7 +45,7 @@ describe("startApps (one-process mode)", () => {
     await apps.stop(false, 0);
   });
 
-  it("resolves a name to the app's gateway handler, and nothing else", async () => {
+  void it("resolves a name to the app's gateway handler, and nothing else", async () => {
     assert.equal(apps.resolve("nope"), null);
     const port = server.address()[0]!.port;
     const r = await rawRequest(
@@ -61,7 +61,7 @@ describe("startApps (one-process mode)", () => {
     assert.equal(Buffer.from(env["body_base64"]!, "base64").toString(), "abc");
   });
 
-  it("a module that cannot be imported fails the start", async () => {
+  void it("a module that cannot be imported fails the start", async () => {
     await assert.rejects(startApps([spec({ name: "broken", module: "broken_import:app" })], log));
   });
 });

@@ -31,7 +31,7 @@ interface Seen {
   body: string;
 }
 
-describe("the article's site file", () => {
+void describe("the article's site file", () => {
   let up: Server;
   let upPort = 0;
   const seen: Seen[] = [];
@@ -67,10 +67,14 @@ describe("the article's site file", () => {
   });
   after(async () => {
     await s.stop();
-    await new Promise<void>((r) => up.close(() => r()));
+    await new Promise<void>((r) => {
+      up.close(() => {
+        r();
+      });
+    });
   });
 
-  it("serves /static/ from the alias with types and nginx's ETag", async () => {
+  void it("serves /static/ from the alias with types and nginx's ETag", async () => {
     const r = await get(s.port, "/static/admin/css/base.css");
     assert.equal(r.status, 200);
     assert.equal(r.text, "body { margin: 0 }\n");
@@ -82,14 +86,14 @@ describe("the article's site file", () => {
     assert.equal(seen.length, 0, "static requests never reach the app");
   });
 
-  it("a missing static file is nginx's 404, not the app's", async () => {
+  void it("a missing static file is nginx's 404, not the app's", async () => {
     const r = await get(s.port, "/static/nope.css");
     assert.equal(r.status, 404);
     assert.match(r.text, /404 Not Found/);
     assert.equal(seen.length, 0);
   });
 
-  it("proxies / with X-Forwarded-For and Host as the site file sets them", async () => {
+  void it("proxies / with X-Forwarded-For and Host as the site file sets them", async () => {
     const r = await get(s.port, "/accounts/login/?next=/admin/", {
       Host: "shop.example.org",
       "X-Forwarded-For": "203.0.113.9",
@@ -105,7 +109,7 @@ describe("the article's site file", () => {
     assert.equal(last.headers["connection"], "close");
   });
 
-  it("passes a POST body through", async () => {
+  void it("passes a POST body through", async () => {
     const r = await get(
       s.port,
       "/form/",
@@ -119,15 +123,19 @@ describe("the article's site file", () => {
     assert.equal(last.body, "a=1&b=2");
   });
 
-  it("proxy_redirect off leaves the upstream's Location as it is", async () => {
+  void it("proxy_redirect off leaves the upstream's Location as it is", async () => {
     const r = await get(s.port, "/redirect");
     assert.equal(r.status, 302);
     assert.equal(r.header("location"), "http://backend.internal:8000/next");
   });
 
-  it("an upstream that is down gives nginx's 502", async () => {
+  void it("an upstream that is down gives nginx's 502", async () => {
     const port = upPort;
-    await new Promise<void>((r) => up.close(() => r()));
+    await new Promise<void>((r) => {
+      up.close(() => {
+        r();
+      });
+    });
     try {
       const r = await get(s.port, "/anything");
       assert.equal(r.status, 502);

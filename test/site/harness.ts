@@ -15,7 +15,11 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   const a = s.address();
   const port = typeof a === "object" && a !== null ? a.port : 0;
-  await new Promise<void>((r) => s.close(() => r()));
+  await new Promise<void>((r) => {
+    s.close(() => {
+      r();
+    });
+  });
   return port;
 }
 

@@ -62,7 +62,7 @@ const TABLE: Array<[string, string | null, string]> = [
   ["/@named", "root", "named locations are not reachable from outside"],
 ];
 
-describe("location precedence (nginx's order)", () => {
+void describe("location precedence (nginx's order)", () => {
   let site: RunningSite;
   before(async () => {
     site = await startSite(CONF);
@@ -70,14 +70,14 @@ describe("location precedence (nginx's order)", () => {
   after(async () => site.stop());
 
   for (const [uri, want, why] of TABLE) {
-    it(`${uri} → ${want ?? "none"} (${why})`, async () => {
+    void it(`${uri} → ${want ?? "none"} (${why})`, async () => {
       const r = await get(site.port, uri);
       assert.equal(r.status, 204);
       assert.equal(r.header("x-location"), want);
     });
   }
 
-  it("an internal location answers 404 to a client (its `always` headers apply, as in nginx)", async () => {
+  void it("an internal location answers 404 to a client (its `always` headers apply, as in nginx)", async () => {
     const r = await get(site.port, "/internal/x");
     assert.equal(r.status, 404);
     assert.equal(r.header("x-location"), "internal");

@@ -67,8 +67,13 @@ async function bodyOf(port: number): Promise<string> {
 
 function exited(child: ChildProcess, ms: number): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    const t = setTimeout(() => resolve(null), ms);
+    if (child.exitCode !== null) {
+      resolve(child.exitCode);
+      return;
+    }
+    const t = setTimeout(() => {
+      resolve(null);
+    }, ms);
     child.once("exit", (code) => {
       clearTimeout(t);
       resolve(code);
@@ -76,8 +81,8 @@ function exited(child: ChildProcess, ms: number): Promise<number | null> {
   });
 }
 
-describe("narwhal -c site.conf (a real process)", () => {
-  it("-t: syntax is ok / test is successful, exit 0", async () => {
+void describe("narwhal -c site.conf (a real process)", () => {
+  void it("-t: syntax is ok / test is successful, exit 0", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const conf = join(dir, "good.conf");
@@ -90,7 +95,7 @@ describe("narwhal -c site.conf (a real process)", () => {
     );
   });
 
-  it("-t on a bad config: nginx's message with FILE:LINE, exit 1; serving refuses to start", async () => {
+  void it("-t on a bad config: nginx's message with FILE:LINE, exit 1; serving refuses to start", () => {
     const dir = tempDir();
     dirs.push(dir);
     const conf = join(dir, "bad.conf");
@@ -109,7 +114,7 @@ describe("narwhal -c site.conf (a real process)", () => {
     assert.equal(s.stderr, `narwhal: [emerg] unknown directive "frobnicate" in ${conf}:5\n`);
   });
 
-  it("serves, writes its pid file, reloads on SIGHUP, keeps the old config when the new one is broken, stops on SIGTERM", async () => {
+  void it("serves, writes its pid file, reloads on SIGHUP, keeps the old config when the new one is broken, stops on SIGTERM", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const port = await freePort();
@@ -119,7 +124,9 @@ describe("narwhal -c site.conf (a real process)", () => {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     try {
       assert.ok(
         await until(async () => (await bodyOf(port)) === "version one\n", 15_000),
@@ -148,7 +155,7 @@ describe("narwhal -c site.conf (a real process)", () => {
 
       writeFileSync(conf, fill(GOOD.replace("return 200", "retur 200"), port, dir));
       child.kill("SIGHUP");
-      await until(async () => /unknown directive "retur"/.test(stderr), 5_000);
+      await until(() => Promise.resolve(/unknown directive "retur"/.test(stderr)), 5_000);
       assert.match(stderr, /unknown directive "retur" in .*site\.conf:8.*old configuration stays/);
       assert.equal(await bodyOf(port), "version two\n");
 

@@ -23,7 +23,7 @@ server {
 }
 `;
 
-describe("proxy_pass through the config", () => {
+void describe("proxy_pass through the config", () => {
   let up: Server;
   let s: RunningSite;
   const urls: string[] = [];
@@ -47,14 +47,18 @@ describe("proxy_pass through the config", () => {
   });
   after(async () => {
     await s.stop();
-    await new Promise<void>((r) => up.close(() => r()));
+    await new Promise<void>((r) => {
+      up.close(() => {
+        r();
+      });
+    });
   });
   function upPort(): number {
     const a = up.address();
     return typeof a === "object" && a !== null ? a.port : 0;
   }
 
-  it("a refused server is passed over to the next one (proxy_next_upstream error)", async () => {
+  void it("a refused server is passed over to the next one (proxy_next_upstream error)", async () => {
     for (let i = 0; i < 4; i++) {
       const r = await get(s.port, `/pair/${i}`);
       assert.equal(r.status, 200);
@@ -62,7 +66,7 @@ describe("proxy_pass through the config", () => {
     }
   });
 
-  it("a URI part replaces the location prefix; proxy_redirect default maps Location back", async () => {
+  void it("a URI part replaces the location prefix; proxy_redirect default maps Location back", async () => {
     const r = await get(s.port, "/api/items?x=1");
     assert.equal(r.text, "up /v2/items?x=1\n");
     const red = await get(s.port, "/api/redir");
@@ -70,13 +74,13 @@ describe("proxy_pass through the config", () => {
     assert.equal(red.header("location"), `http://localhost:${s.port}/api/next`);
   });
 
-  it("a proxied prefix location ending in / redirects the URI without it (nginx's auto_redirect)", async () => {
+  void it("a proxied prefix location ending in / redirects the URI without it (nginx's auto_redirect)", async () => {
     const r = await get(s.port, "/api?q=1");
     assert.equal(r.status, 301);
     assert.equal(r.header("location"), `http://localhost:${s.port}/api/?q=1`);
   });
 
-  it("proxy_intercept_errors hands upstream errors to error_page; without it they pass through", async () => {
+  void it("proxy_intercept_errors hands upstream errors to error_page; without it they pass through", async () => {
     const i = await get(s.port, "/intercept/missing");
     assert.equal(i.status, 200);
     assert.equal(i.text, "intercepted\n");
@@ -85,7 +89,7 @@ describe("proxy_pass through the config", () => {
     assert.equal(p.text, "upstream 404\n");
   });
 
-  it("set_real_ip_from + real_ip_header: $remote_addr and allow/deny see the client", async () => {
+  void it("set_real_ip_from + real_ip_header: $remote_addr and allow/deny see the client", async () => {
     assert.equal(
       (await get(s.port, "/realip/", { "X-Forwarded-For": "203.0.113.5" })).text,
       "203.0.113.5\n",

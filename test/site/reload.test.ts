@@ -21,11 +21,11 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
-describe("reload", () => {
+void describe("reload", () => {
   let s: RunningSite | null = null;
   after(async () => s?.stop());
 
-  it("moves to new sockets, rebinds on changed limits, keeps the old config when binding fails", async () => {
+  void it("moves to new sockets, rebinds on changed limits, keeps the old config when binding fails", async () => {
     s = await startSite(conf(0, "one").replace("127.0.0.1:0", "127.0.0.1:PORT"));
     const a = s.port;
     assert.equal((await get(a, "/")).text, "one\n");
@@ -60,7 +60,11 @@ describe("reload", () => {
       await assert.rejects(s.server.reload(loadNginxConfig(path)), /cannot listen/);
       assert.equal((await get(b, "/")).text, "three\n");
     } finally {
-      await new Promise<void>((r) => blocker.close(() => r()));
+      await new Promise<void>((r) => {
+        blocker.close(() => {
+          r();
+        });
+      });
     }
   });
 });

@@ -32,7 +32,7 @@ http {
 }
 `;
 
-describe("virtual servers and listeners", () => {
+void describe("virtual servers and listeners", () => {
   let s: RunningSite;
   let second = 0;
   before(async () => {
@@ -51,14 +51,14 @@ describe("virtual servers and listeners", () => {
     ["unknown.test", "default"],
   ];
   for (const [host, want] of TABLE) {
-    it(`Host: ${host} → ${want}`, async () => {
+    void it(`Host: ${host} → ${want}`, async () => {
       const r = await get(s.port, "/", { Host: host });
       assert.equal(r.status, 200);
       assert.equal(r.header("x-server"), want);
     });
   }
 
-  it("$server_name, $host and $server_port; regex server name captures", async () => {
+  void it("$server_name, $host and $server_port; regex server name captures", async () => {
     assert.equal(
       (await get(s.port, "/", { Host: "First.Test:99" })).text,
       `first.test|first.test|${s.port}\n`,
@@ -66,7 +66,7 @@ describe("virtual servers and listeners", () => {
     assert.equal((await get(s.port, "/", { Host: "xyz.re.test" })).text, "sub=xyz\n");
   });
 
-  it("an absolute-form target names the server, whatever Host says", async () => {
+  void it("an absolute-form target names the server, whatever Host says", async () => {
     const r = await rawRequest(
       s.port,
       "GET http://first.test:81/x HTTP/1.1\r\nHost: dflt.test\r\nConnection: close\r\n\r\n",
@@ -76,12 +76,12 @@ describe("virtual servers and listeners", () => {
     assert.equal(r.responses[0]?.text, `first.test|first.test|${s.port}\n`);
   });
 
-  it("an invalid Host is 400", async () => {
+  void it("an invalid Host is 400", async () => {
     const r = await get(s.port, "/", { Host: "bad/host" });
     assert.equal(r.status, 400);
   });
 
-  it("the wildcard socket serves the group of a specific address (found by local address)", async () => {
+  void it("the wildcard socket serves the group of a specific address (found by local address)", async () => {
     const r = await rawRequest(
       { host: "127.0.0.2", port: s.port },
       "GET / HTTP/1.1\r\nHost: nobody.test\r\nConnection: close\r\n\r\n",
@@ -90,7 +90,7 @@ describe("virtual servers and listeners", () => {
     assert.equal(r.responses[0]?.header("x-server"), "address-group");
   });
 
-  it("a second port and a unix socket, with their own limits (server_tokens off, keepalive_requests, large_client_header_buffers)", async () => {
+  void it("a second port and a unix socket, with their own limits (server_tokens off, keepalive_requests, large_client_header_buffers)", async () => {
     const r = await get(second, "/", { Host: "whatever" });
     assert.equal(r.header("x-server"), "second");
     assert.equal(r.header("server"), "narwhal");

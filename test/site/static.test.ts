@@ -82,7 +82,7 @@ const FILES: Record<string, string | Buffer> = {
   "assets-secret/x": "SECRET\n",
 };
 
-describe("static files and the rewrite module through the config", () => {
+void describe("static files and the rewrite module through the config", () => {
   let s: RunningSite;
   const origin = (): string => `http://localhost:${s.port}`;
   before(async () => {
@@ -90,14 +90,14 @@ describe("static files and the rewrite module through the config", () => {
   });
   after(async () => s.stop());
 
-  it("root + index", async () => {
+  void it("root + index", async () => {
     const r = await get(s.port, "/");
     assert.equal(r.status, 200);
     assert.equal(r.text, "<h1>home</h1>\n");
     assert.equal(r.header("content-type"), "text/html");
   });
 
-  it("a directory without its slash gets nginx's 301 (absolute)", async () => {
+  void it("a directory without its slash gets nginx's 301 (absolute)", async () => {
     const r = await get(s.port, "/dir?x=1");
     assert.equal(r.status, 301);
     assert.equal(r.header("location"), `${origin()}/dir/?x=1`);
@@ -105,11 +105,11 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(r2.text, "dir index\n");
   });
 
-  it("a directory without index and without autoindex is 403", async () => {
+  void it("a directory without index and without autoindex is 403", async () => {
     assert.equal((await get(s.port, "/noindex/")).status, 403);
   });
 
-  it("error_page 404 serves the custom page with status 404; the page's location is internal", async () => {
+  void it("error_page 404 serves the custom page with status 404; the page's location is internal", async () => {
     const r = await get(s.port, "/nope");
     assert.equal(r.status, 404);
     assert.equal(r.text, "custom not found\n");
@@ -118,7 +118,7 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(r2.text, "custom not found\n");
   });
 
-  it("alias, types, nginx's ETag, expires, add_header", async () => {
+  void it("alias, types, nginx's ETag, expires, add_header", async () => {
     const r = await get(s.port, "/files/style.css");
     assert.equal(r.status, 200);
     assert.equal(r.text, "body { color: red }\n");
@@ -133,21 +133,21 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(again.header("x-files"), "yes");
   });
 
-  it("add_header without `always` stays off error responses", async () => {
+  void it("add_header without `always` stays off error responses", async () => {
     const r = await get(s.port, "/always/x");
     assert.equal(r.status, 403);
     assert.equal(r.header("x-always"), "yes");
     assert.equal(r.header("x-files"), null);
   });
 
-  it("try_files $uri $uri/ /fallback", async () => {
+  void it("try_files $uri $uri/ /fallback", async () => {
     assert.equal((await get(s.port, "/spa/deep/link")).text, "spa\n");
     const r = await get(s.port, "/spa/");
     assert.equal(r.status, 200);
     assert.equal(r.text, "spa\n");
   });
 
-  it("try_files ... =404 and a named location fallback", async () => {
+  void it("try_files ... =404 and a named location fallback", async () => {
     assert.equal((await get(s.port, "/strict/x.txt")).text, "x\n");
     const r = await get(s.port, "/strict/nope");
     assert.equal(r.status, 404);
@@ -158,7 +158,7 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(f.header("x-fallback"), "named");
   });
 
-  it("return 301/302 with absolute_redirect on and off, 444, text, bare code", async () => {
+  void it("return 301/302 with absolute_redirect on and off, 444, text, bare code", async () => {
     const m = await get(s.port, "/moved");
     assert.equal(m.status, 301);
     assert.equal(m.header("location"), `${origin()}/files/a.txt`);
@@ -179,7 +179,7 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(tea.status, 418);
   });
 
-  it("rewrite last / break / redirect / permanent, arguments, and the 10-cycle limit", async () => {
+  void it("rewrite last / break / redirect / permanent, arguments, and the 10-cycle limit", async () => {
     assert.equal((await get(s.port, "/rw/last/a.txt")).text, "asset a\n");
     assert.equal((await get(s.port, "/rw/break/index.html")).text, "<h1>home</h1>\n");
     const r = await get(s.port, "/rw/redir/a.txt");
@@ -192,12 +192,12 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal((await get(s.port, "/rw/loop")).status, 500);
   });
 
-  it("allow / deny", async () => {
+  void it("allow / deny", async () => {
     assert.equal((await get(s.port, "/private/x")).status, 403);
     assert.equal((await get(s.port, "/open/x")).status, 404);
   });
 
-  it("gzip_static serves file.gz with Vary", async () => {
+  void it("gzip_static serves file.gz with Vary", async () => {
     const r = await get(s.port, "/gz/app.js", { "Accept-Encoding": "gzip" });
     assert.equal(r.status, 200);
     assert.equal(r.header("content-encoding"), "gzip");
@@ -208,13 +208,13 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(plain.text, "console.log('hi');\n".repeat(20));
   });
 
-  it("autoindex lists the directory", async () => {
+  void it("autoindex lists the directory", async () => {
     const r = await get(s.port, "/list/");
     assert.equal(r.status, 200);
     assert.match(r.text, /one\.txt/);
   });
 
-  it("error_page = @named takes the named location's status; =200 forces one", async () => {
+  void it("error_page = @named takes the named location's status; =200 forces one", async () => {
     const r = await get(s.port, "/custom/nope");
     assert.equal(r.status, 200);
     assert.equal(r.text, "missing handled\n");
@@ -223,14 +223,14 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(e.text, "custom not found\n");
   });
 
-  it("client_max_body_size per location: 413 before reading, connection closed", async () => {
+  void it("client_max_body_size per location: 413 before reading, connection closed", async () => {
     const r = await get(s.port, "/small/", {}, "POST", "x".repeat(11));
     assert.equal(r.status, 413);
     assert.ok(r.closed);
     assert.equal((await get(s.port, "/small/", {}, "POST", "x".repeat(10))).text, "ok\n");
   });
 
-  it("variables: $uri $args $is_args $host set, $arg_, $request_uri", async () => {
+  void it("variables: $uri $args $is_args $host set, $arg_, $request_uri", async () => {
     const r = await get(s.port, "/vars/%7Ex?a=1&b=2", { Host: "Example.COM:81" });
     assert.equal(
       r.text,
@@ -238,18 +238,18 @@ describe("static files and the rewrite module through the config", () => {
     );
   });
 
-  it("regex captures, numbered and named", async () => {
+  void it("regex captures, numbered and named", async () => {
     assert.equal((await get(s.port, "/cap/abc/42")).text, "named=abc num=42\n");
   });
 
-  it("an if block's settings are the ones in force when it matched", async () => {
+  void it("an if block's settings are the ones in force when it matched", async () => {
     const hit = await get(s.port, "/ifconf/?cache=1");
     assert.equal(hit.header("cache-control"), "max-age=3600");
     const miss = await get(s.port, "/ifconf/");
     assert.equal(miss.header("cache-control"), null);
   });
 
-  it("error_page to an absolute URL redirects (302, or the =code given)", async () => {
+  void it("error_page to an absolute URL redirects (302, or the =code given)", async () => {
     const r = await get(s.port, "/toexternal/nope");
     assert.equal(r.status, 302);
     assert.equal(r.header("location"), "http://example.com/missing");
@@ -258,7 +258,7 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(p.header("location"), "http://example.com/gone");
   });
 
-  it("gzip on-the-fly with gzip_types, charset, types {} and default_type per location", async () => {
+  void it("gzip on-the-fly with gzip_types, charset, types {} and default_type per location", async () => {
     const r = await get(s.port, "/fly/a.txt", { "Accept-Encoding": "gzip" });
     assert.equal(r.status, 200);
     assert.equal(r.header("content-encoding"), "gzip");
@@ -270,7 +270,7 @@ describe("static files and the rewrite module through the config", () => {
     assert.equal(o.header("content-type"), "application/x-other");
   });
 
-  it("if conditions: compare and regex with captures", async () => {
+  void it("if conditions: compare and regex with captures", async () => {
     assert.equal((await get(s.port, "/cond/?go=yes")).text, "went\n");
     assert.equal((await get(s.port, "/cond/", { "X-Test": "ABCdef" })).text, "header ABC\n");
     assert.equal((await get(s.port, "/cond/")).text, "stayed\n");
@@ -293,14 +293,14 @@ describe("static files and the rewrite module through the config", () => {
     "/static//../../secret",
   ];
   for (const t of TRAVERSALS) {
-    it(`traversal ${t} does not escape the alias`, async () => {
+    void it(`traversal ${t} does not escape the alias`, async () => {
       const r = await get(s.port, t);
       assert.ok([400, 403, 404].includes(r.status), `status ${r.status}`);
       assert.doesNotMatch(r.text, /SECRET/);
     });
   }
 
-  it("the misconfigured alias still serves what is inside it", async () => {
+  void it("the misconfigured alias still serves what is inside it", async () => {
     const r = await get(s.port, "/static/a.txt");
     assert.equal(r.status, 200);
     assert.equal(r.text, "asset a\n");

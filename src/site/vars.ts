@@ -76,8 +76,8 @@ const trusted = new WeakMap<readonly string[], Cidr[]>();
  */
 function remoteAddr(st: RequestState): string {
   const conn = st.req.connection;
-  if (conn.family === "unix") return "unix:";
-  const peer = stripMapped(conn.remoteAddress);
+  // A unix-socket client is "unix:" (set_real_ip_from unix: trusts it).
+  const peer = conn.family === "unix" ? "unix:" : stripMapped(conn.remoteAddress);
   const from = st.conf.set_real_ip_from;
   if (from.length === 0) return peer;
   let cidrs = trusted.get(from);

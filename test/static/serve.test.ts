@@ -5,7 +5,15 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { writeFileSync, utimesSync, unlinkSync, symlinkSync, readFileSync } from "node:fs";
+import {
+  writeFileSync,
+  utimesSync,
+  unlinkSync,
+  symlinkSync,
+  readFileSync,
+  readdirSync,
+} from "node:fs";
+import { connect } from "node:net";
 import { normalizeUri } from "../../src/router/normalize.js";
 import {
   serveStatic,
@@ -148,6 +156,26 @@ void test("large files stream from the descriptor (no cache) and keep-alive surv
   const second = parseResponse(rest);
   assert.equal(second.status, 200);
   assert.equal(second.body.toString(), fx.hello);
+});
+
+void test("a client leaving mid-file costs no descriptor", async () => {
+  const fds = (): number => readdirSync("/proc/self/fd").length;
+  await get("/big.bin", {}, "nocache"); // warm up lazily opened handles
+  const baseline = fds();
+  for (let i = 0; i < 5; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(port, "127.0.0.1");
+      sock.on("error", reject);
+      sock.once("data", () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.write("GET /big.bin HTTP/1.1\r\nHost: x\r\nX-Test: nocache\r\n\r\n");
+    });
+  }
+  for (let i = 0; i < 40 && fds() > baseline; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fds() <= baseline, `${fds()} descriptors open, ${baseline} before`);
+  assert.equal((await get("/hello.txt")).body.toString(), fx.hello);
 });
 
 void test("HEAD mirrors GET without a body", async () => {

@@ -61,3 +61,14 @@ export const LF = 0x0a;
 export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
+
+type Latin1Buffer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+
+/**
+ * `buf.toString("latin1", start, end)` without the argument-checking wrapper (Node's own
+ * Buffer.prototype.latin1Slice, present since Node 0.x; falls back when absent).
+ */
+export const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Latin1Buffer).latin1Slice === "function"
+    ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice!(start, end)
+    : (buf, start, end) => buf.toString("latin1", start, end);

@@ -5,7 +5,7 @@
 import { HttpError } from "../core/errors.js";
 import type { HeaderList } from "./types.js";
 import type { HttpLimits } from "./limits.js";
-import { TCHAR, FIELD_OCTET, SP, HTAB, COLON } from "./chars.js";
+import { TCHAR, FIELD_OCTET, SP, HTAB, COLON, latin1 } from "./chars.js";
 
 /** Parse `field-name ":" OWS field-value OWS` from one line (terminator removed). */
 export function parseFieldLine(
@@ -31,7 +31,7 @@ export function parseFieldLine(
     if (TCHAR[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER_NAME", 400, "invalid header name");
   }
-  return [buf.toString("latin1", start, nameEnd), fieldValue(buf, colon + 1, end)];
+  return [latin1(buf, start, nameEnd), fieldValue(buf, colon + 1, end)];
 }
 
 /** RFC 9110 §5.5: trim OWS, then every octet must be field-vchar, SP or HTAB (no CR, LF, NUL, CTL, DEL). */
@@ -42,7 +42,7 @@ export function fieldValue(buf: Buffer, start: number, end: number): string {
     if (FIELD_OCTET[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER", 400, "invalid octet in header value");
   }
-  return buf.toString("latin1", start, end);
+  return latin1(buf, start, end);
 }
 
 /** RFC 9110 §6.5.1: fields that must not appear in a trailer (routing, framing, auth). Gunicorn's list. */

@@ -5,7 +5,7 @@
 import { HttpError } from "../core/errors.js";
 import type { TargetForm } from "./types.js";
 import type { HttpLimits } from "./limits.js";
-import { TCHAR, TARGET_OCTET, REG_NAME, IP_LITERAL, SCHEME_CHAR, SP } from "./chars.js";
+import { TCHAR, TARGET_OCTET, REG_NAME, IP_LITERAL, SCHEME_CHAR, SP, latin1 } from "./chars.js";
 
 export interface RequestLine {
   method: string;
@@ -45,7 +45,7 @@ export function parseRequestLine(
   if (!conventional && !limits.permitUnconventionalMethod) {
     throw new HttpError("INVALID_METHOD", 400, "unconventional method");
   }
-  let method = buf.toString("latin1", start, sp1);
+  let method = latin1(buf, start, sp1);
   if (limits.casefoldMethod) method = method.toUpperCase();
 
   // RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive; we speak 1.x.
@@ -70,34 +70,48 @@ export function parseRequestLine(
   for (let i = ts; i < sp2; i++) {
     if (TARGET_OCTET[buf[i]!] !== 1) throw bad("invalid octet in request target");
   }
-  const target = buf.toString("latin1", ts, sp2);
-  return { method, target, ...classifyTarget(method, target), versionMajor: 1, versionMinor };
+  const target = latin1(buf, ts, sp2);
+  const line: RequestLine = {
+    method,
+    target,
+    targetForm: "origin",
+    path: "",
+    query: "",
+    fragment: "",
+    absoluteAuthority: null,
+    versionMajor: 1,
+    versionMinor,
+  };
+  classifyTarget(method, target, line);
+  return line;
 }
 
-interface TargetParts {
-  targetForm: TargetForm;
-  path: string;
-  query: string;
-  fragment: string;
-  absoluteAuthority: string | null;
-}
+type TargetParts = Pick<
+  RequestLine,
+  "targetForm" | "path" | "query" | "fragment" | "absoluteAuthority"
+>;
 
-/** RFC 9112 §3.2: the four forms, each only where it is allowed. */
-export function classifyTarget(method: string, target: string): TargetParts {
+/** RFC 9112 §3.2: the four forms, each only where it is allowed. Fills `out`. */
+export function classifyTarget(method: string, target: string, out: TargetParts): void {
   // §3.2.3: authority-form is only used with CONNECT, and CONNECT only uses it.
   if (method === "CONNECT") {
     if (!validAuthority(target, true)) throw bad("CONNECT needs authority-form");
-    return { targetForm: "authority", path: "", query: "", fragment: "", absoluteAuthority: null };
+    out.targetForm = "authority";
+    return;
   }
   // §3.2.4: asterisk-form only for a server-wide OPTIONS.
   if (target === "*") {
     if (method !== "OPTIONS") throw bad("asterisk-form is only allowed with OPTIONS");
-    return { targetForm: "asterisk", path: "*", query: "", fragment: "", absoluteAuthority: null };
+    out.targetForm = "asterisk";
+    out.path = "*";
+    return;
   }
   // §3.2.1: origin-form = absolute-path [ "?" query ]. Gunicorn splits off a "#fragment"
   // (not part of the grammar); we do the same and never pass it on.
-  if (target.charCodeAt(0) === 0x2f)
-    return { targetForm: "origin", ...splitPath(target), absoluteAuthority: null };
+  if (target.charCodeAt(0) === 0x2f) {
+    splitPath(target, out);
+    return;
+  }
   // §3.2.2: absolute-form = absolute-URI.
   const sep = target.indexOf("://");
   if (sep > 0) {
@@ -118,24 +132,23 @@ export function classifyTarget(method: string, target: string): TargetParts {
     const authority = target.slice(sep + 3, authEnd);
     // RFC 9110 §4.2.1 / §4.2.4: an http(s) URI needs a host and must not carry userinfo.
     if (!validAuthority(authority, false)) throw bad("invalid authority in absolute-form");
-    const rest = splitPath(target.slice(authEnd));
-    return {
-      targetForm: "absolute",
-      ...rest,
-      absoluteAuthority: target.slice(0, authEnd),
-    };
+    out.targetForm = "absolute";
+    out.absoluteAuthority = target.slice(0, authEnd);
+    splitPath(target.slice(authEnd), out);
+    return;
   }
   throw bad("invalid request target");
 }
 
-function splitPath(t: string): { path: string; query: string; fragment: string } {
+function splitPath(t: string, out: TargetParts): void {
   const h = t.indexOf("#");
-  const fragment = h >= 0 ? t.slice(h + 1) : "";
   const pq = h >= 0 ? t.slice(0, h) : t;
+  if (h >= 0) out.fragment = t.slice(h + 1);
   const q = pq.indexOf("?");
-  return q >= 0
-    ? { path: pq.slice(0, q), query: pq.slice(q + 1), fragment }
-    : { path: pq, query: "", fragment };
+  if (q >= 0) {
+    out.path = pq.slice(0, q);
+    out.query = pq.slice(q + 1);
+  } else out.path = pq;
 }
 
 /** RFC 3986 §3.2: host [ ":" port ], no userinfo; the port is required for CONNECT. */

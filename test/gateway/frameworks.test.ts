@@ -48,8 +48,10 @@ async function assertStreams(
     assert.ok(!c.raw.includes(lastMarker), "last chunk not yet produced");
     const r = await c.response(0, 10_000);
     const total = performance.now() - t0;
+    // The first chunk came at least half the production time before the last: it was
+    // sent as produced, not held until the end (arrival delays under load don't matter).
     assert.ok(
-      total - first >= spanMs * 0.8,
+      first < total - spanMs * 0.5,
       `first chunk at ${first.toFixed(0)} ms, all at ${total.toFixed(0)} ms`,
     );
     assert.equal(r.status, 200);

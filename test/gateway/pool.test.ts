@@ -107,32 +107,38 @@ void test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers
     for (let i = 0; i < 5; i++) await time();
     const base: number[] = [];
     for (let i = 0; i < 10; i++) base.push(await time());
-    // Fifty uploads of 2 KiB each, trickling for about 2 s.
-    const uploads = Array.from({ length: 50 }, () => trickleUpload(gw.port, 2048));
+    // Fifty uploads of 3 KiB each, trickling for about 3 s. GETs are timed only while every
+    // upload is still in progress (until 2.3 s), not when their 50 bodies complete at once
+    // and go to the worker ahead of a GET (a FIFO queue, as it should be).
+    const started = performance.now();
+    const uploads = Array.from({ length: 50 }, () => trickleUpload(gw.port, 3072));
     await sleep(300);
     const during: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    while (during.length < 20 && performance.now() - started < 2300) {
       during.push(await time());
       await sleep(50);
     }
+    assert.ok(during.length >= 5, `only ${during.length} GETs timed`);
     // Every upload still completes correctly once its body is in.
     const answers = await Promise.all(uploads.map((u) => u.done));
     for (const a of answers)
-      assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n2048 [0-9a-f]{64}$/);
+      assert.match(a, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n3072 [0-9a-f]{64}$/);
     // Idle latency measured before and after the uploads, so machine load drifting during
     // the test (other suites run in parallel) counts on both sides.
     for (let i = 0; i < 10; i++) base.push(await time());
-    const median = (xs: number[]): number =>
-      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const idle = median(base);
+    const quartile = (xs: number[]): number =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 4)]!;
+    const idle = quartile(base);
+    const busy = quartile(during);
     if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
-    // A few ms on a quiet machine; on a saturated one, at most the noise already seen idle.
-    // (Uploads holding the only worker would delay the GET by seconds.)
+    // A few ms at most. The lower quartile is compared because other suites running in
+    // parallel add bursts of noise to single samples; a GET that had to wait for the uploads
+    // (a worker held by a slow body) would be slow in every sample, by seconds.
     assert.ok(
-      median(during) - idle < Math.max(10, idle),
-      `median GET ${median(during).toFixed(1)} ms during uploads vs ${idle.toFixed(1)} ms idle`,
+      busy - idle < 5,
+      `GET lower quartile ${busy.toFixed(1)} ms during uploads vs ${idle.toFixed(1)} ms idle`,
     );
-    assert.ok(Math.max(...during) < 500, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
+    assert.ok(Math.max(...during) < 1000, `slowest GET ${Math.max(...during).toFixed(1)} ms`);
   } finally {
     await gw.stop();
   }

@@ -58,16 +58,45 @@ function splitArgs(uri: string, args: string): { uri: string; args: string } {
  * @example server.addListener("0.0.0.0:8080", { handler: siteHandler(() => site, "0.0.0.0:8080") })
  */
 export function siteHandler(site: () => Site, groupKey: string): Handler {
-  return (req, res) => new Pipeline(site(), groupKey).handle(req, res);
+  // The listener's group, when it is the only one on its socket (the common case): no
+  // per-request lookup by local address. Recomputed when a reload brings a new Site.
+  let seen: Site | null = null;
+  let only: ListenGroup | null = null;
+  return (req, res) => {
+    const s = site();
+    if (s !== seen) {
+      seen = s;
+      only = soleGroup(s, groupKey);
+    }
+    return new Pipeline(s, groupKey, only).handle(req, res);
+  };
+}
+
+/** The group of `key` if no other group can arrive on the same socket, else null. */
+function soleGroup(site: Site, key: string): ListenGroup | null {
+  const groups = site.config.listenGroups;
+  const g = groups.find((x) => x.key === key);
+  if (g === undefined) return null;
+  const port = g.listen.port;
+  if (g.listen.unix !== null || groups.every((x) => x === g || x.listen.port !== port)) return g;
+  return null;
+}
+
+/** A path nginx's normalisation leaves as it is: no escapes, dot segments or "//". */
+const PLAIN_PATH = /^\/[A-Za-z0-9_\-~./]*$/;
+function isPlainPath(p: string): boolean {
+  return PLAIN_PATH.test(p) && !p.includes("//") && !p.includes("/.");
 }
 
 class Pipeline {
   constructor(
     private readonly site: Site,
     private readonly groupKey: string,
+    private readonly only: ListenGroup | null,
   ) {}
 
   private group(req: IncomingRequest): ListenGroup | null {
+    if (this.only !== null) return this.only;
     const groups = this.site.config.listenGroups;
     const c = req.connection;
     const found =
@@ -166,7 +195,9 @@ class Pipeline {
     const req = st.req;
     if (req.targetForm === "asterisk" || req.targetForm === "authority")
       this.special(st, lookup, 400);
-    const n = normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
+    const n = isPlainPath(req.path)
+      ? { uri: req.path }
+      : normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
     if ("status" in n) {
       this.site.log.info(
         `client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,

@@ -78,6 +78,13 @@ export class SiteResponse implements ResponseWriter {
   /** The headers the filters add for `status` (add_header, expires, absolute Location). */
   filter(status: number, headers: HeaderList): HeaderList {
     const conf = this.ctx.conf();
+    if (
+      conf.add_header.length === 0 &&
+      (!this.expiresHere || conf.expires.kind === "off") &&
+      !hasRelativeLocation(headers)
+    ) {
+      return headers;
+    }
     const out: HeaderList = [];
     for (const [n, v] of headers) {
       if (v.startsWith("/") && n.toLowerCase() === "location" && conf.absolute_redirect)
@@ -146,4 +153,12 @@ export class SiteResponse implements ResponseWriter {
   onClientGone(cb: () => void): void {
     this.inner.onClientGone(cb);
   }
+}
+
+function hasRelativeLocation(headers: HeaderList): boolean {
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h[1].startsWith("/") && h[0].length === 8 && h[0].toLowerCase() === "location") return true;
+  }
+  return false;
 }

@@ -68,12 +68,13 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
       });
     } catch (err) {
       record.outcome = "body_error";
-      done();
+      if (!(err instanceof HttpError)) throw err; // the connection answers 500
       // The connection has answered 413/408/400 itself; answer only if it has not.
-      if (err instanceof HttpError && err.status !== null && !res.headersSent && !res.clientGone) {
+      if (err.status !== null && !res.headersSent && !res.clientGone) {
         res.closeAfter();
         res.sendError(err.status);
-      } else if (!(err instanceof HttpError)) throw err;
+      }
+      done();
       return;
     }
     record.bodyMs = performance.now() - t0;

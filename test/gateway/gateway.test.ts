@@ -229,3 +229,21 @@ void test("a client that leaves while queued is dropped from the queue, never re
     await gw.stop();
   }
 });
+
+void test("a body over client_max_body_size is a 413 and never reaches a worker", async () => {
+  const gw = await startGateway({ app: "misc:app", settings: { client_max_body_size: 1024 } });
+  try {
+    const r = await rawRequest(
+      gw.port,
+      `POST /digest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${"a".repeat(2048)}\r\n0\r\n\r\n`,
+      { count: 1 },
+    );
+    assert.equal(r.responses[0]?.status, 413);
+    const rec = await recordFor(gw, "/digest");
+    assert.equal(rec.outcome, "body_error");
+    assert.equal(rec.workerPid, null);
+    assert.equal(gw.arbiter.inflight, 0);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -258,7 +258,7 @@ export const SETTINGS: readonly SettingDecl[] = [
     min: 0,
     meta: "INT",
     section: "Security",
-    doc: "The maximum size of the HTTP request line in bytes (CRLF excluded); larger gets 414. 0 means the maximum, 8190.",
+    doc: "The maximum size of the HTTP request line in bytes (CRLF excluded); larger gets 414. At most 8190; 0 means no limit but limit_request_headers_total (Gunicorn: unlimited).",
   },
   {
     name: "limit_request_fields",

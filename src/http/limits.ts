@@ -79,14 +79,19 @@ export const DEFAULT_LIMITS: HttpLimits = Object.freeze({
   serverHeader: "narwhal",
 });
 
-/** Apply Gunicorn's meaning of 0 and its caps to the three request limits. */
+/**
+ * Apply Gunicorn's meaning of 0 and its caps to the three request limits: a request line
+ * of at most 8190 octets, 0 meaning unlimited (here: bounded by the whole-head limit);
+ * fields 0 or over 32768 → 32768; field size 0 → 8190.
+ */
 export function normalizeRequestLimits(
   line: number,
   fields: number,
   fieldSize: number,
+  headerBytes: number = DEFAULT_LIMITS.maxHeaderBytes,
 ): [number, number, number] {
   return [
-    line <= 0 || line > MAX_REQUEST_LINE ? MAX_REQUEST_LINE : line,
+    line <= 0 ? headerBytes : line > MAX_REQUEST_LINE ? MAX_REQUEST_LINE : line,
     fields <= 0 || fields > MAX_HEADERS ? MAX_HEADERS : fields,
     fieldSize <= 0 ? DEFAULT_FIELD_SIZE : fieldSize,
   ];
@@ -98,6 +103,7 @@ export function limitsFromSettings(s: Settings): HttpLimits {
     s.num("limit_request_line"),
     s.num("limit_request_fields"),
     s.num("limit_request_field_size"),
+    s.num("limit_request_headers_total"),
   );
   const sec = (name: string): number => Math.round(s.num(name) * 1000);
   return Object.freeze({

@@ -233,3 +233,21 @@ void test("limits: exact boundaries", () => {
     431,
   );
 });
+
+void test("limitsFromSettings: Gunicorn's 0 and caps", async () => {
+  const { limitsFromSettings } = await import("../../src/http/limits.js");
+  const { Settings } = await import("../../src/config/resolved.js");
+  const l = (o: Record<string, number>): [number, number, number] => {
+    const x = limitsFromSettings(new Settings().with(o));
+    return [x.maxRequestLine, x.maxHeaderFields, x.maxFieldSize];
+  };
+  assert.deepEqual(l({}), [4094, 100, 8190]);
+  assert.deepEqual(
+    l({ limit_request_line: 0, limit_request_fields: 0, limit_request_field_size: 0 }),
+    [65536, 32768, 8190],
+  );
+  assert.deepEqual(
+    l({ limit_request_line: 9000, limit_request_fields: 40000, limit_request_field_size: 20000 }),
+    [8190, 32768, 20000],
+  );
+});

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { RequestBody } from "../http/types.js";
 
 export type SpooledBody =
@@ -22,7 +22,8 @@ export interface SpoolOptions {
 }
 
 function tempPath(dir: string): string {
-  return join(dir, `narwhal-body-${process.pid}-${randomBytes(8).toString("hex")}`);
+  // Absolute: the worker opens it by name from its own working directory (--chdir).
+  return join(resolve(dir), `narwhal-body-${process.pid}-${randomBytes(8).toString("hex")}`);
 }
 
 /**

@@ -133,7 +133,20 @@ void test("fields: trimming, leniencies and policies", () => {
     parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n`).head?.chunked,
     true,
   );
-  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`).status, 400);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`).status, 501);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: foo\r\n\r\n`).status, 501);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, foo\r\n\r\n`).status, 501);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`).status, 501);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`).status, 400);
+  assert.equal(
+    parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, deflate\r\n\r\n`).status,
+    400,
+  );
+  assert.equal(
+    parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n`)
+      .status,
+    400,
+  );
   assert.equal(
     parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: x\x01y, chunked\r\n\r\n`).status,
     400,

@@ -137,7 +137,12 @@ class Pipeline {
       await this.start(st, lookup);
     };
     try {
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; ; i++) {
+        if (i === 8) {
+          // Cannot happen (error_page applies once); never leave a request unanswered.
+          if (!st.res.headersSent) st.res.sendError(500);
+          break;
+        }
         try {
           await step();
           break;
@@ -153,7 +158,9 @@ class Pipeline {
         }
       }
     } finally {
-      this.accessLog(st, lookup);
+      st.res.whenDone(() => {
+        this.accessLog(st, lookup);
+      });
     }
   }
 
@@ -365,6 +372,7 @@ class Pipeline {
       });
       st.upstream = out.upstream;
       if (out.status === 499) st.finalStatus = 499; // nginx's "client closed request"
+      if (out.handled && out.status === 101) st.res.finish(); // the tunnel has closed
       if (!out.handled) this.special(st, lookup, out.status);
       return;
     }

@@ -43,6 +43,8 @@ export interface FilterContext {
 export class SiteResponse implements ResponseWriter {
   /** Off while the static handler writes: it applies expires itself (it knows the mtime). */
   expiresHere = true;
+  private done = false;
+  private doneCallbacks: (() => void)[] | null = null;
   private sent: HeaderList = [];
   upgrade?: (headers: HeaderList) => UpgradedConnection;
 
@@ -127,6 +129,35 @@ export class SiteResponse implements ResponseWriter {
     const h = this.filter(status, extraHeaders);
     this.sent = h;
     this.inner.sendError(status, h);
+    this.finish();
+  }
+
+  /**
+   * Run `cb` once the response has ended (or was aborted, or the client left): the
+   * access log waits for it, since a content handler (the WSGI gateway) may still be
+   * streaming when its promise resolves.
+   */
+  whenDone(cb: () => void): void {
+    if (this.done) {
+      cb();
+      return;
+    }
+    if (this.doneCallbacks === null) {
+      this.doneCallbacks = [];
+      this.inner.onClientGone(() => {
+        this.finish();
+      });
+    }
+    this.doneCallbacks.push(cb);
+  }
+
+  /** The exchange is over without end() (a 101 tunnel closed). */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const cbs = this.doneCallbacks;
+    this.doneCallbacks = null;
+    if (cbs !== null) for (const cb of cbs) cb();
   }
 
   writeInformational(status: number, headers: HeaderList): void {
@@ -140,6 +171,7 @@ export class SiteResponse implements ResponseWriter {
   }
   end(chunk?: Buffer | string): void {
     this.inner.end(chunk);
+    this.finish();
   }
   sendFile(fd: number, start: number, end: number): Promise<void> {
     return this.inner.sendFile(fd, start, end);
@@ -149,6 +181,7 @@ export class SiteResponse implements ResponseWriter {
   }
   abort(): void {
     this.inner.abort();
+    this.finish();
   }
   onClientGone(cb: () => void): void {
     this.inner.onClientGone(cb);

@@ -191,7 +191,9 @@ export class FieldCollector {
       // RFC 9112 §6.1 / §11.2: CL with TE is a smuggling vector; close after answering 400.
       if (this.cl !== null)
         throw new HttpError("INVALID_FRAMING", 400, "Content-Length with Transfer-Encoding");
-      const codings = this.te.map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
+      // Empty list elements are not ignored here: like nginx and Gunicorn, anything but
+      // well-formed codings is refused (an odd spelling is how framing desyncs start).
+      const codings = this.te.map((c) => c.trim().toLowerCase());
       let unsupported: string | null = null;
       for (const c of codings) {
         if (c === "chunked") {

@@ -129,8 +129,10 @@ void test("fields: trimming, leniencies and policies", () => {
     400,
   );
   assert.equal(parse(`GET / HTTP/1.1\r\n${H}Content-Length: 007\r\n\r\n1234567`).body, "1234567");
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked\r\n\r\n`).status, 501);
+  assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked,\r\n\r\n`).status, 501);
   assert.equal(
-    parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n`).head?.chunked,
+    parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n`).head?.chunked,
     true,
   );
   assert.equal(parse(`GET / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`).status, 501);

@@ -1,0 +1,157 @@
+/**
+ * The deployment layouts the tests run, each as real processes on loopback:
+ *
+ *   two processes   narwhal APP --bind 127.0.0.1:A   +  narwhal -c site.conf (listen B)
+ *   Gunicorn        gunicorn APP --bind 127.0.0.1:A  +  narwhal -c site.conf (listen B)
+ *   one process     narwhal -c site.conf with `app NAME {...}` and `app_pass NAME`
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  GUNICORN,
+  LIFECYCLE,
+  PYTHON,
+  articleSite,
+  configProblem,
+  freePort,
+  narwhalArgv,
+  spawnProc,
+  waitFor,
+  waitPort,
+  type DjangoSite,
+  type Proc,
+} from "./harness.js";
+
+export interface Layout {
+  /** The port a client (or the browser) talks to. */
+  readonly port: number;
+  readonly procs: readonly Proc[];
+  stop(): Promise<void>;
+}
+
+const listening = (port: number): RegExp =>
+  new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port}\\b`);
+
+/** `narwhal -c FILE` serving the given site text; resolves once it accepts connections. */
+export async function startFront(
+  text: string,
+  port: number,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<Proc> {
+  const file = join(dir, `site-${port}.conf`);
+  writeFileSync(file, text);
+  const p = spawnProc(`front:${port}`, narwhalArgv(["-c", file]), { env });
+  await waitPort(port, p);
+  return p;
+}
+
+/** `narwhal MODULE --bind 127.0.0.1:PORT` (Gunicorn's command line). */
+export async function startNarwhalApp(
+  module: string,
+  chdir: string,
+  port: number,
+  env: Record<string, string>,
+  workers = 2,
+): Promise<Proc> {
+  const p = spawnProc(
+    `narwhal:${port}`,
+    narwhalArgv([
+      "--python",
+      PYTHON,
+      "--chdir",
+      chdir,
+      module,
+      "--bind",
+      `127.0.0.1:${port}`,
+      "--workers",
+      String(workers),
+    ]),
+    { env },
+  );
+  await waitFor(p, listening(port));
+  return p;
+}
+
+async function stopAllOf(procs: readonly Proc[]): Promise<void> {
+  await Promise.all(procs.map((p) => p.stop()));
+}
+
+/** The article's two processes with narwhal as the app server. */
+export async function twoProcesses(dj: DjangoSite): Promise<Layout> {
+  const portA = await freePort();
+  const portB = await freePort();
+  const app = await startNarwhalApp("lifecycle.wsgi:application", LIFECYCLE, portA, dj.env);
+  const front = await startFront(
+    articleSite(`127.0.0.1:${portA}`, portB, dj.staticRoot),
+    portB,
+    dj.dir,
+  );
+  const procs = [front, app];
+  return { port: portB, procs, stop: () => stopAllOf(procs) };
+}
+
+/** The article's stack with a real Gunicorn behind narwhal's front. */
+export async function behindGunicorn(dj: DjangoSite): Promise<Layout> {
+  const portA = await freePort();
+  const portB = await freePort();
+  const app = spawnProc(
+    `gunicorn:${portA}`,
+    [
+      GUNICORN,
+      "lifecycle.wsgi:application",
+      "--bind",
+      `127.0.0.1:${portA}`,
+      "--chdir",
+      LIFECYCLE,
+      "--workers",
+      "2",
+    ],
+    { env: dj.env },
+  );
+  await waitFor(app, listening(portA));
+  const front = await startFront(
+    articleSite(`127.0.0.1:${portA}`, portB, dj.staticRoot),
+    portB,
+    dj.dir,
+  );
+  const procs = [front, app];
+  return { port: portB, procs, stop: () => stopAllOf(procs) };
+}
+
+/**
+ * The same site in one process: `location /` hands requests to the `app` block's worker
+ * pool (`app_pass`) instead of proxying; `/static/` is unchanged.
+ */
+export function oneProcessSite(listenPort: number, staticRoot: string): string {
+  return `app django {
+    module lifecycle.wsgi:application;
+    chdir ${LIFECYCLE};
+    python ${PYTHON};
+    workers 2;
+}
+server {
+    listen ${listenPort};
+    location / {
+        app_pass django;
+    }
+    location /static/ {
+        alias ${staticRoot}/;
+    }
+}
+`;
+}
+
+/**
+ * One process, or a string saying why not (the config is refused: `app`/`app_pass`
+ * are not in this build).
+ */
+export async function oneProcess(dj: DjangoSite): Promise<Layout | string> {
+  const port = await freePort();
+  const file = join(dj.dir, `one-${port}.conf`);
+  writeFileSync(file, oneProcessSite(port, dj.staticRoot));
+  const problem = await configProblem(file);
+  if (problem !== null) return problem;
+  const front = await startFront(oneProcessSite(port, dj.staticRoot), port, dj.dir, dj.env);
+  return { port, procs: [front], stop: () => stopAllOf([front]) };
+}

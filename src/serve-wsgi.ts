@@ -2,7 +2,7 @@
  * `narwhal APP_MODULE [flags]`: boot the Python worker pool, then serve HTTP on the binds
  * with the WSGI gateway as the handler, until a signal stops it.
  *
- * Signal handlers only enqueue; one loop (`supervise`) acts on them in order — the shape
+ * Signal handlers only enqueue; one loop (the end of serveWsgi) acts on them in order — the shape
  * the supervisor (issue 4: HUP, TTIN/TTOU, USR1...) grows from. For now: TERM = graceful
  * stop (stop accepting, finish requests in flight, up to graceful_timeout), INT/QUIT =
  * quick stop.

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { WorkerBootError } from "../../src/arbiter/arbiter.js";
+import { startPool, WorkerBootError } from "../../src/arbiter/index.js";
+import { Logger } from "../../src/core/log.js";
 import { rawRequest } from "../helpers/raw.js";
-import { sleep, startGateway } from "./harness.js";
+import { APPS, CaptureSink, PYTHON, sleep, startGateway } from "./harness.js";
 
 void test("a worker SIGKILLed mid-request: that client gets 502, others are unaffected, a new worker replaces it", async () => {
   const gw = await startGateway({ app: "misc:app", workers: 2, threads: 2 });
@@ -238,4 +239,47 @@ void test("resize (TTIN/TTOU): the loop converges the pool to its new target", a
   } finally {
     await gw.stop();
   }
+});
+
+void test("startPool: the one-call pool for other front ends (nginx-style app blocks)", async () => {
+  const log = new Logger(new CaptureSink(), "critical");
+  await assert.rejects(
+    startPool({
+      app: "misc:app",
+      python: "/nonexistent/python",
+      workers: 1,
+      threads: 1,
+      log,
+      output: () => undefined,
+    }),
+    /python interpreter not found: \/nonexistent\/python/,
+  );
+  await assert.rejects(
+    startPool({
+      app: "broken_import:app",
+      python: PYTHON,
+      chdir: APPS,
+      workers: 1,
+      threads: 1,
+      log,
+      output: () => undefined,
+    }),
+    (e: unknown) =>
+      e instanceof WorkerBootError && e.exitCode === 4 && /ModuleNotFoundError/.test(e.message),
+  );
+  const pool = await startPool({
+    app: "misc:app",
+    python: PYTHON,
+    chdir: APPS,
+    workers: 2,
+    threads: 3,
+    log,
+    output: () => undefined,
+  });
+  try {
+    assert.equal(pool.readyCount, 2);
+  } finally {
+    await pool.stop(true, 2000);
+  }
+  assert.equal(pool.size, 0);
 });

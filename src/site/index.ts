@@ -1,15 +1,28 @@
 /**
  * nginx mode: the per-request pipeline and the listeners built from an nginx-syntax
- * config.
+ * config (issue 5, and issue 6's proxy and one-process seams).
  *
  *   const server = await SiteServer.start(loadNginxConfig(path), log, { apps });
- *   server.addresses();            // bound sockets
- *   await server.reload(loadNginxConfig(path));   // throws → old config stays
+ *   server.addresses();                            // bound sockets
+ *   await server.reload(loadNginxConfig(path));    // throws → the old config stays
  *   server.reopenLogs();  await server.stop(graceMs);
  *
- *   siteHandler(() => site, groupKey) → Handler   (one listener's handler)
+ *   siteHandler(() => site, groupKey) → Handler    (one listener's handler)
  *   createSite(config, log, { apps?, fileCache? }) → Site
- *   variableLookup(state) → VariableLookup        (every nginx variable)
+ *   variableLookup(state) → VariableLookup         (every nginx variable of a request)
+ *
+ * Files, one job each: pipeline.ts (the phases), script.ts (rewrite module), vars.ts
+ * (variables), response.ts (header filters: add_header, expires, absolute Location),
+ * access.ts (allow/deny), request-view.ts (method after error_page, body cap),
+ * static-options.ts / proxy-options.ts (model → handler options), access-log.ts
+ * (log_format), listeners.ts (listen groups → sockets and limits), server.ts (running
+ * and reloading), site.ts (what lives as long as one config).
+ *
+ * Where narwhal differs from nginx here: one process (no workers; reload swaps the
+ * config in place); `disable_symlinks off` still keeps links inside root/alias;
+ * `error_log` is taken from the main level (or -e) only; `listen ... backlog=` uses
+ * the server's one backlog; `keepalive_timeout`'s second value is not sent (the
+ * writer owns Keep-Alive).
  */
 export { SiteServer } from "./server.js";
 export { siteHandler } from "./pipeline.js";

@@ -50,7 +50,12 @@ const enum S {
 
 /** Longest chunk-size line we wait for (size + extensions); nginx has no extension limit either, but we need one. */
 const MAX_CHUNK_LINE = 4096;
-const MAX_LEADING_EMPTY_LINES = 16;
+/**
+ * RFC 9112 §2.2 lets a server ignore empty lines before the request line (SHOULD, for old
+ * clients that added CRLF after a POST body). Gunicorn, whose behaviour the corpus
+ * records, answers 400; we follow it: a request must start with its request line.
+ */
+const MAX_LEADING_EMPTY_LINES = 0;
 
 const EMPTY = Buffer.alloc(0);
 const NO_TRAILERS: HeaderList = [];
@@ -211,12 +216,12 @@ export class RequestParser {
           }
           const end = lf > this.pos && this.buf[lf - 1] === CR ? lf - 1 : lf;
           if (end === this.pos) {
-            // RFC 9112 §2.2: ignore empty lines before the request line (robustness), a few.
+            // RFC 9112 §2.2 (see MAX_LEADING_EMPTY_LINES).
             if (++this.emptyLines > MAX_LEADING_EMPTY_LINES) {
               throw new HttpError(
                 "INVALID_REQUEST_LINE",
                 400,
-                "too many empty lines before the request line",
+                "empty line before the request line",
               );
             }
             this.pos = this.scan = lf + 1;

@@ -152,6 +152,23 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
     assert.equal(r.closed, true);
   });
 
+  void test("Expect: 100-continue: the gateway reads the body, so the client gets 100 first", async () => {
+    const c = await RawClient.connect(gw.port);
+    try {
+      await c.write(
+        "POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+      );
+      const interim = await c.response(0);
+      assert.equal(interim.status, 100);
+      await c.write("hello");
+      const r = await c.response(1);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, `5 ${sha(Buffer.from("hello"))}`);
+    } finally {
+      c.destroy();
+    }
+  });
+
   void test("HEAD gets the headers without a body", async () => {
     const r = await rawRequest(gw.port, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", {
       count: 1,

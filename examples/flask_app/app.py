@@ -1,9 +1,9 @@
 """A small Flask app for narwhal:  narwhal --chdir examples/flask_app app:app"""
 import hashlib
+import io
 import time
 
 from flask import Flask, Response, abort, jsonify, render_template_string, request, send_file
-import io
 
 app = Flask(__name__)
 

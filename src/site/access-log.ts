@@ -8,6 +8,7 @@
  * control bytes and bytes >= 0x7f as \xHH (an absent variable is "-"); `json` escapes
  * as a JSON string body (absent is ""); `none` writes values as they are.
  */
+import { ConfigError } from "../core/errors.js";
 import { LineSink } from "../core/log.js";
 import {
   evaluate,
@@ -54,6 +55,16 @@ export function formatLine(format: Template, escape: Escape, lookup: VariableLoo
   return out;
 }
 
+/** nginx: `open() "/var/log/x.log" failed (2: No such file or directory)`. */
+function openLog(path: string): LineSink {
+  try {
+    return new LineSink(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`open() "${path}" failed (${e.code ?? e.message})`);
+  }
+}
+
 /** The open log files of a site, shared by every location writing to the same path. */
 export class AccessLogs {
   private readonly sinks = new Map<string, LineSink>();
@@ -68,7 +79,7 @@ export class AccessLogs {
           ? new LineSink("-", "stdout")
           : path === "/dev/stderr" || path === "stderr"
             ? new LineSink("-")
-            : new LineSink(path);
+            : openLog(path);
       this.sinks.set(path, s);
     }
     return s;

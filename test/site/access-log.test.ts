@@ -97,3 +97,10 @@ void describe("access_log and log_format", () => {
     assert.equal(escapeDefault('a"b\\c\x01\u00ff\u20ac'), "a\\x22b\\x5Cc\\x01\\xFF\\xE2\\x82\\xAC");
   });
 });
+
+void it("an access log that cannot be opened stops startup with nginx's open() message", async () => {
+  await assert.rejects(
+    startSite("server { listen 127.0.0.1:PORT; access_log DIR/no/such/dir/a.log; }"),
+    /open\(\) ".*\/no\/such\/dir\/a\.log" failed \(ENOENT\)/,
+  );
+});

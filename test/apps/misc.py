@@ -112,6 +112,18 @@ def file(environ, start_response):
     return environ["wsgi.file_wrapper"](open(path, "rb"), 8192)
 
 
+def stream_crash(environ, start_response):
+    """Yields one chunk, then raises: the response cannot be repaired, only cut."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+    def gen():
+        yield b"partial\n"
+        time.sleep(0.05)
+        raise RuntimeError("misc stream crash: deliberate failure mid-stream")
+
+    return gen()
+
+
 def crash(environ, start_response):
     """Raises before start_response: a 500 and the traceback in the error log."""
     raise ValueError("misc crash: deliberate failure")
@@ -155,6 +167,7 @@ ROUTES = {
     "/big": big,
     "/file": file,
     "/crash": crash,
+    "/stream-crash": stream_crash,
     "/print": printer,
     "/bad-header": bad_header,
     "/die": die,

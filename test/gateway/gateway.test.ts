@@ -79,6 +79,19 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
     assert.match(log, /File ".*misc\.py", line \d+, in crash/);
   });
 
+  void test("an exception after the first chunk cuts the response (no terminating chunk)", async () => {
+    const r = await rawRequest(gw.port, "GET /stream-crash HTTP/1.1\r\nHost: x\r\n\r\n", {
+      timeoutMs: 3000,
+    });
+    const raw = r.raw.toString("latin1");
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(raw, /Transfer-Encoding: chunked\r\n/);
+    assert.match(raw, /\r\n\r\n8\r\npartial\n\r\n$/, "the chunk sent, then nothing");
+    assert.equal(r.closed, true);
+    assert.equal(r.timedOut, false);
+    assert.match(gw.log.text(), /RuntimeError: misc stream crash: deliberate failure mid-stream/);
+  });
+
   void test("CR LF in a header value from the app is a 500, never a split response", async () => {
     const r = await rawRequest(gw.port, "GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n", {
       count: 1,

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitListening } from "./netns.js";
 import {
   GUNICORN,
   LIFECYCLE,
@@ -32,17 +33,32 @@ export interface Layout {
 const listening = (port: number): RegExp =>
   new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port}\\b`);
 
+/** Where a layout runs: loopback of this machine, or a namespace of its own. */
+export interface Place {
+  /** Run every process inside this network namespace (its own loopback and ports). */
+  readonly netns?: string;
+  readonly appPort?: number;
+  readonly frontPort?: number;
+}
+
+const alive = (p: Proc) => (): boolean => p.child.exitCode === null && p.child.signalCode === null;
+
 /** `narwhal -c FILE` serving the given site text; resolves once it accepts connections. */
 export async function startFront(
   text: string,
   port: number,
   dir: string,
   env: Record<string, string> = {},
+  netns?: string,
 ): Promise<Proc> {
-  const file = join(dir, `site-${port}.conf`);
+  const file = join(dir, `site-${netns ?? "lo"}-${port}.conf`);
   writeFileSync(file, text);
-  const p = spawnProc(`front:${port}`, narwhalArgv(["-c", file]), { env });
-  await waitPort(port, p);
+  const p = spawnProc(`front:${port}`, narwhalArgv(["-c", file]), {
+    env,
+    ...(netns !== undefined ? { netns } : {}),
+  });
+  if (netns !== undefined) await waitListening(netns, port, alive(p));
+  else await waitPort(port, p);
   return p;
 }
 
@@ -53,6 +69,7 @@ export async function startNarwhalApp(
   port: number,
   env: Record<string, string>,
   workers = 2,
+  netns?: string,
 ): Promise<Proc> {
   const p = spawnProc(
     `narwhal:${port}`,
@@ -67,7 +84,7 @@ export async function startNarwhalApp(
       "--workers",
       String(workers),
     ]),
-    { env },
+    { env, ...(netns !== undefined ? { netns } : {}) },
   );
   await waitFor(p, listening(port));
   return p;
@@ -78,14 +95,23 @@ async function stopAllOf(procs: readonly Proc[]): Promise<void> {
 }
 
 /** The article's two processes with narwhal as the app server. */
-export async function twoProcesses(dj: DjangoSite): Promise<Layout> {
-  const portA = await freePort();
-  const portB = await freePort();
-  const app = await startNarwhalApp("lifecycle.wsgi:application", LIFECYCLE, portA, dj.env);
+export async function twoProcesses(dj: DjangoSite, at: Place = {}): Promise<Layout> {
+  const portA = at.appPort ?? (await freePort());
+  const portB = at.frontPort ?? (await freePort());
+  const app = await startNarwhalApp(
+    "lifecycle.wsgi:application",
+    LIFECYCLE,
+    portA,
+    dj.env,
+    2,
+    at.netns,
+  );
   const front = await startFront(
     articleSite(`127.0.0.1:${portA}`, portB, dj.staticRoot),
     portB,
     dj.dir,
+    {},
+    at.netns,
   );
   const procs = [front, app];
   return { port: portB, procs, stop: () => stopAllOf(procs) };
@@ -146,12 +172,18 @@ server {
  * One process, or a string saying why not (the config is refused: `app`/`app_pass`
  * are not in this build).
  */
-export async function oneProcess(dj: DjangoSite): Promise<Layout | string> {
-  const port = await freePort();
+export async function oneProcess(dj: DjangoSite, at: Place = {}): Promise<Layout | string> {
+  const port = at.frontPort ?? (await freePort());
   const file = join(dj.dir, `one-${port}.conf`);
   writeFileSync(file, oneProcessSite(port, dj.staticRoot));
   const problem = await configProblem(file);
   if (problem !== null) return problem;
-  const front = await startFront(oneProcessSite(port, dj.staticRoot), port, dj.dir, dj.env);
+  const front = await startFront(
+    oneProcessSite(port, dj.staticRoot),
+    port,
+    dj.dir,
+    dj.env,
+    at.netns,
+  );
   return { port, procs: [front], stop: () => stopAllOf([front]) };
 }

@@ -64,7 +64,13 @@ export async function startSite(
   const confPath = join(dir, "site.conf");
   writeFileSync(confPath, fill(conf, port, dir, extra));
   const log = new Logger(new LineSink("-"), logLevel);
-  const server = await SiteServer.start(loadNginxConfig(confPath), log);
+  let server: SiteServer;
+  try {
+    server = await SiteServer.start(loadNginxConfig(confPath), log);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port,
     dir,

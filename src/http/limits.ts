@@ -46,6 +46,11 @@ export interface HttpLimits {
   readonly lingeringTimeMs: number;
   /** `Server` header value; "" omits the header. */
   readonly serverHeader: string;
+  /**
+   * Gunicorn's forwarder_headers: upper-case field names with "_" that a peer in
+   * forwardedAllow may send whatever header_map says (default SCRIPT_NAME, PATH_INFO).
+   */
+  readonly forwarderHeaders?: readonly string[];
 }
 
 /** Gunicorn's caps (gunicorn/http/message.py): 0 or more than these means the cap. */

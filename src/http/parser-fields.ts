@@ -58,6 +58,9 @@ const FORBIDDEN_TRAILERS = new Set([
 /** RFC 9110 §5.3: singleton fields; a repeat makes the message ambiguous (Gunicorn refuses). */
 const SINGLETONS = new Set(["host", "content-type"]);
 
+/** Gunicorn's default forwarder_headers. */
+const DEFAULT_FORWARDER_HEADERS: readonly string[] = ["SCRIPT_NAME", "PATH_INFO"];
+
 /** Registered transfer codings (RFC 9112 §7) we recognise but do not decode. */
 const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
 
@@ -90,12 +93,16 @@ export class FieldCollector {
   private expectContinue = false;
   private scheme: "http" | "https" | null = null;
 
+  private readonly forwarders: readonly string[];
+
   constructor(
     private readonly limits: HttpLimits,
     private readonly trailer: boolean,
     private readonly versionMinor: number,
     private readonly trustForwarded: boolean,
-  ) {}
+  ) {
+    this.forwarders = limits.forwarderHeaders ?? DEFAULT_FORWARDER_HEADERS;
+  }
 
   add(name: string, value: string): void {
     // Fast path: most names are not special; only look closer at the lengths that are.
@@ -121,7 +128,11 @@ export class FieldCollector {
       }
     }
     // Field names with "_" can be confused with "-" ones once mapped to CGI/WSGI names.
-    if (name.includes("_")) {
+    // A trusted front end may still send its forwarder headers (Gunicorn's forwarder_headers).
+    if (
+      name.includes("_") &&
+      !(this.trustForwarded && this.forwarders.includes(name.toUpperCase()))
+    ) {
       if (this.limits.headerMap === "drop") return;
       if (this.limits.headerMap === "refuse") {
         throw new HttpError("INVALID_HEADER_NAME", 400, `header name with underscore: ${name}`);

@@ -26,16 +26,23 @@ export function percentDecodeLatin1(path: string): string {
 }
 
 export function environOf(req: IncomingRequest, body: Buffer): Record<string, string> {
+  // Gunicorn: a SCRIPT_NAME header (kept only from a trusted front end) sets SCRIPT_NAME,
+  // and PATH_INFO is the rest of the path.
+  const script = req.headers.find(([n]) => n.toUpperCase() === "SCRIPT_NAME")?.[1] ?? "";
+  let path = req.targetForm === "origin" || req.targetForm === "absolute" ? req.path : "";
+  if (script !== "") {
+    if (!path.startsWith(script)) {
+      throw new Error(`path ${path} does not start with SCRIPT_NAME ${script}`);
+    }
+    path = path.slice(script.length);
+  }
   const env: Record<string, string> = {
     REQUEST_METHOD: req.method,
     SERVER_PROTOCOL: `HTTP/${req.versionMajor}.${req.versionMinor}`,
     QUERY_STRING: req.query,
     RAW_URI: req.target,
-    SCRIPT_NAME: "",
-    PATH_INFO:
-      req.targetForm === "origin" || req.targetForm === "absolute"
-        ? percentDecodeLatin1(req.path)
-        : "",
+    SCRIPT_NAME: script,
+    PATH_INFO: percentDecodeLatin1(path),
     REMOTE_ADDR: req.connection.remoteAddress,
     REMOTE_PORT: String(req.connection.remotePort),
     SERVER_NAME: req.connection.localAddress,

@@ -155,6 +155,22 @@ void test("fields: trimming, leniencies and policies", () => {
   );
 });
 
+void test("forwarder headers (SCRIPT_NAME, PATH_INFO) pass header_map only from trusted peers", () => {
+  const req = `GET /app/x HTTP/1.1\r\n${H}SCRIPT_NAME: /app\r\nOther_Name: 1\r\n\r\n`;
+  assert.deepEqual(
+    parse(req).head?.headers.map(([n]) => n),
+    ["Host", "SCRIPT_NAME"],
+  );
+  assert.deepEqual(
+    parse(req, {}, "10.0.0.1").head?.headers.map(([n]) => n),
+    ["Host"],
+  );
+  assert.equal(parse(req, { headerMap: "refuse" }).status, 400); // Other_Name
+  const only = `GET / HTTP/1.1\r\n${H}PATH_INFO: /x\r\n\r\n`;
+  assert.equal(parse(only, { headerMap: "refuse" }).head?.headers[1]?.[0], "PATH_INFO");
+  assert.equal(parse(only, { headerMap: "refuse", forwarderHeaders: [] }).status, 400);
+});
+
 void test("forwarded scheme headers are honoured only from trusted peers", () => {
   const req = `GET / HTTP/1.1\r\n${H}X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\n\r\n`;
   assert.equal(parse(req).head?.forwardedScheme, "https");

@@ -8,7 +8,7 @@
 import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { evaluate, type VariableLookup } from "../config/nginx/index.js";
-import { addXForwardedFor, parseCidr, realIp, type Cidr } from "../proxy/index.js";
+import { addXForwardedFor, parseCidr, parsePassUrl, realIp, type Cidr } from "../proxy/index.js";
 import { VERSION } from "../version.js";
 import type { RequestState } from "./state.js";
 import { msec, timeIso8601, timeLocal } from "./time.js";
@@ -186,8 +186,17 @@ export function variableLookup(st: RequestState): VariableLookup {
       case "proxy_add_x_forwarded_for":
         return addXForwardedFor(req.headers, lookup("remote_addr") ?? "");
       case "proxy_host":
-      case "proxy_port":
-        return null;
+      case "proxy_port": {
+        // The proxy_pass target of the location in force (the proxy computes the same).
+        const pp = st.conf.proxy_pass;
+        if (pp === null) return null;
+        try {
+          const t = parsePassUrl(evaluate(pp.url, lookup));
+          return name === "proxy_host" ? t.proxyHost : t.proxyPort;
+        } catch {
+          return null;
+        }
+      }
       case "upstream_addr":
         return st.upstream?.addr ?? null;
       case "upstream_status":

@@ -3,10 +3,13 @@
 // error_page, and set_real_ip_from feeding $remote_addr and allow/deny.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
 import { freePort, get, startSite, type RunningSite } from "./harness.js";
 
 const CONF = `
+log_format up '$proxy_host|$proxy_port|$upstream_addr|$upstream_status|$upstream_response_time|$status';
 upstream pair { server 127.0.0.1:DEAD; server 127.0.0.1:UP; }
 server {
   listen 127.0.0.1:PORT;
@@ -14,7 +17,7 @@ server {
   set_real_ip_from 127.0.0.1;
   real_ip_header X-Forwarded-For;
   location /pair/ { proxy_pass http://pair; }
-  location /api/ { proxy_pass http://127.0.0.1:UP/v2/; }
+  location /api/ { proxy_pass http://127.0.0.1:UP/v2/; access_log DIR/proxy.log up; }
   location /intercept/ { proxy_pass http://127.0.0.1:UP; proxy_intercept_errors on; error_page 404 = @nf; }
   location @nf { return 200 "intercepted\\n"; }
   location /plain404/ { proxy_pass http://127.0.0.1:UP; error_page 404 = @nf; }
@@ -69,6 +72,13 @@ void describe("proxy_pass through the config", () => {
   void it("a URI part replaces the location prefix; proxy_redirect default maps Location back", async () => {
     const r = await get(s.port, "/api/items?x=1");
     assert.equal(r.text, "up /v2/items?x=1\n");
+    const line = readFileSync(join(s.dir, "proxy.log"), "utf8").trim().split("\n")[0]!;
+    assert.match(
+      line,
+      new RegExp(
+        `^127\\.0\\.0\\.1:${upPort()}\\|${upPort()}\\|127\\.0\\.0\\.1:${upPort()}\\|200\\|\\d+\\.\\d{3}\\|200$`,
+      ),
+    );
     const red = await get(s.port, "/api/redir");
     assert.equal(red.status, 302);
     assert.equal(red.header("location"), `http://localhost:${s.port}/api/next`);

@@ -114,7 +114,7 @@ void describe("narwhal -c site.conf (a real process)", () => {
     assert.equal(s.stderr, `narwhal: [emerg] unknown directive "frobnicate" in ${conf}:5\n`);
   });
 
-  void it("serves, writes its pid file, reloads on SIGHUP, keeps the old config when the new one is broken, stops on SIGTERM", async () => {
+  void it("serves, writes its pid file, reloads on SIGHUP, keeps the old config when the new one is broken, stops on -s quit", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const port = await freePort();
@@ -168,7 +168,9 @@ void describe("narwhal -c site.conf (a real process)", () => {
         "-s reload did not switch",
       );
 
-      child.kill("SIGTERM");
+      // `-s quit`: a graceful stop (SIGQUIT) through the pid file.
+      const quit = run(["-s", "quit", "-c", conf]);
+      assert.equal(quit.status, 0, quit.stderr);
       assert.equal(await exited(child, 5_000), 0);
       assert.equal(existsSync(join(dir, "narwhal.pid")), false);
     } finally {

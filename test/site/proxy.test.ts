@@ -21,6 +21,8 @@ server {
   location /intercept/ { proxy_pass http://127.0.0.1:UP; proxy_intercept_errors on; error_page 404 = @nf; }
   location @nf { return 200 "intercepted\\n"; }
   location /plain404/ { proxy_pass http://127.0.0.1:UP; error_page 404 = @nf; }
+  location /down/ { proxy_pass http://127.0.0.1:DEAD; error_page 502 504 /50x.html; }
+  location = /50x.html { root DIR/www; }
   location /realip/ { return 200 "$remote_addr\\n"; }
   location /deny/ { deny 198.51.100.7; proxy_pass http://127.0.0.1:UP; }
 }
@@ -46,7 +48,10 @@ void describe("proxy_pass through the config", () => {
     });
     await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
     const dead = await freePort();
-    s = await startSite(CONF, {}, "critical", { DEAD: String(dead), UP: String(upPort()) });
+    s = await startSite(CONF, { "www/50x.html": "sorry, down\n" }, "critical", {
+      DEAD: String(dead),
+      UP: String(upPort()),
+    });
   });
   after(async () => {
     await s.stop();
@@ -97,6 +102,12 @@ void describe("proxy_pass through the config", () => {
     const p = await get(s.port, "/plain404/missing");
     assert.equal(p.status, 404);
     assert.equal(p.text, "upstream 404\n");
+  });
+
+  void it("error_page 502 serves a custom page with status 502 when the upstream is down", async () => {
+    const r = await get(s.port, "/down/x");
+    assert.equal(r.status, 502);
+    assert.equal(r.text, "sorry, down\n");
   });
 
   void it("set_real_ip_from + real_ip_header: $remote_addr and allow/deny see the client", async () => {

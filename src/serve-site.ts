@@ -64,6 +64,10 @@ export async function startApps(
   specs: readonly SiteAppSpec[],
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
+  /** Where workers' stdout/stderr lines go, as they are (Gunicorn: the error log). */
+  output: (line: string) => void = (line) => {
+    log.info(line);
+  },
 ): Promise<RunningApps> {
   const pools = new Map<string, { arbiter: Arbiter; handler: Handler }>();
   try {
@@ -82,9 +86,7 @@ export async function startApps(
         workers: a.workers,
         maxQueue: a.maxQueue,
         log,
-        output: (line) => {
-          log.info(line);
-        },
+        output,
       });
       await arbiter.start();
       pools.set(a.name, {
@@ -171,7 +173,9 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   const appSpecs = (config as unknown as { apps?: readonly SiteAppSpec[] }).apps ?? [];
   if (opts.apps === undefined && appSpecs.length > 0) {
     try {
-      apps = await startApps(appSpecs, log);
+      apps = await startApps(appSpecs, log, process.env, (line) => {
+        logs.sink.write(line);
+      });
     } catch (err) {
       process.stderr.write(
         `narwhal: [emerg] ${err instanceof Error ? err.message : String(err)}\n`,

@@ -32,6 +32,11 @@ export interface ArbiterOptions {
   readonly heartbeatTimeoutMs?: number;
   /** How long a worker may take to import the app before startup fails. */
   readonly bootTimeoutMs?: number;
+  /**
+   * Requests a worker may hold beyond its threads (default 1): they wait inside the
+   * worker, so a thread that finishes takes the next one without a round trip to Node.
+   */
+  readonly pipeline?: number;
 }
 
 /** One granted dispatch: the request `id` on `worker`, ready for its REQUEST frame. */
@@ -423,6 +428,7 @@ export class Arbiter {
       this.opts.output,
       this.onWorkerEvent,
     );
+    w.pipeline = this.opts.pipeline ?? 1;
     this.workers.add(w);
     this.list = [...this.workers];
     this.opts.log.info(`Booting worker with pid: ${w.pid}`);

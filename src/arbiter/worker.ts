@@ -125,8 +125,15 @@ export class Worker {
     });
   }
 
+  /** Extra requests queued inside the worker beyond its threads (see ArbiterOptions.pipeline). */
+  pipeline = 1;
+
+  /**
+   * Requests this worker may hold: its threads plus `pipeline` waiting inside it, so the
+   * next request is already there when a thread frees up (no idle round trip to Node).
+   */
   get capacity(): number {
-    return this.hello?.threads ?? 1;
+    return (this.hello?.threads ?? 1) + this.pipeline;
   }
 
   /** A fresh request id, unique among this worker's requests in flight; registers the sink. */

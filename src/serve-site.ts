@@ -12,12 +12,12 @@
  */
 import { unlinkSync, writeFileSync } from "node:fs";
 import { ConfigError, NarwhalError } from "./core/errors.js";
-import { LineSink, Logger, type LogLevel } from "./core/log.js";
+import { LineSink, Logger } from "./core/log.js";
 import type { NginxFlags } from "./config/nginx/args.js";
 import { nginxConfigPath, nginxLoadOptions, runNginxCli } from "./config/nginx/cli.js";
 import { loadNginxConfig, type NginxConfig } from "./config/nginx/index.js";
-import type { ErrorLog } from "./config/nginx/model.js";
 import { SiteServer } from "./site/index.js";
+import { LEVELS } from "./site/error-log.js";
 import type { AppResolver } from "./site/index.js";
 import { Arbiter } from "./arbiter/arbiter.js";
 import { workerSpec } from "./arbiter/command.js";
@@ -120,17 +120,6 @@ export interface RunningSite {
 }
 
 type Command = "reload" | "reopen" | "quit" | "stop";
-
-const LEVELS: Readonly<Record<ErrorLog["level"], LogLevel>> = {
-  debug: "debug",
-  info: "info",
-  notice: "info",
-  warn: "warning",
-  error: "error",
-  crit: "critical",
-  alert: "critical",
-  emerg: "critical",
-};
 
 function errorLogger(
   flags: NginxFlags,

@@ -13,6 +13,7 @@
  * rewrite phase; a named location starts at its own rewrite phase.
  */
 import { HttpError } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
 import {
   evaluate,
   findListenGroup,
@@ -95,6 +96,11 @@ class Pipeline {
     private readonly only: ListenGroup | null,
   ) {}
 
+  /** The error log for the settings in force (error_log at http/server/location). */
+  private log(st: RequestState): Logger {
+    return this.site.errorLogs.for(st.conf);
+  }
+
   private group(req: IncomingRequest): ListenGroup | null {
     if (this.only !== null) return this.only;
     const groups = this.site.config.listenGroups;
@@ -129,7 +135,7 @@ class Pipeline {
     // Each step may end in an error_page jump, which runs as the next step (once).
     let step: () => Promise<void> = async () => {
       if (host === null) {
-        this.site.log.info(
+        this.log(st).info(
           `client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`,
         );
         this.special(st, lookup, 400);
@@ -172,10 +178,10 @@ class Pipeline {
   ): (() => Promise<void>) | null {
     const status = err instanceof HttpError ? err.status : 500;
     if (!(err instanceof HttpError) || status === null || status >= 500) {
-      this.site.log.error(
+      this.log(st).error(
         `${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${lookup("request") ?? ""}"`,
       );
-    } else this.site.log.info(`${err.message} (${status}), client: ${lookup("remote_addr") ?? ""}`);
+    } else this.log(st).info(`${err.message} (${status}), client: ${lookup("remote_addr") ?? ""}`);
     if (st.res.headersSent || status === null) {
       st.res.abort();
       return null;
@@ -192,7 +198,7 @@ class Pipeline {
     try {
       this.site.accessLogs.write(logs, lookup);
     } catch (err) {
-      this.site.log.error(`access log: ${(err as Error).message}`);
+      this.log(st).error(`access log: ${(err as Error).message}`);
     }
   }
 
@@ -206,7 +212,7 @@ class Pipeline {
       ? { uri: req.path }
       : normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
     if ("status" in n) {
-      this.site.log.info(
+      this.log(st).info(
         `client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
       );
       this.special(st, lookup, 400);
@@ -251,7 +257,7 @@ class Pipeline {
   private countUriChange(st: RequestState, lookup: VariableLookup): void {
     st.changesLeft--;
     if (st.changesLeft < 0) {
-      this.site.log.error(
+      this.log(st).error(
         `rewrite or internal redirection cycle while processing "${st.uri}", client: ${lookup("remote_addr") ?? ""}`,
       );
       st.errorPageUsed = true;
@@ -264,7 +270,7 @@ class Pipeline {
     const max = st.conf.client_max_body_size;
     const cl = st.req.contentLength;
     if (max > 0 && cl !== null && cl > max) {
-      this.site.log.error(
+      this.log(st).error(
         `client intended to send too large body: ${cl} bytes, client: ${lookup("remote_addr") ?? ""}`,
       );
       st.res.closeAfter();
@@ -274,7 +280,7 @@ class Pipeline {
 
   private async afterRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
     if (!accessAllowed(st.conf.access, st.req.connection, lookup("remote_addr") ?? "")) {
-      this.site.log.error(
+      this.log(st).error(
         `access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
       );
       this.special(st, lookup, 403);
@@ -323,7 +329,7 @@ class Pipeline {
   private async named(st: RequestState, lookup: VariableLookup, name: string): Promise<void> {
     const loc: Location | null = findNamedLocation(st.server.router, name);
     if (loc === null) {
-      this.site.log.error(
+      this.log(st).error(
         `could not find named location "${name}", client: ${lookup("remote_addr") ?? ""}`,
       );
       return this.special(st, lookup, 500);
@@ -381,7 +387,7 @@ class Pipeline {
       const name = typeof app === "string" ? app : String(app.name);
       const h = this.site.apps(name);
       if (h === null) {
-        this.site.log.error(`no app "${name}" is running for app_pass`);
+        this.log(st).error(`no app "${name}" is running for app_pass`);
         return this.special(st, lookup, 502);
       }
       await h(this.view(st), st.res);
@@ -395,7 +401,7 @@ class Pipeline {
     st.res.expiresHere = false;
     let out;
     try {
-      out = await serveStatic(this.view(st), st.res, st.uri, opts, this.site.log, st.args);
+      out = await serveStatic(this.view(st), st.res, st.uri, opts, this.log(st), st.args);
     } finally {
       st.res.expiresHere = true;
     }

@@ -128,7 +128,8 @@ export class SiteProxy {
 
   constructor(
     upstreams: Readonly<Record<string, Upstream>>,
-    private readonly log: Logger,
+    /** The error log for a location's settings. */
+    private readonly log: (conf: HttpConf) => Logger,
   ) {
     for (const [name, u] of Object.entries(upstreams))
       this.groups.set(name.toLowerCase(), new UpstreamGroup(upstreamSpec(u)));
@@ -145,7 +146,7 @@ export class SiteProxy {
           : null;
       h = new ProxyHandler(
         proxyOptions(conf, (s) => codes.has(s)),
-        { clients: this.clients, upstreams: this.groups, log: this.log },
+        { clients: this.clients, upstreams: this.groups, log: this.log(conf) },
         prefix,
       );
       this.handlers.set(conf, h);

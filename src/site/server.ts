@@ -112,9 +112,10 @@ export class SiteServer {
     setTimeout(() => void closeSite(old), RETIRE_MS).unref();
   }
 
-  /** USR1: reopen the access logs (the error log is the caller's). */
+  /** USR1: reopen the access logs and per-level error logs (the main error log is the caller's). */
   reopenLogs(): void {
     this.current.accessLogs.reopen();
+    this.current.errorLogs.reopen();
   }
 
   /** Stop accepting, let requests finish for up to graceMs, then close everything. */

@@ -2,6 +2,8 @@
 // through an nginx-syntax config over real sockets.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { get, startSite, type RunningSite } from "./harness.js";
 
@@ -12,6 +14,7 @@ server {
   root DIR/www;
   index index.html;
   error_page 404 /errors/404.html;
+  error_log DIR/error.log warn;
   location /errors/ { internal; }
   # The well-known misconfiguration: no trailing slash on the location, one on the alias.
   location /static { alias DIR/assets/; }
@@ -192,8 +195,12 @@ void describe("static files and the rewrite module through the config", () => {
     assert.equal((await get(s.port, "/rw/loop")).status, 500);
   });
 
-  void it("allow / deny", async () => {
+  void it("allow / deny (logged to the server's error_log)", async () => {
     assert.equal((await get(s.port, "/private/x")).status, 403);
+    assert.match(
+      readFileSync(join(s.dir, "error.log"), "utf8"),
+      /\[ERROR\] access forbidden by rule, client: 127\.0\.0\.1, request: "GET \/private\/x HTTP\/1\.1"/,
+    );
     assert.equal((await get(s.port, "/open/x")).status, 404);
   });
 

@@ -15,8 +15,9 @@
  * (variables), response.ts (header filters: add_header, expires, absolute Location),
  * access.ts (allow/deny), request-view.ts (method after error_page, body cap),
  * static-options.ts / proxy-options.ts (model → handler options), access-log.ts
- * (log_format), error-log.ts (error_log per level), listeners.ts (listen groups → sockets and limits), server.ts (running
- * and reloading), site.ts (what lives as long as one config).
+ * (log_format), error-log.ts (error_log per level), listeners.ts (listen groups →
+ * sockets and limits), server.ts (running and reloading), site.ts (what lives as long
+ * as one config).
  *
  * Where narwhal differs from nginx here: one process (no workers; reload swaps the
  * config in place); `disable_symlinks off` still keeps links inside root/alias;

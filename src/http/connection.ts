@@ -86,8 +86,10 @@ export class Connection implements ResponseHost, BodyHost {
   ) {
     this.info = info;
     this.serverHeader = limits.serverHeader;
+    // "" means a unix-socket peer (trusted like Gunicorn does); a TCP socket whose address
+    // is already unknown (closed at once) must not look like one.
     this.parser = new RequestParser(limits, {
-      address: info.family === "unix" ? "" : info.peerAddress,
+      address: info.family === "unix" ? "" : info.peerAddress === "" ? "0.0.0.0" : info.peerAddress,
     });
     // Nothing a client sends may take the process down: a bug surfacing in an event handler
     // costs this connection only.

@@ -37,6 +37,19 @@ export interface ArbiterOptions {
    * worker, so a thread that finishes takes the next one without a round trip to Node.
    */
   readonly pipeline?: number;
+  /** --timeout: a request running longer gets 504 and its worker is replaced; 0 = none. */
+  readonly timeoutMs?: number;
+  /** --max-requests / --max-requests-jitter: recycle a worker after that many requests. */
+  readonly maxRequests?: number;
+  readonly maxRequestsJitter?: number;
+  /** A retired worker (reload, recycle, TTOU) is killed if still busy after this long. */
+  readonly gracefulTimeoutMs?: number;
+}
+
+/** What a reload (HUP) may change: the worker command (fresh settings) and the pool size. */
+export interface ReloadPlan {
+  readonly spec?: WorkerSpec;
+  readonly workers?: number;
 }
 
 /** One granted dispatch: the request `id` on `worker`, ready for its REQUEST frame. */
@@ -72,7 +85,9 @@ export class PoolUnavailable extends NarwhalError {
 type ArbiterEvent =
   | WorkerEvent
   | { readonly kind: "stop"; readonly graceful: boolean; readonly timeoutMs: number }
-  | { readonly kind: "resize"; readonly delta: number };
+  | { readonly kind: "resize"; readonly delta: number }
+  | { readonly kind: "reload"; readonly plan: ReloadPlan }
+  | { readonly kind: "recycle"; readonly worker: Worker };
 
 interface Waiter {
   readonly sink: RequestSink;
@@ -88,6 +103,12 @@ type Phase = "idle" | "booting" | "running" | "stopping" | "stopped";
 export class Arbiter {
   private phase: Phase = "idle";
   private target: number;
+  private spec: WorkerSpec;
+  /** The current generation; workers of an older one are retired once enough new ones are ready. */
+  private gen = 0;
+  /** While a reload is under way: what to go back to if the new code cannot boot. */
+  private reloadFrom: { gen: number; spec: WorkerSpec; target: number } | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
   private readonly workers = new Set<Worker>();
   /** The same workers as an array, for the per-request scan in pick(). */
   private list: Worker[] = [];
@@ -112,7 +133,22 @@ export class Arbiter {
 
   constructor(private readonly opts: ArbiterOptions) {
     this.target = opts.workers;
+    this.spec = opts.spec;
   }
+
+  /** True between a reload() and the moment every old worker has been retired (or it failed). */
+  get reloading(): boolean {
+    return this.reloadFrom !== null;
+  }
+  /** True once the pool has booted and until it starts stopping (readiness). */
+  get running(): boolean {
+    return this.phase === "running";
+  }
+  get targetSize(): number {
+    return this.target;
+  }
+  /** Called when a reload has completed (true) or was abandoned because the new code failed (false). */
+  onReload: ((ok: boolean) => void) | null = null;
 
   /** Workers alive (booting, ready or stopping). */
   get size(): number {
@@ -159,6 +195,17 @@ export class Arbiter {
       this.checkHeartbeats();
     }, every);
     this.heartbeat.unref();
+    const timeout = this.opts.timeoutMs ?? 0;
+    if (timeout > 0) {
+      // A few checks per timeout period: the 504 goes out at most a quarter late.
+      this.deadlineTimer = setInterval(
+        () => {
+          this.checkDeadlines();
+        },
+        Math.max(50, Math.min(1000, timeout / 4)),
+      );
+      this.deadlineTimer.unref();
+    }
     this.wake();
     return p;
   }
@@ -175,6 +222,15 @@ export class Arbiter {
     });
     this.enqueue({ kind: "stop", graceful, timeoutMs });
     return p;
+  }
+
+  /**
+   * HUP: start a new generation of workers (fresh code, optionally a new command and
+   * size); once all of them are ready the old ones finish their requests and exit. If
+   * the new code cannot boot, the old workers keep serving. Only enqueues.
+   */
+  reload(plan: ReloadPlan = {}): void {
+    this.enqueue({ kind: "reload", plan });
   }
 
   /** One worker more (+1) or fewer (-1): Gunicorn's TTIN / TTOU. Only enqueues. */
@@ -311,6 +367,11 @@ export class Arbiter {
   private onWorkerEvent = (ev: WorkerEvent): void => {
     // A freed thread is served at once (latency); everything else goes through the loop.
     if (ev.kind === "free") {
+      const w = ev.worker;
+      if (w.maxServed > 0 && w.served >= w.maxServed && !w.outdated && w.state === "ready") {
+        w.outdated = true;
+        this.enqueue({ kind: "recycle", worker: w });
+      }
       this.pump();
       return;
     }
@@ -336,7 +397,7 @@ export class Arbiter {
         this.pump();
         return;
       case "boot-error":
-        this.fail(bootFailure(ev.report, ev.worker));
+        this.bootFailed(ev.worker, bootFailure(ev.report, ev.worker));
         return;
       case "exit":
         this.workers.delete(ev.worker);
@@ -351,6 +412,22 @@ export class Arbiter {
         this.target = Math.max(1, this.target + ev.delta);
         log.info(`Pool target is now ${this.target} workers`);
         return;
+      case "reload":
+        if (this.phase !== "running") return;
+        if (this.reloadFrom !== null) {
+          // A reload during a reload: the booting generation is replaced by a newer one.
+          for (const w of this.workers) if (w.gen === this.gen) this.retire(w);
+        } else this.reloadFrom = { gen: this.gen, spec: this.spec, target: this.target };
+        this.gen++;
+        if (ev.plan.spec !== undefined) this.spec = ev.plan.spec;
+        if (ev.plan.workers !== undefined) this.target = Math.max(1, ev.plan.workers);
+        log.info(`Reloading: starting ${this.target} new workers`);
+        return;
+      case "recycle":
+        log.info(
+          `Autorestarting worker after current request (pid: ${ev.worker.pid}, ${ev.worker.served} requests served).`,
+        );
+        return;
       case "free":
         return;
     }
@@ -363,13 +440,17 @@ export class Arbiter {
       log.info(`Worker exiting (pid: ${w.pid})`);
       return;
     }
+    if (w.timedOut) {
+      log.info(`Worker (pid:${w.pid}) killed after the request timeout; replacing it`);
+      return;
+    }
     if (w.state === "dead" && w.hello === null) {
       // Died before HELLO: an app that cannot load, or a worker that cannot start.
       const report = w.bootError ?? {
         reason: `worker exited with ${how} before it was ready`,
         traceback: w.recentOutput.join("\n"),
       };
-      this.fail(bootFailure(report, w, code));
+      this.bootFailed(w, bootFailure(report, w, code));
       return;
     }
     if (w.hello !== null && (signal !== null || code !== 0))
@@ -389,21 +470,48 @@ export class Arbiter {
     }
   }
 
-  /** Start or stop workers until the pool matches its target. */
+  /**
+   * Converge the pool: workers of the current generation (not marked outdated) are
+   * "fresh"; start fresh ones until there are `target`, retire extra ones (TTOU), and
+   * retire outdated ones (an older generation after HUP, or max-requests reached) only
+   * once `target` fresh ones are ready — so capacity never drops during a reload.
+   */
   private converge(): void {
     if (this.phase === "stopping") {
       if (this.workers.size === 0) this.finishStop();
       return;
     }
     if (this.phase !== "booting" && this.phase !== "running") return;
-    const live = [...this.workers].filter((w) => w.state === "booting" || w.state === "ready");
-    if (live.length > this.target) {
-      // Retire the least loaded ones gracefully (TTOU).
-      live.sort((a, b) => a.inflight.size - b.inflight.size);
-      for (const w of live.slice(0, live.length - this.target)) w.shutdown();
+    const fresh: Worker[] = [];
+    const outdated: Worker[] = [];
+    let readyFresh = 0;
+    for (const w of this.workers) {
+      if (w.state !== "booting" && w.state !== "ready") continue;
+      if (w.gen !== this.gen || w.outdated) outdated.push(w);
+      else {
+        fresh.push(w);
+        if (w.state === "ready") readyFresh++;
+      }
+    }
+    if (fresh.length > this.target) {
+      // Retire the booting ones first, then the least loaded (TTOU).
+      fresh.sort(
+        (a, b) =>
+          (a.state === "booting" ? -1 : 0) - (b.state === "booting" ? -1 : 0) ||
+          a.inflight.size - b.inflight.size,
+      );
+      for (const w of fresh.slice(0, fresh.length - this.target)) this.retire(w);
       return;
     }
-    let missing = this.target - live.length;
+    if (readyFresh >= this.target && outdated.length > 0) {
+      for (const w of outdated) this.retire(w);
+    }
+    if (this.reloadFrom !== null && readyFresh >= this.target) {
+      this.reloadFrom = null;
+      this.opts.log.info(`Reload complete: ${readyFresh} workers running the new code`);
+      this.onReload?.(true);
+    }
+    let missing = this.target - fresh.length;
     if (missing <= 0) return;
     const wait = this.respawnAt - performance.now();
     if (wait > 0) {
@@ -420,15 +528,116 @@ export class Arbiter {
     for (; missing > 0; missing--) this.spawnOne();
   }
 
+  /** Out of rotation now; a ready worker finishes its requests (SHUTDOWN), a booting one is killed. */
+  private retire(w: Worker): void {
+    if (w.state === "booting") {
+      w.retired = true;
+      w.state = "stopping";
+      w.kill("SIGTERM");
+    } else {
+      w.shutdown();
+      const t = setTimeout(() => {
+        w.kill("SIGKILL");
+      }, this.opts.gracefulTimeoutMs ?? 30_000);
+      t.unref();
+      w.child.once("exit", () => {
+        clearTimeout(t);
+      });
+    }
+  }
+
+  /**
+   * A worker could not load the app. During a reload that is the new code's fault: the
+   * new generation is dropped and the old workers keep serving. Otherwise the server
+   * stops (Gunicorn's APP_LOAD_ERROR): respawning would fail the same way forever.
+   */
+  private bootFailed(w: Worker, err: WorkerBootError): void {
+    if (w.gen !== this.gen) return; // a generation already abandoned
+    const from = this.reloadFrom;
+    if (from === null || this.phase !== "running") {
+      this.fail(err);
+      return;
+    }
+    this.opts.log.error(
+      `Reload failed, the old workers keep serving: ${err.message}` +
+        (err.traceback !== "" ? `\n${err.traceback.trimEnd()}` : ""),
+    );
+    for (const x of this.workers) if (x.gen === this.gen) this.retire(x);
+    this.gen = from.gen;
+    this.spec = from.spec;
+    this.target = from.target;
+    this.reloadFrom = null;
+    this.onReload?.(false);
+    this.wake();
+  }
+
+  /**
+   * --timeout: a request in flight longer than the timeout gets 504 now; its worker is
+   * taken out of rotation, asked for the stuck thread's Python stack (DUMP_STACK, or
+   * faulthandler through SIGUSR1 when the GIL is held), then killed and replaced.
+   */
+  private checkDeadlines(): void {
+    const timeout = this.opts.timeoutMs ?? 0;
+    if (timeout <= 0) return;
+    const now = performance.now();
+    for (const w of this.workers) {
+      if (w.timedOut || w.state === "dead" || w.state === "booting") continue;
+      for (const [id, t0] of w.startedAt) {
+        if (now - t0 > timeout) {
+          this.timedOut(w, id, now, timeout);
+          break;
+        }
+      }
+    }
+  }
+
+  private timedOut(w: Worker, id: number, now: number, timeout: number): void {
+    const log = this.opts.log;
+    w.timedOut = true;
+    w.state = "stopping";
+    log.critical(
+      `WORKER TIMEOUT (pid:${w.pid}): a request ran longer than ${timeout / 1000} s; dumping its stack and replacing the worker`,
+    );
+    for (const [rid, t0] of w.startedAt) {
+      if (now - t0 > timeout) w.inflight.get(rid)?.onDeadline?.(timeout);
+    }
+    let done = false;
+    const kill = (): void => {
+      if (done) return;
+      done = true;
+      w.kill("SIGKILL");
+    };
+    // The stack normally comes back in a few ms; give it a moment before the kill.
+    w.onStack = () => {
+      setTimeout(kill, 20);
+    };
+    w.dumpStack(id);
+    setTimeout(() => {
+      if (done) return;
+      // No STACK: a thread holds the GIL. faulthandler writes every thread's stack to stderr.
+      log.error(`Worker (pid:${w.pid}) did not answer DUMP_STACK; sending SIGUSR1 (faulthandler)`);
+      w.kill("SIGUSR1");
+      setTimeout(kill, 300);
+    }, 500);
+    this.wake();
+  }
+
   private spawnOne(): void {
     const w = new Worker(
       ++this.serial,
-      this.opts.spec,
+      this.spec,
       this.opts.log,
       this.opts.output,
       this.onWorkerEvent,
     );
     w.pipeline = this.opts.pipeline ?? 1;
+    w.gen = this.gen;
+    const max = this.opts.maxRequests ?? 0;
+    if (max > 0) {
+      // Gunicorn: max_requests + randint(0, max_requests_jitter).
+      const jitter = this.opts.maxRequestsJitter ?? 0;
+      w.maxServed = max + Math.floor(Math.random() * (jitter + 1));
+    }
     this.workers.add(w);
     this.list = [...this.workers];
     this.opts.log.info(`Booting worker with pid: ${w.pid}`);
@@ -495,6 +704,7 @@ export class Arbiter {
   private finishStop(): void {
     this.phase = "stopped";
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.stopTimer) clearTimeout(this.stopTimer);
     for (const resolve of this.stopWaiters.splice(0)) resolve();
   }

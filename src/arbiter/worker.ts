@@ -14,6 +14,7 @@ import {
   decodeBootError,
   decodeHello,
   decodeLog,
+  encodeDumpStack,
   encodePing,
   encodeShutdown,
   FrameDecoder,
@@ -31,6 +32,11 @@ export interface RequestSink {
   onFrame(frame: Frame): void;
   /** The worker died (or broke the protocol) before the terminal frame. */
   onWorkerLost(reason: string): void;
+  /**
+   * The request ran past --timeout: answer 504 now. The worker is being replaced; a STACK
+   * frame may still follow (routed to onFrame).
+   */
+  onDeadline?(timeoutMs: number): void;
 }
 
 /** How to start a worker process (built once from the settings by command.ts). */
@@ -39,6 +45,9 @@ export interface WorkerSpec {
   readonly args: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** Run the worker as this user / group (--user, --group). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export type WorkerState = "booting" | "ready" | "stopping" | "dead";
@@ -67,8 +76,20 @@ export class Worker {
   readonly inflight = new Map<number, RequestSink>();
   /** Asked to exit (SHUTDOWN): its exit is expected, not a crash. */
   retired = false;
+  /** performance.now() when each request in flight was handed to this worker. */
+  readonly startedAt = new Map<number, number>();
   /** Requests this worker has finished (terminal frame received). */
   served = 0;
+  /** Recycle after this many requests (--max-requests + jitter); 0 = never. */
+  maxServed = 0;
+  /** The pool generation it belongs to (bumped by each reload). */
+  gen = 0;
+  /** To be replaced (max-requests reached): retired once a successor is ready. */
+  outdated = false;
+  /** Killed for running a request past --timeout. */
+  timedOut = false;
+  /** Called when a STACK frame arrives (the arbiter waits for it before the kill). */
+  onStack: (() => void) | null = null;
   /** performance.now() of the last PONG (or of the spawn). */
   lastPong: number;
   readonly spawnedAt: number;
@@ -89,6 +110,8 @@ export class Worker {
     const child = spawn(spec.python, [...spec.args], {
       stdio: ["ignore", "pipe", "pipe", "pipe"],
       env: spec.env,
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+      ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
       ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
     });
     this.child = child;
@@ -142,6 +165,7 @@ export class Worker {
     while (this.inflight.has(id)) id = id >= 0xffffffff ? 1 : id + 1;
     this.nextId = id >= 0xffffffff ? 1 : id + 1;
     this.inflight.set(id, sink);
+    this.startedAt.set(id, performance.now());
     return id;
   }
 
@@ -164,6 +188,11 @@ export class Worker {
     this.state = "stopping";
     this.retired = true;
     this.send(encodeShutdown());
+  }
+
+  /** Ask for the Python stack of the thread serving request `id` (answered by STACK). */
+  dumpStack(id: number): void {
+    this.send(encodeDumpStack(id));
   }
 
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
@@ -225,12 +254,17 @@ export class Worker {
       case FrameType.APP_ERROR: {
         const sink = this.inflight.get(f.id);
         this.inflight.delete(f.id);
+        this.startedAt.delete(f.id);
         this.served++;
         // The thread is free before the sink runs: a queued request may go next.
         this.onEvent({ kind: "free", worker: this });
         sink?.onFrame(f);
         return;
       }
+      case FrameType.STACK:
+        this.inflight.get(f.id)?.onFrame(f);
+        this.onStack?.();
+        return;
       default:
         // RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_FILE, STACK: for the request's sink. A
         // frame for an unknown id can only be a late one for a request already failed.
@@ -245,6 +279,7 @@ export class Worker {
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
     const lost = [...this.inflight.values()];
     this.inflight.clear();
+    this.startedAt.clear();
     for (const sink of lost)
       sink.onWorkerLost(`worker ${this.serial} (pid ${this.pid}) exited with ${how}`);
     this.onEvent({ kind: "exit", worker: this, code, signal });

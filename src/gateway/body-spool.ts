@@ -19,6 +19,8 @@ export interface SpoolOptions {
   readonly memoryLimit: number;
   /** Directory for spilled bodies; default os.tmpdir(). */
   readonly tempDir?: string | null;
+  /** Workers run as another user (--user/--group): spilled files are given to it. */
+  readonly owner?: { readonly uid: number; readonly gid: number } | null;
 }
 
 function tempPath(dir: string): string {
@@ -44,6 +46,8 @@ export async function spoolBody(body: RequestBody, opts: SpoolOptions): Promise<
         path = tempPath(opts.tempDir ?? tmpdir());
         // wx: never follow or reuse an existing path; 0600: bodies may hold secrets.
         file = await open(path, "wx", 0o600);
+        // Still 0600, but owned by the worker's user so that it can read it.
+        if (opts.owner) await file.chown(opts.owner.uid, opts.owner.gid);
         for (const c of chunks) await file.write(c);
         chunks.length = 0;
       }

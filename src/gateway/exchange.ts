@@ -38,6 +38,7 @@ export type GatewayOutcome =
   | "ok" // RESPONSE_END
   | "app_error" // APP_ERROR: 500, or a cut response
   | "worker_lost" // the worker died mid-request: 502
+  | "timeout" // ran past --timeout: 504, the worker is replaced
   | "client_gone" // the client left; the worker was told to stop
   | "unavailable" // queue full or pool stopping: 503
   | "body_error"; // the request body could not be read (413, 408, framing)
@@ -154,6 +155,8 @@ export class WsgiExchange implements RequestSink {
   }
 
   onFrame(f: Frame): void {
+    // After a 504 only the stack report still matters; late response frames are dropped.
+    if (this.terminal && f.type !== FrameType.STACK) return;
     switch (f.type) {
       case FrameType.RESPONSE_HEAD: {
         const h = decodeResponseHead(f.payload);
@@ -225,6 +228,22 @@ export class WsgiExchange implements RequestSink {
       default:
         return;
     }
+  }
+
+  /** --timeout passed: 504 (or a cut response if the head is out); the worker is being replaced. */
+  onDeadline(timeoutMs: number): void {
+    if (this.terminal) return;
+    this.log.error(
+      `Request timeout: ${this.what()} ran longer than ${timeoutMs / 1000} s on worker pid ${this.lease?.worker.pid ?? "?"} (504)`,
+    );
+    this.op(() => {
+      if (this.res.headersSent) this.res.abort();
+      else {
+        this.res.closeAfter();
+        this.res.sendError(504);
+      }
+    });
+    this.finish("timeout");
   }
 
   onWorkerLost(reason: string): void {

@@ -31,6 +31,8 @@ export interface GatewayOptions {
   readonly bodyBufferSize: number;
   /** client_body_temp_path; null = os.tmpdir(). */
   readonly bodyTempDir?: string | null;
+  /** The workers' uid/gid when they run as another user: spilled bodies are chowned to it. */
+  readonly bodyOwner?: { readonly uid: number; readonly gid: number } | null;
   /** Seconds a client is told to wait after a 503 (Retry-After). */
   readonly retryAfter?: number;
   /** Called once per request when the gateway is done with it (access log, metrics). */
@@ -69,6 +71,7 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
         body = await spoolBody(req.body, {
           memoryLimit: o.bodyBufferSize,
           tempDir: o.bodyTempDir ?? null,
+          owner: o.bodyOwner ?? null,
         });
       } catch (err) {
         record.outcome = "body_error";

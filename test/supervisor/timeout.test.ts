@@ -1,0 +1,30 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appDir, get, serve, waitFor } from "./harness.js";
+
+test("--timeout: a stuck view gets 504 within timeout + 1 s, its stack is logged, the pool recovers", async () => {
+  const app = appDir("v1");
+  const s = await serve(app.dir, ["-w", "2", "--timeout", "2"]);
+  try {
+    const t0 = Date.now();
+    const r = await get(s.port, "/stuck");
+    const took = Date.now() - t0;
+    assert.equal(r.status, 504);
+    assert.ok(took >= 1900 && took <= 3000, `504 after ${took} ms`);
+    // The stuck thread's Python stack names the sleeping function.
+    assert.ok(
+      await waitFor(() => /sleepy_view_for_timeout/.test(s.run.stderr()), 2000),
+      s.run.stderr(),
+    );
+    assert.match(s.run.stderr(), /WORKER TIMEOUT/);
+    // Other requests are fine, and the pool is back to two workers.
+    for (let i = 0; i < 4; i++) assert.equal((await get(s.port, "/")).status, 200);
+    assert.ok(
+      await waitFor(() => (s.run.stderr().match(/Booted worker/g) ?? []).length >= 3, 3000),
+      "a replacement worker booted",
+    );
+  } finally {
+    assert.equal(await s.close(), 0);
+    app.remove();
+  }
+});

@@ -7,6 +7,7 @@ import { helpText, parseArgs } from "./config/cli.js";
 import { VERSION } from "./version.js";
 import { checkAppImports, formatConfig, resolveSettings, type ResolvedSettings } from "./config/resolve-settings.js";
 import { compileAccessLogFormat } from "./http/access-log.js";
+import type { Settings } from "./config/resolved.js";
 import { serveWsgi } from "./serve-wsgi.js";
 import { serveSite } from "./serve-site.js";
 
@@ -41,7 +42,10 @@ export function main(argv: readonly string[]): void {
     }
     if (resolved.appModule !== null) {
       // The process ends with the server: exit explicitly so no stray handle keeps it up.
-      void serveWsgi(resolved.settings, resolved.appModule).then(
+      const cwd = process.cwd();
+      // HUP re-reads the config file, the environment and the command line (as Gunicorn does).
+      const reread = (): Settings => resolveSettings(argv, process.env, cwd).settings;
+      void serveWsgi(resolved.settings, resolved.appModule, { reread }).then(
         (code) => process.exit(code),
         (err: unknown) => {
           process.stderr.write(`narwhal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

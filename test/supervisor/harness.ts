@@ -69,7 +69,10 @@ export interface Running {
 
 /** `narwhal --chdir DIR -b 127.0.0.1:0 --python PYTHON ARGS supapp:app`, listening. */
 export async function serve(dir: string, args: string[], app = "supapp:app"): Promise<Running> {
-  const run = runCli(["--chdir", dir, "-b", "127.0.0.1:0", "--python", PYTHON, ...args, app]);
+  // No .pyc: a rewrite within the same second with the same size would look unchanged.
+  const run = runCli(["--chdir", dir, "-b", "127.0.0.1:0", "--python", PYTHON, ...args, app], {
+    PYTHONDONTWRITEBYTECODE: "1",
+  });
   const port = await listeningPort(run);
   return {
     run,

@@ -49,6 +49,45 @@ export interface SiteAppSpec {
   readonly bodyBufferSize: number;
 }
 
+/**
+ * The config's `app` blocks as SiteAppSpecs: `NginxConfig.apps` as a list or a record
+ * by name, with camelCase or directive (snake_case) field names; Gunicorn's defaults
+ * for what a block leaves out (1 worker, 1 thread, max_queue 1024, 1 MiB body buffer).
+ */
+export function appSpecsOf(config: NginxConfig): SiteAppSpec[] {
+  const raw = (config as unknown as { apps?: unknown }).apps;
+  if (raw === undefined || raw === null || typeof raw !== "object") return [];
+  const entries: [string | null, unknown][] = Array.isArray(raw)
+    ? raw.map((v) => [null, v])
+    : Object.entries(raw);
+  return entries.map(([key, v]) => {
+    const o = (v ?? {}) as Record<string, unknown>;
+    const pick = (...names: string[]): unknown =>
+      names.map((n) => o[n]).find((x) => x !== undefined && x !== null);
+    const str = (...names: string[]): string | null => {
+      const x = pick(...names);
+      return typeof x === "string" ? x : null;
+    };
+    const num = (dflt: number, ...names: string[]): number => {
+      const x = pick(...names);
+      return typeof x === "number" ? x : dflt;
+    };
+    const env = pick("rawEnv", "raw_env", "env");
+    return {
+      name: str("name") ?? key ?? "",
+      module: str("module", "wsgi_app", "app") ?? "",
+      workers: num(1, "workers"),
+      threads: num(1, "threads"),
+      chdir: str("chdir"),
+      pythonpath: str("pythonpath"),
+      rawEnv: Array.isArray(env) ? env.filter((e): e is string => typeof e === "string") : [],
+      python: str("python"),
+      maxQueue: num(1024, "maxQueue", "max_queue"),
+      bodyBufferSize: num(1048576, "bodyBufferSize", "client_body_buffer_size"),
+    };
+  });
+}
+
 export interface RunningApps {
   readonly resolve: AppResolver;
   stop(graceful: boolean, graceMs: number): Promise<void>;
@@ -159,7 +198,7 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   const log = logs.log;
   // One-process mode: the config's `app` blocks (when the model has them) boot here.
   let apps: RunningApps | null = null;
-  const appSpecs = (config as unknown as { apps?: readonly SiteAppSpec[] }).apps ?? [];
+  const appSpecs = appSpecsOf(config);
   if (opts.apps === undefined && appSpecs.length > 0) {
     try {
       apps = await startApps(appSpecs, log, process.env, (line) => {

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { repoRoot } from "../../src/core/paths.js";
 import { LineSink, Logger } from "../../src/core/log.js";
 import { HttpServer } from "../../src/http/server.js";
-import { startApps, type RunningApps, type SiteAppSpec } from "../../src/serve-site.js";
+import { appSpecsOf, startApps, type RunningApps, type SiteAppSpec } from "../../src/serve-site.js";
+import type { NginxConfig } from "../../src/config/nginx/index.js";
 import { rawRequest } from "../helpers/raw.js";
 
 const ROOT = repoRoot();
@@ -64,4 +65,33 @@ void describe("startApps (one-process mode)", () => {
   void it("a module that cannot be imported fails the start", async () => {
     await assert.rejects(startApps([spec({ name: "broken", module: "broken_import:app" })], log));
   });
+});
+
+void it("appSpecsOf reads the config's app blocks (list or record) with Gunicorn's defaults", () => {
+  const none = { apps: undefined } as unknown as NginxConfig;
+  assert.deepEqual(appSpecsOf(none), []);
+  const cfg = {
+    apps: {
+      django: {
+        module: "lifecycle.wsgi:application",
+        workers: 4,
+        chdir: "/srv/app",
+        raw_env: ["A=1"],
+      },
+    },
+  } as unknown as NginxConfig;
+  assert.deepEqual(appSpecsOf(cfg), [
+    {
+      name: "django",
+      module: "lifecycle.wsgi:application",
+      workers: 4,
+      threads: 1,
+      chdir: "/srv/app",
+      pythonpath: null,
+      rawEnv: ["A=1"],
+      python: null,
+      maxQueue: 1024,
+      bodyBufferSize: 1048576,
+    },
+  ]);
 });

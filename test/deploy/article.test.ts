@@ -8,6 +8,7 @@ import {
   checkHostReachesDjango,
   checkLoginPage,
   checkStatic,
+  postLogin,
 } from "./django-checks.js";
 import {
   FIXTURES,
@@ -59,6 +60,28 @@ void describe("two processes: narwhal APP --bind + narwhal -c site.conf", () => 
   });
   void it("logs in to the admin (CSRF cookie, POST, session)", async () => {
     await checkAdminLogin(layout.port, dj);
+  });
+  // docs/deployment.md: `Host $host` drops the port, so off port 80 a browser's Origin
+  // no longer matches what Django sees; `Host $http_host` keeps it.
+  void it("off port 80, $host fails a browser's CSRF Origin check and $http_host passes it", async () => {
+    const at = `localhost:${layout.port}`;
+    const refused = await postLogin(layout.port, dj, { host: at, origin: `http://${at}` });
+    assert.equal(refused.post.status, 403);
+    assert.match(refused.post.text, /CSRF verification failed/);
+    const port = await freePort();
+    const site = articleSite(layout.upstream, port, dj.staticRoot).replace(
+      "Host $host",
+      "Host $http_host",
+    );
+    const front = await startFront(site, port, dj.dir);
+    try {
+      const hostPort = `localhost:${port}`;
+      const ok = await postLogin(port, dj, { host: hostPort, origin: `http://${hostPort}` });
+      assert.equal(ok.post.status, 302, ok.post.text);
+      assert.equal(ok.post.headers["location"], `http://localhost:${port}/admin/`);
+    } finally {
+      await front.stop();
+    }
   });
 });
 

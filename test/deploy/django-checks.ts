@@ -82,9 +82,16 @@ export async function checkStatic(port: number, dj: DjangoSite): Promise<void> {
   assert.match(missing.text, /404 Not Found/);
 }
 
-/** Log in to the admin with the test's superuser: CSRF token, POST, session, index. */
-export async function checkAdminLogin(port: number, dj: DjangoSite): Promise<void> {
-  const host = { Host: "localhost" };
+/**
+ * The admin login form POSTed as a browser would (CSRF cookie and token, and the
+ * browser's Origin and Host when given); returns the reply and the cookies so far.
+ */
+export async function postLogin(
+  port: number,
+  dj: DjangoSite,
+  browser: { host: string; origin?: string } = { host: "localhost" },
+): Promise<{ post: Reply; jar: Map<string, string> }> {
+  const host = { Host: browser.host };
   const page = await fetchLocal(port, "/admin/login/?next=/admin/", { headers: host });
   assert.equal(page.status, 200);
   const jar = cookies(page);
@@ -100,17 +107,24 @@ export async function checkAdminLogin(port: number, dj: DjangoSite): Promise<voi
     method: "POST",
     headers: {
       ...host,
+      ...(browser.origin !== undefined ? { Origin: browser.origin } : {}),
       "Content-Type": "application/x-www-form-urlencoded",
       Cookie: cookieHeader(jar),
     },
     body: form,
   });
+  cookies(post, jar);
+  return { post, jar };
+}
+
+/** Log in to the admin with the test's superuser: CSRF token, POST, session, index. */
+export async function checkAdminLogin(port: number, dj: DjangoSite): Promise<void> {
+  const { post, jar } = await postLogin(port, dj);
   assert.equal(post.status, 302, post.text);
   assert.equal(post.headers["location"], `http://localhost:${port}/admin/`);
-  cookies(post, jar);
   assert.ok(jar.has("sessionid"), "logged in: a session cookie");
   const index = await fetchLocal(port, "/admin/", {
-    headers: { ...host, Cookie: cookieHeader(jar) },
+    headers: { Host: "localhost", Cookie: cookieHeader(jar) },
   });
   assert.equal(index.status, 200);
   assert.match(index.text, /Site administration/);

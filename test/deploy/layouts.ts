@@ -26,6 +26,8 @@ import {
 export interface Layout {
   /** The port a client (or the browser) talks to. */
   readonly port: number;
+  /** The app server's address for a proxy (`127.0.0.1:PORT`); "" in one process. */
+  readonly upstream: string;
   readonly procs: readonly Proc[];
   stop(): Promise<void>;
 }
@@ -114,7 +116,7 @@ export async function twoProcesses(dj: DjangoSite, at: Place = {}): Promise<Layo
     at.netns,
   );
   const procs = [front, app];
-  return { port: portB, procs, stop: () => stopAllOf(procs) };
+  return { port: portB, upstream: `127.0.0.1:${portA}`, procs, stop: () => stopAllOf(procs) };
 }
 
 /** The article's stack with a real Gunicorn behind narwhal's front. */
@@ -142,7 +144,7 @@ export async function behindGunicorn(dj: DjangoSite): Promise<Layout> {
     dj.dir,
   );
   const procs = [front, app];
-  return { port: portB, procs, stop: () => stopAllOf(procs) };
+  return { port: portB, upstream: `127.0.0.1:${portA}`, procs, stop: () => stopAllOf(procs) };
 }
 
 /**
@@ -185,5 +187,5 @@ export async function oneProcess(dj: DjangoSite, at: Place = {}): Promise<Layout
     dj.env,
     at.netns,
   );
-  return { port, procs: [front], stop: () => stopAllOf([front]) };
+  return { port, upstream: "", procs: [front], stop: () => stopAllOf([front]) };
 }

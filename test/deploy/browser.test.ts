@@ -90,9 +90,9 @@ async function loginInBrowser(): Promise<Seen[]> {
       "rgb(65, 118, 144)",
       "admin/css/base.css: #header { background: #417690 }",
     );
-    const font = (await page.evaluate("getComputedStyle(document.body).fontFamily")) as string;
+    const font = await page.evaluate<string>("getComputedStyle(document.body).fontFamily");
     assert.match(font, /Segoe UI|system-ui|Roboto/, `admin font stack, got ${font}`);
-    const sheets = (await page.evaluate("document.styleSheets.length")) as number;
+    const sheets = await page.evaluate<number>("document.styleSheets.length");
     assert.ok(sheets >= 2, `stylesheets loaded: ${sheets}`);
 
     await page.fill("#id_username", dj.user);

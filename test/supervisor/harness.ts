@@ -2,7 +2,7 @@
  * Supervisor tests: narwhal as a real process (test/gateway's runCli) serving a small app
  * written into a temp dir, so that a test can rewrite it and send HUP.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
@@ -43,12 +43,12 @@ export interface AppDir {
   remove(): void;
 }
 
-export function appDir(version = "v0"): AppDir {
+export function appDir(version = "v0", broken = false): AppDir {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-sup-"));
   const write = (v: string, broken = false): void => {
     writeFileSync(join(dir, "supapp.py"), appSource(v, broken));
   };
-  write(version);
+  write(version, broken);
   return {
     dir,
     write,
@@ -68,12 +68,23 @@ export interface Running {
 }
 
 /** `narwhal --chdir DIR -b 127.0.0.1:0 --python PYTHON ARGS supapp:app`, listening. */
-export async function serve(dir: string, args: string[], app = "supapp:app"): Promise<Running> {
+export async function serve(
+  dir: string,
+  args: string[],
+  app = "supapp:app",
+  errorLog: string | null = null,
+): Promise<Running> {
   // No .pyc: a rewrite within the same second with the same size would look unchanged.
   const run = runCli(["--chdir", dir, "-b", "127.0.0.1:0", "--python", PYTHON, ...args, app], {
     PYTHONDONTWRITEBYTECODE: "1",
   });
-  const port = await listeningPort(run);
+  const port =
+    errorLog === null
+      ? await listeningPort(run)
+      : await listeningPort({
+          ...run,
+          stderr: () => (existsSync(errorLog) ? readFileSync(errorLog, "utf8") : ""),
+        });
   return {
     run,
     port,

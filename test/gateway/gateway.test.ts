@@ -195,7 +195,8 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
 
 void describe("dispatch: least-loaded worker, bounded queue", () => {
   void test("requests spread over free workers; beyond threads + queue: 503 with Retry-After", async () => {
-    const gw = await startGateway({ app: "misc:app", workers: 2, threads: 1, maxQueue: 1 });
+    // pipeline 0: a worker holds only `threads` requests, so the queue in Node is what is tested.
+    const gw = await startGateway({ app: "misc:app", workers: 2, threads: 1, maxQueue: 1, pipeline: 0 });
     try {
       // Two slow requests occupy both workers, a third waits in the queue, a fourth is refused.
       const slow = [fetch(gw.url("/sleep?s=1.5")), fetch(gw.url("/sleep?s=1.5"))];
@@ -238,7 +239,7 @@ void test("a large in-memory body (above the inline limit) travels in BODY frame
 });
 
 void test("a client that leaves while queued is dropped from the queue, never reaching a worker", async () => {
-  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1 });
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1, pipeline: 0 });
   try {
     const slow = fetch(gw.url("/sleep?s=1"));
     for (let i = 0; i < 200 && gw.arbiter.inflight === 0; i++) await sleep(10);
@@ -273,6 +274,19 @@ void test("a body over client_max_body_size is a 413 and never reaches a worker"
     assert.equal(rec.outcome, "body_error");
     assert.equal(rec.workerPid, null);
     assert.equal(gw.arbiter.inflight, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
+void test("a worker holds threads + 1 requests: the next one waits inside it, then the Node queue", async () => {
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1, maxQueue: 4 });
+  try {
+    const slow = [fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5"))];
+    for (let i = 0; i < 200 && gw.arbiter.inflight + gw.arbiter.queued < 3; i++) await sleep(10);
+    assert.equal(gw.arbiter.inflight, 2);
+    assert.equal(gw.arbiter.queued, 1);
+    for (const r of await Promise.all(slow)) assert.equal(r.status, 200);
   } finally {
     await gw.stop();
   }

@@ -60,6 +60,8 @@ export interface GatewayOptions {
   bodyTempDir?: string;
   settings?: Record<string, SettingValue>;
   heartbeatTimeoutMs?: number;
+  /** Requests a worker holds beyond its threads (the arbiter's default is 1). */
+  pipeline?: number;
 }
 
 export interface TestGateway {
@@ -97,6 +99,7 @@ export async function startGateway(o: GatewayOptions): Promise<TestGateway> {
     },
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? 10_000,
+    ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}),
   });
   await arbiter.start();
   const records: Array<{ target: string; record: GatewayRecord }> = [];

@@ -176,6 +176,7 @@ export async function serveWsgi(
     // A worker that stops answering PINGs altogether (not even its reader thread).
     heartbeatTimeoutMs: timeoutMs > 0 ? Math.max(timeoutMs, 5000) : 24 * 3600 * 1000,
     gracefulTimeoutMs: grace,
+    preload: settings.bool("preload_app"),
     maxRequests: settings.num("max_requests"),
     maxRequestsJitter: settings.num("max_requests_jitter"),
   });

@@ -16,6 +16,7 @@
 import { NarwhalError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { ErrorReport } from "../protocol/index.js";
+import { ForkPool } from "./zygote.js";
 import { Worker, type RequestSink, type WorkerEvent, type WorkerSpec } from "./worker.js";
 
 export interface ArbiterOptions {
@@ -42,6 +43,8 @@ export interface ArbiterOptions {
   /** --max-requests / --max-requests-jitter: recycle a worker after that many requests. */
   readonly maxRequests?: number;
   readonly maxRequestsJitter?: number;
+  /** --preload: fork the workers from a zygote that imported the app once. */
+  readonly preload?: boolean;
   /** A retired worker (reload, recycle, TTOU) is killed if still busy after this long. */
   readonly gracefulTimeoutMs?: number;
 }
@@ -109,6 +112,8 @@ export class Arbiter {
   /** While a reload is under way: what to go back to if the new code cannot boot. */
   private reloadFrom: { gen: number; spec: WorkerSpec; target: number } | null = null;
   private deadlineTimer: NodeJS.Timeout | null = null;
+  /** --preload: the zygotes and the socket forked workers connect to. */
+  private forks: ForkPool | null = null;
   private readonly workers = new Set<Worker>();
   /** The same workers as an array, for the per-request scan in pick(). */
   private list: Worker[] = [];
@@ -206,7 +211,18 @@ export class Arbiter {
       );
       this.deadlineTimer.unref();
     }
-    this.wake();
+    if (this.opts.preload === true) {
+      const forks = new ForkPool(this.opts.log, this.opts.output);
+      this.forks = forks;
+      forks.listen().then(
+        () => {
+          this.wake();
+        },
+        (err: unknown) => {
+          this.fail(new WorkerBootError(`--preload: cannot listen for workers: ${String(err)}`, "", 1));
+        },
+      );
+    } else this.wake();
     return p;
   }
 
@@ -506,6 +522,11 @@ export class Arbiter {
     if (readyFresh >= this.target && outdated.length > 0) {
       for (const w of outdated) this.retire(w);
     }
+    if (this.forks !== null) {
+      const gens = new Set<number>();
+      for (const w of this.workers) if (w.state !== "dead") gens.add(w.gen);
+      this.forks.retire(gens, this.gen);
+    }
     if (this.reloadFrom !== null && readyFresh >= this.target) {
       this.reloadFrom = null;
       this.opts.log.info(`Reload complete: ${readyFresh} workers running the new code`);
@@ -533,16 +554,14 @@ export class Arbiter {
     if (w.state === "booting") {
       w.retired = true;
       w.state = "stopping";
-      w.kill("SIGTERM");
+      if (w.connected) w.kill("SIGTERM");
+      else w.abandon();
     } else {
       w.shutdown();
       const t = setTimeout(() => {
-        w.kill("SIGKILL");
+        if (w.state !== "dead") w.kill("SIGKILL");
       }, this.opts.gracefulTimeoutMs ?? 30_000);
       t.unref();
-      w.child.once("exit", () => {
-        clearTimeout(t);
-      });
     }
   }
 
@@ -625,11 +644,12 @@ export class Arbiter {
   private spawnOne(): void {
     const w = new Worker(
       ++this.serial,
-      this.spec,
+      this.forks === null ? this.spec : null,
       this.opts.log,
       this.opts.output,
       this.onWorkerEvent,
     );
+    if (this.forks !== null) this.forks.fork(w, this.gen, this.spec);
     w.pipeline = this.opts.pipeline ?? 1;
     w.gen = this.gen;
     const max = this.opts.maxRequests ?? 0;
@@ -640,7 +660,7 @@ export class Arbiter {
     }
     this.workers.add(w);
     this.list = [...this.workers];
-    this.opts.log.info(`Booting worker with pid: ${w.pid}`);
+    if (this.forks === null) this.opts.log.info(`Booting worker with pid: ${w.pid}`);
   }
 
   private checkHeartbeats(): void {
@@ -687,7 +707,10 @@ export class Arbiter {
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     this.rejectQueue(new PoolUnavailable("the worker pool is stopping"));
     for (const w of this.workers) {
-      if (graceful) w.shutdown();
+      if (!w.connected) {
+        w.retired = true;
+        w.abandon(); // a --preload worker not forked yet
+      } else if (graceful) w.shutdown();
       else w.kill("SIGTERM");
     }
     // Whatever is still alive after the grace period is killed.
@@ -706,6 +729,7 @@ export class Arbiter {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.deadlineTimer) clearInterval(this.deadlineTimer);
     if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.forks?.close();
     for (const resolve of this.stopWaiters.splice(0)) resolve();
   }
 }

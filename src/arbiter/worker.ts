@@ -68,8 +68,9 @@ const KEPT_LINES = 40;
 
 export class Worker {
   state: WorkerState = "booting";
-  readonly child: ChildProcess;
-  readonly pid: number;
+  /** The process when Node spawned it; null for a worker forked by a --preload zygote. */
+  readonly child: ChildProcess | null;
+  pid: number;
   hello: Hello | null = null;
   bootError: ErrorReport | null = null;
   /** Requests in flight on this worker, by request id. */
@@ -90,23 +91,36 @@ export class Worker {
   timedOut = false;
   /** Called when a STACK frame arrives (the arbiter waits for it before the kill). */
   onStack: (() => void) | null = null;
+  /** A zygote's FORKED / CHILD_EXIT frames (--preload). */
+  onControl: ((f: Frame) => void) | null = null;
+  /** The zygote that forked this worker (--preload), else null. */
+  zygote: Worker | null = null;
+  /** Exit status reported by the zygote (CHILD_EXIT) for a forked worker. */
+  exitStatus: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   /** performance.now() of the last PONG (or of the spawn). */
   lastPong: number;
   readonly spawnedAt: number;
   /** The last stderr lines, for a worker that dies before it can say why. */
   readonly recentOutput: string[] = [];
-  private readonly channel: Socket;
+  private channel: Socket | null = null;
   private readonly decoder = new FrameDecoder("worker");
   private nextId = 1;
   private pingSeq = 0;
 
   constructor(
     readonly serial: number,
-    spec: WorkerSpec,
+    spec: WorkerSpec | null,
     private readonly log: Logger,
     output: (line: string) => void,
     private readonly onEvent: (ev: WorkerEvent) => void,
   ) {
+    this.spawnedAt = this.lastPong = performance.now();
+    if (spec === null) {
+      // Forked by a zygote: pid and connection arrive later (adopt()).
+      this.child = null;
+      this.pid = -1;
+      return;
+    }
     const child = spawn(spec.python, [...spec.args], {
       stdio: ["ignore", "pipe", "pipe", "pipe"],
       env: spec.env,
@@ -116,7 +130,6 @@ export class Worker {
     });
     this.child = child;
     this.pid = child.pid ?? -1;
-    this.spawnedAt = this.lastPong = performance.now();
     const keep = (line: string): void => {
       output(line);
       this.recentOutput.push(line);
@@ -124,12 +137,13 @@ export class Worker {
     };
     if (child.stdout) forwardLines(child.stdout, keep);
     if (child.stderr) forwardLines(child.stderr, keep);
-    this.channel = child.stdio[3] as Socket;
-    this.channel.on("data", (data: Buffer) => {
+    const channel = child.stdio[3] as Socket;
+    this.channel = channel;
+    channel.on("data", (data: Buffer) => {
       this.receive(data);
     });
     // EPIPE/ECONNRESET after the worker died: its exit event reports it.
-    this.channel.on("error", () => undefined);
+    channel.on("error", () => undefined);
     child.on("error", (err) => {
       // spawn failure (ENOENT, EACCES): reported like a boot failure, then "exit".
       this.bootError ??= { reason: `cannot start ${spec.python}: ${err.message}`, traceback: "" };
@@ -137,12 +151,12 @@ export class Worker {
     });
     child.on("exit", (code, signal) => {
       // Let fd 3 deliver what it still holds (a BOOT_ERROR just before exit 4).
-      if (this.channel.readableEnded || this.channel.destroyed) this.exited(code, signal);
+      if (channel.readableEnded || channel.destroyed) this.exited(code, signal);
       else {
         const done = (): void => {
           this.exited(code, signal);
         };
-        this.channel.once("close", done);
+        channel.once("close", done);
         setTimeout(done, 200).unref();
       }
     });
@@ -155,7 +169,35 @@ export class Worker {
    * Requests this worker may hold: its threads plus `pipeline` waiting inside it, so the
    * next request is already there when a thread frees up (no idle round trip to Node).
    */
-  get capacity(): number {
+  /**
+   * --preload: the forked worker's connection to Node's socket, with the bytes already
+   * read from it (its HELLO). Its end is the worker's death.
+   */
+  adopt(pid: number, socket: Socket, first: Buffer): void {
+    this.pid = pid;
+    this.channel = socket;
+    socket.on("data", (data: Buffer) => {
+      this.receive(data);
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      const st = this.exitStatus;
+      this.exited(st?.code ?? null, st?.signal ?? null);
+    });
+    if (first.length > 0) this.receive(first);
+  }
+
+  /** Has its frame channel (always, except a forked worker before its connection). */
+  get connected(): boolean {
+    return this.channel !== null;
+  }
+
+  /** A forked worker that never connected: dies now (its boot failure is in bootError). */
+  abandon(): void {
+    if (this.channel === null) this.exited(null, null);
+  }
+
+    get capacity(): number {
     return (this.hello?.threads ?? 1) + this.pipeline;
   }
 
@@ -171,9 +213,10 @@ export class Worker {
 
   /** Write frames (one buffer or a header+chunk list) to the worker; dropped once dead. */
   send(data: Buffer | readonly Buffer[]): void {
-    if (this.state === "dead" || this.channel.destroyed) return;
-    if (Buffer.isBuffer(data)) this.channel.write(data);
-    else for (const b of data) this.channel.write(b);
+    const ch = this.channel;
+    if (this.state === "dead" || ch === null || ch.destroyed) return;
+    if (Buffer.isBuffer(data)) ch.write(data);
+    else for (const b of data) ch.write(b);
   }
 
   ping(): void {
@@ -198,7 +241,8 @@ export class Worker {
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (this.state === "dead") return;
     try {
-      this.child.kill(signal);
+      if (this.child !== null) this.child.kill(signal);
+      else if (this.pid > 0) process.kill(this.pid, signal);
     } catch {
       // already gone
     }
@@ -211,7 +255,7 @@ export class Worker {
     } catch (err) {
       const msg = err instanceof ProtocolError ? err.message : String(err);
       this.log.error(`worker ${this.serial} (pid ${this.pid}): ${msg}; killing it`);
-      this.channel.destroy();
+      this.channel?.destroy();
       this.kill("SIGKILL");
       return;
     }
@@ -221,7 +265,7 @@ export class Worker {
       } catch (err) {
         const msg = err instanceof ProtocolError ? err.message : String(err);
         this.log.error(`worker ${this.serial} (pid ${this.pid}): ${msg}; killing it`);
-        this.channel.destroy();
+        this.channel?.destroy();
         this.kill("SIGKILL");
         return;
       }
@@ -261,6 +305,10 @@ export class Worker {
         sink?.onFrame(f);
         return;
       }
+      case FrameType.FORKED:
+      case FrameType.CHILD_EXIT:
+        this.onControl?.(f);
+        return;
       case FrameType.STACK:
         this.inflight.get(f.id)?.onFrame(f);
         this.onStack?.();
@@ -275,7 +323,7 @@ export class Worker {
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === "dead") return;
     this.state = "dead";
-    this.channel.destroy();
+    this.channel?.destroy();
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
     const lost = [...this.inflight.values()];
     this.inflight.clear();

@@ -11,7 +11,7 @@ import { listeningPort, PYTHON, runCli, sleep, type CliRun } from "../gateway/ha
 export { listeningPort, PYTHON, runCli, sleep, type CliRun };
 
 /**
- * The app: `/` answers "VERSION pid", `/slow?s=N` sleeps N seconds in `slow_view`,
+ * The app: `/` answers "VERSION pid ppid", `/slow?s=N` sleeps N seconds in `slow_view`,
  * `/stuck` sleeps 30 s in `sleepy_view_for_timeout`.
  */
 export function appSource(version: string, broken = false): string {
@@ -31,7 +31,7 @@ def app(environ, start_response):
         slow_view(float(qs.split("=")[1]) if "=" in qs else 1.0)
     elif path == "/stuck":
         sleepy_view_for_timeout()
-    body = ("%s %d" % (VERSION, os.getpid())).encode()
+    body = ("%s %d %d" % (VERSION, os.getpid(), os.getppid())).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 `;

@@ -12,7 +12,8 @@ export { listeningPort, PYTHON, runCli, sleep, type CliRun };
 
 /**
  * The app: `/` answers "VERSION pid ppid", `/slow?s=N` sleeps N seconds in `slow_view`,
- * `/stuck` sleeps 30 s in `sleepy_view_for_timeout`.
+ * `/stuck` sleeps 30 s in `sleepy_view_for_timeout`, `/id` answers "uid gid", `/len` the
+ * length of the request body it read.
  */
 export function appSource(version: string, broken = false): string {
   return `${broken ? "raise RuntimeError('broken on purpose')\n" : ""}import os, time
@@ -27,6 +28,14 @@ def slow_view(s):
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "/")
     qs = environ.get("QUERY_STRING", "")
+    if path == "/id":
+        body = ("%d %d" % (os.getuid(), os.getgid())).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/len":
+        body = str(len(environ["wsgi.input"].read())).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
     if path == "/slow":
         slow_view(float(qs.split("=")[1]) if "=" in qs else 1.0)
     elif path == "/stuck":

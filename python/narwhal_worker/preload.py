@@ -10,6 +10,7 @@ The zygote stays single-threaded (select on fd 3 and a SIGCHLD wake-up pipe), so
 never copies a lock held by another thread.
 """
 
+import gc
 import os
 import platform
 import select
@@ -18,6 +19,7 @@ import sys
 import traceback
 
 from . import protocol as P
+from .worker import Channel, Worker
 
 
 class Zygote:
@@ -83,6 +85,11 @@ class Zygote:
     def _fork(self, path, control_fd, wake_r, wake_w):
         sys.stdout.flush()
         sys.stderr.flush()
+        # Everything imported so far goes to the permanent generation: the children's
+        # collections then never write to those objects' headers, so their pages stay
+        # shared instead of being copied on the first gc pass (CPython >= 3.7).
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid:
             return pid
@@ -93,8 +100,6 @@ class Zygote:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for f in (control_fd, wake_r, wake_w):
                 os.close(f)
-            from .worker import Channel, Worker
-
             worker = Worker(Channel.connect(path), self.app, self.spec, threads=self.threads, name=self.name)
             code = worker.serve()
         except BaseException:  # noqa: B902 - report, never return into the zygote's loop

@@ -303,7 +303,7 @@ export async function serveWsgi(
     }
     switch (c.kind) {
       case "reload": {
-        log.info(`Handling signal: ${signalName(c.why)}`);
+        log.info(c.why.startsWith("SIG") ? `Handling signal: ${signalName(c.why)}` : `Reload: ${c.why}`);
         let next = settings;
         if (opts.reread) {
           try {

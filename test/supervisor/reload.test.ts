@@ -57,3 +57,20 @@ test("HUP with a broken app module: the old code keeps serving, the error is log
     assert.equal(code, 0);
   }
 });
+
+test("--reload: a changed .py file under --chdir restarts the workers with the new code", async () => {
+  const app = appDir("dev1");
+  const s = await serve(app.dir, ["-w", "1", "--reload"]);
+  try {
+    assert.match((await get(s.port, "/")).body, /^dev1 /);
+    app.write("dev22");
+    assert.ok(
+      await waitFor(async () => (await get(s.port, "/")).body.startsWith("dev22 "), 8000),
+      s.run.stderr(),
+    );
+    assert.match(s.run.stderr(), /supapp\.py changed/);
+  } finally {
+    assert.equal(await s.close(), 0);
+    app.remove();
+  }
+});

@@ -19,7 +19,7 @@ function post(port: number, path: string, body: Buffer): Promise<{ status: numbe
   });
 }
 
-test("--umask values are read like Gunicorn's (octal with a leading 0)", () => {
+void test("--umask values are read like Gunicorn's (octal with a leading 0)", () => {
   assert.equal(parseUmask("0"), 0);
   assert.equal(parseUmask("022"), 0o22);
   assert.equal(parseUmask("0o27"), 0o27);
@@ -33,7 +33,7 @@ const root = process.getuid?.() === 0;
 const systemPython = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : null;
 const nobody = /^nobody:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"));
 
-test("--user/--group: workers run as that user and can read spilled request bodies", { skip: !root || nobody === null || systemPython === null }, async () => {
+void test("--user/--group: workers run as that user and can read spilled request bodies", { skip: !root || nobody === null || systemPython === null }, async () => {
   const app = appDir("v1");
   chmodSync(app.dir, 0o755); // the worker, as nobody, must read the app module
   const s = await serve(app.dir, ["--python", systemPython!, "--user", "nobody", "--group", nobody![2]!, "--client-body-buffer-size", "1024"]);

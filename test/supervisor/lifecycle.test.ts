@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { startLoad } from "./load.js";
 import { appDir, bootedPids, get, PYTHON, runCli, serve, sleep, waitFor } from "./harness.js";
 
-test("a broken app module at start: exit non-zero within seconds, with the traceback", async () => {
+void test("a broken app module at start: exit non-zero within seconds, with the traceback", async () => {
   const app = appDir("x", true);
   const t0 = Date.now();
   const run = runCli(["--chdir", app.dir, "-b", "127.0.0.1:0", "--python", PYTHON, "-w", "2", "supapp:app"]);
@@ -17,7 +17,7 @@ test("a broken app module at start: exit non-zero within seconds, with the trace
   assert.match(run.stderr(), /RuntimeError: broken on purpose/);
 });
 
-test("--max-requests 50 --max-requests-jitter 10 under load: workers recycle, zero failed requests", async () => {
+void test("--max-requests 50 --max-requests-jitter 10 under load: workers recycle, zero failed requests", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, ["-w", "2", "--max-requests", "50", "--max-requests-jitter", "10"]);
   const load = startLoad(s.port, "/", 6, 30_000);
@@ -39,7 +39,7 @@ test("--max-requests 50 --max-requests-jitter 10 under load: workers recycle, ze
   }
 });
 
-test("TTIN/TTOU change the pool size; USR1 reopens the logs", async () => {
+void test("TTIN/TTOU change the pool size; USR1 reopens the logs", async () => {
   const app = appDir("v1");
   const log = join(app.dir, "error.log");
   const access = join(app.dir, "access.log");
@@ -81,7 +81,7 @@ test("TTIN/TTOU change the pool size; USR1 reopens the logs", async () => {
   }
 });
 
-test("--pid writes the master's pid and removes it at exit", async () => {
+void test("--pid writes the master's pid and removes it at exit", async () => {
   const app = appDir("v1");
   const pidfile = join(app.dir, "narwhal.pid");
   const s = await serve(app.dir, ["--pid", pidfile]);
@@ -98,7 +98,7 @@ test("--pid writes the master's pid and removes it at exit", async () => {
   }
 });
 
-test("a Gunicorn config file with computed values is honoured; --print-config shows it", async () => {
+void test("a Gunicorn config file with computed values is honoured; --print-config shows it", async () => {
   const app = appDir("v1");
   const conf = join(app.dir, "gunicorn.conf.py");
   writeFileSync(

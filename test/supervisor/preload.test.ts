@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { startLoad } from "./load.js";
 import { appDir, get, PYTHON, runCli, serve, waitFor } from "./harness.js";
 
-test("--preload: workers are forked from one zygote; HUP forks from a fresh one with the new code", async () => {
+void test("--preload: workers are forked from one zygote; HUP forks from a fresh one with the new code", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, ["-w", "3", "--preload"]);
   const load = startLoad(s.port, "/", 4, 30_000);
@@ -36,7 +36,7 @@ test("--preload: workers are forked from one zygote; HUP forks from a fresh one 
   }
 });
 
-test("--preload with a broken app: exit non-zero with the traceback", async () => {
+void test("--preload with a broken app: exit non-zero with the traceback", async () => {
   const app = appDir("x", true);
   const run = runCli(["--chdir", app.dir, "-b", "127.0.0.1:0", "--python", PYTHON, "--preload", "supapp:app"]);
   const code = await run.exited;

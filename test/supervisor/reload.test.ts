@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { startLoad } from "./load.js";
 import { appDir, get, serve, waitFor } from "./harness.js";
 
-test("HUP five times under load, the code changing in between: zero failed requests, new code served", async () => {
+void test("HUP five times under load, the code changing in between: zero failed requests, new code served", async () => {
   const app = appDir("v0");
   const s = await serve(app.dir, ["-w", "2", "--threads", "2"]);
   const load = startLoad(s.port, "/", 8, 60_000);
@@ -32,7 +32,7 @@ test("HUP five times under load, the code changing in between: zero failed reque
   }
 });
 
-test("HUP with a broken app module: the old code keeps serving, the error is logged", async () => {
+void test("HUP with a broken app module: the old code keeps serving, the error is logged", async () => {
   const app = appDir("good");
   const s = await serve(app.dir, ["-w", "2"]);
   const load = startLoad(s.port, "/", 4, 30_000);
@@ -58,7 +58,7 @@ test("HUP with a broken app module: the old code keeps serving, the error is log
   }
 });
 
-test("--reload: a changed .py file under --chdir restarts the workers with the new code", async () => {
+void test("--reload: a changed .py file under --chdir restarts the workers with the new code", async () => {
   const app = appDir("dev1");
   const s = await serve(app.dir, ["-w", "1", "--reload"]);
   try {

@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { startLoad } from "./load.js";
 import { appDir, bootedPids, get, serve, sleep, waitFor } from "./harness.js";
 
-test("TERM under load: every request in flight completes (slow views too), then exit 0", async () => {
+void test("TERM under load: every request in flight completes (slow views too), then exit 0", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, ["-w", "2", "--threads", "4", "--graceful-timeout", "10"]);
   const load = startLoad(s.port, "/", 6, 30_000);
@@ -30,7 +30,7 @@ test("TERM under load: every request in flight completes (slow views too), then 
   assert.ok(r.ok > 0);
 });
 
-test("SIGKILL a worker under load: only its requests fail (502), the pool is back to size within a second", async () => {
+void test("SIGKILL a worker under load: only its requests fail (502), the pool is back to size within a second", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, ["-w", "2"]);
   const load = startLoad(s.port, "/", 8, 30_000);
@@ -59,7 +59,7 @@ test("SIGKILL a worker under load: only its requests fail (502), the pool is bac
   }
 });
 
-test("readiness: 200 while serving, 503 once TERM drains; liveness 200; probes never reach a worker", async () => {
+void test("readiness: 200 while serving, 503 once TERM drains; liveness 200; probes never reach a worker", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, [
     "-w", "1", "--health-path", "/healthz", "--ready-path", "/readyz", "--graceful-timeout", "10",

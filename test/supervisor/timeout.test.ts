@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { appDir, get, serve, sleep, waitFor } from "./harness.js";
 
-test("--timeout: a stuck view gets 504 within timeout + 1 s, its stack is logged, the pool recovers", async () => {
+void test("--timeout: a stuck view gets 504 within timeout + 1 s, its stack is logged, the pool recovers", async () => {
   const app = appDir("v1");
   const access = join(app.dir, "access.log");
   const s = await serve(app.dir, ["-w", "2", "--timeout", "2", "--access-logfile", access]);
@@ -34,7 +34,7 @@ test("--timeout: a stuck view gets 504 within timeout + 1 s, its stack is logged
   }
 });
 
-test("heartbeats: a worker that stops answering altogether (SIGSTOP) is killed and replaced", async () => {
+void test("heartbeats: a worker that stops answering altogether (SIGSTOP) is killed and replaced", async () => {
   const app = appDir("v1");
   // --timeout 2: the heartbeat limit is max(timeout, 5 s).
   const s = await serve(app.dir, ["-w", "1", "--timeout", "2"]);

@@ -104,7 +104,11 @@ function createPidfile(path: string): () => void {
         alive = (e as NodeJS.ErrnoException).code === "EPERM";
       }
       if (alive)
-        throw new NarwhalError("CONFIG", `already running on PID ${old} (or pid file ${path} is stale)`, null);
+        throw new NarwhalError(
+          "CONFIG",
+          `already running on PID ${old} (or pid file ${path} is stale)`,
+          null,
+        );
     }
   }
   writeFileSync(path, `${process.pid}\n`);
@@ -258,7 +262,11 @@ export async function serveWsgi(
     bodyOwner: identity,
     ...(accessLog !== null ? { onDone: accessLogger(accessLog) } : {}),
   });
-  const handler = withProbes(wsgi, settings, () => !stopping && arbiter.running && arbiter.readyCount > 0);
+  const handler = withProbes(
+    wsgi,
+    settings,
+    () => !stopping && arbiter.running && arbiter.readyCount > 0,
+  );
   const server = new HttpServer({ handler, logger: log, settings });
   let binds = settings.list("bind");
   if (binds.length === 0) binds = env["PORT"] ? [`0.0.0.0:${env["PORT"]}`] : ["127.0.0.1:8000"];
@@ -303,7 +311,9 @@ export async function serveWsgi(
     }
     switch (c.kind) {
       case "reload": {
-        log.info(c.why.startsWith("SIG") ? `Handling signal: ${signalName(c.why)}` : `Reload: ${c.why}`);
+        log.info(
+          c.why.startsWith("SIG") ? `Handling signal: ${signalName(c.why)}` : `Reload: ${c.why}`,
+        );
         let next = settings;
         if (opts.reread) {
           try {
@@ -324,7 +334,9 @@ export async function serveWsgi(
             identity,
           );
         } catch (err) {
-          log.error(`Reload: ${err instanceof Error ? err.message : String(err)}; keeping the current workers`);
+          log.error(
+            `Reload: ${err instanceof Error ? err.message : String(err)}; keeping the current workers`,
+          );
           continue;
         }
         arbiter.reload({ spec, workers: next.num("workers") });

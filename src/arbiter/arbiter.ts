@@ -219,7 +219,9 @@ export class Arbiter {
           this.wake();
         },
         (err: unknown) => {
-          this.fail(new WorkerBootError(`--preload: cannot listen for workers: ${String(err)}`, "", 1));
+          this.fail(
+            new WorkerBootError(`--preload: cannot listen for workers: ${String(err)}`, "", 1),
+          );
         },
       );
     } else this.wake();

@@ -197,7 +197,7 @@ export class Worker {
     if (this.channel === null) this.exited(null, null);
   }
 
-    get capacity(): number {
+  get capacity(): number {
     return (this.hello?.threads ?? 1) + this.pipeline;
   }
 

@@ -127,15 +127,24 @@ export class ForkPool {
     }
     if (ev.kind === "exit") {
       if (this.zygotes.get(z.gen) === z) this.zygotes.delete(z.gen);
-      if (!z.retired) this.log.warning(`Preload zygote (pid: ${z.pid}) exited; the next worker forks from a new one`);
-      this.abandon(z, { reason: "the preload zygote died before forking this worker", traceback: "" });
+      if (!z.retired)
+        this.log.warning(
+          `Preload zygote (pid: ${z.pid}) exited; the next worker forks from a new one`,
+        );
+      this.abandon(z, {
+        reason: "the preload zygote died before forking this worker",
+        traceback: "",
+      });
     }
   }
 
   /** Placeholders of zygote `z` that never got a process: reported as boot failures. */
   private abandon(z: Worker, report: ErrorReport): void {
     if (this.zygotes.get(z.gen) === z) this.zygotes.delete(z.gen);
-    const lost = [...(this.waiting.get(z)?.splice(0) ?? []), ...(this.sent.get(z)?.splice(0) ?? [])];
+    const lost = [
+      ...(this.waiting.get(z)?.splice(0) ?? []),
+      ...(this.sent.get(z)?.splice(0) ?? []),
+    ];
     this.waiting.delete(z);
     this.sent.delete(z);
     for (const w of lost) {

@@ -115,17 +115,24 @@ export function get(
   port: number,
   path: string,
   timeoutMs = 20_000,
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+): Promise<{
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (body += d));
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
-      });
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
     req.end();
@@ -133,7 +140,10 @@ export function get(
 }
 
 /** Polls `check` every 25 ms until it returns true or `ms` pass; returns whether it did. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
     if (await check()) return true;

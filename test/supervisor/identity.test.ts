@@ -33,17 +33,30 @@ const root = process.getuid?.() === 0;
 const systemPython = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : null;
 const nobody = /^nobody:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"));
 
-void test("--user/--group: workers run as that user and can read spilled request bodies", { skip: !root || nobody === null || systemPython === null }, async () => {
-  const app = appDir("v1");
-  chmodSync(app.dir, 0o755); // the worker, as nobody, must read the app module
-  const s = await serve(app.dir, ["--python", systemPython!, "--user", "nobody", "--group", nobody![2]!, "--client-body-buffer-size", "1024"]);
-  try {
-    assert.equal((await get(s.port, "/id")).body, `${nobody![1]} ${nobody![2]}`);
-    // 64 KiB > the 1 KiB buffer: spilled to a 0600 temp file that the worker must open.
-    const r = await post(s.port, "/len", Buffer.alloc(65536, 97));
-    assert.deepEqual(r, { status: 200, body: "65536" });
-  } finally {
-    assert.equal(await s.close(), 0);
-    app.remove();
-  }
-});
+void test(
+  "--user/--group: workers run as that user and can read spilled request bodies",
+  { skip: !root || nobody === null || systemPython === null },
+  async () => {
+    const app = appDir("v1");
+    chmodSync(app.dir, 0o755); // the worker, as nobody, must read the app module
+    const s = await serve(app.dir, [
+      "--python",
+      systemPython!,
+      "--user",
+      "nobody",
+      "--group",
+      nobody![2]!,
+      "--client-body-buffer-size",
+      "1024",
+    ]);
+    try {
+      assert.equal((await get(s.port, "/id")).body, `${nobody![1]} ${nobody![2]}`);
+      // 64 KiB > the 1 KiB buffer: spilled to a 0600 temp file that the worker must open.
+      const r = await post(s.port, "/len", Buffer.alloc(65536, 97));
+      assert.deepEqual(r, { status: 200, body: "65536" });
+    } finally {
+      assert.equal(await s.close(), 0);
+      app.remove();
+    }
+  },
+);

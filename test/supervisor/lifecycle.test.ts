@@ -8,7 +8,17 @@ import { appDir, bootedPids, get, PYTHON, runCli, serve, sleep, waitFor } from "
 void test("a broken app module at start: exit non-zero within seconds, with the traceback", async () => {
   const app = appDir("x", true);
   const t0 = Date.now();
-  const run = runCli(["--chdir", app.dir, "-b", "127.0.0.1:0", "--python", PYTHON, "-w", "2", "supapp:app"]);
+  const run = runCli([
+    "--chdir",
+    app.dir,
+    "-b",
+    "127.0.0.1:0",
+    "--python",
+    PYTHON,
+    "-w",
+    "2",
+    "supapp:app",
+  ]);
   const code = await run.exited;
   app.remove();
   assert.ok(Date.now() - t0 < 10_000);
@@ -19,7 +29,14 @@ void test("a broken app module at start: exit non-zero within seconds, with the 
 
 void test("--max-requests 50 --max-requests-jitter 10 under load: workers recycle, zero failed requests", async () => {
   const app = appDir("v1");
-  const s = await serve(app.dir, ["-w", "2", "--max-requests", "50", "--max-requests-jitter", "10"]);
+  const s = await serve(app.dir, [
+    "-w",
+    "2",
+    "--max-requests",
+    "50",
+    "--max-requests-jitter",
+    "10",
+  ]);
   const load = startLoad(s.port, "/", 6, 30_000);
   try {
     assert.ok(
@@ -43,7 +60,12 @@ void test("TTIN/TTOU change the pool size; USR1 reopens the logs", async () => {
   const app = appDir("v1");
   const log = join(app.dir, "error.log");
   const access = join(app.dir, "access.log");
-  const s = await serve(app.dir, ["-w", "1", "--error-logfile", log, "--access-logfile", access], "supapp:app", log);
+  const s = await serve(
+    app.dir,
+    ["-w", "1", "--error-logfile", log, "--access-logfile", access],
+    "supapp:app",
+    log,
+  );
   const pidsServing = async (n: number): Promise<Set<string>> => {
     const seen = new Set<string>();
     for (let i = 0; i < n; i++) seen.add((await get(s.port, "/")).body.split(" ")[1] ?? "");
@@ -70,9 +92,19 @@ void test("TTIN/TTOU change the pool size; USR1 reopens the logs", async () => {
     renameSync(log, log + ".1");
     renameSync(access, access + ".1");
     s.kill("SIGUSR1");
-    assert.ok(await waitFor(() => existsSync(log) && /Reopened the log files/.test(readFileSync(log, "utf8")), 5000));
+    assert.ok(
+      await waitFor(
+        () => existsSync(log) && /Reopened the log files/.test(readFileSync(log, "utf8")),
+        5000,
+      ),
+    );
     assert.equal((await get(s.port, "/?after-rotate")).status, 200);
-    assert.ok(await waitFor(() => existsSync(access) && /after-rotate/.test(readFileSync(access, "utf8")), 2000));
+    assert.ok(
+      await waitFor(
+        () => existsSync(access) && /after-rotate/.test(readFileSync(access, "utf8")),
+        2000,
+      ),
+    );
     assert.doesNotMatch(readFileSync(access + ".1", "utf8"), /after-rotate/);
     assert.match(readFileSync(log + ".1", "utf8"), /Handling signal: usr1/);
   } finally {
@@ -88,7 +120,17 @@ void test("--pid writes the master's pid and removes it at exit", async () => {
   try {
     assert.equal(readFileSync(pidfile, "utf8").trim(), String(s.run.child.pid));
     // A second server refuses to start on the same pid file.
-    const second = runCli(["--chdir", app.dir, "-b", "127.0.0.1:0", "--python", PYTHON, "--pid", pidfile, "supapp:app"]);
+    const second = runCli([
+      "--chdir",
+      app.dir,
+      "-b",
+      "127.0.0.1:0",
+      "--python",
+      PYTHON,
+      "--pid",
+      pidfile,
+      "supapp:app",
+    ]);
     assert.equal(await second.exited, 1);
     assert.match(second.stderr(), /already running on PID/);
   } finally {

@@ -38,7 +38,16 @@ void test("--preload: workers are forked from one zygote; HUP forks from a fresh
 
 void test("--preload with a broken app: exit non-zero with the traceback", async () => {
   const app = appDir("x", true);
-  const run = runCli(["--chdir", app.dir, "-b", "127.0.0.1:0", "--python", PYTHON, "--preload", "supapp:app"]);
+  const run = runCli([
+    "--chdir",
+    app.dir,
+    "-b",
+    "127.0.0.1:0",
+    "--python",
+    PYTHON,
+    "--preload",
+    "supapp:app",
+  ]);
   const code = await run.exited;
   app.remove();
   assert.notEqual(code, 0);

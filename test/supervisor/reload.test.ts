@@ -12,7 +12,10 @@ void test("HUP five times under load, the code changing in between: zero failed 
       const version = `v${i}`;
       app.write(version);
       s.kill("SIGHUP");
-      const switched = await waitFor(async () => (await get(s.port, "/")).body.startsWith(`${version} `), 10_000);
+      const switched = await waitFor(
+        async () => (await get(s.port, "/")).body.startsWith(`${version} `),
+        10_000,
+      );
       assert.ok(switched, `responses switch to ${version}:\n${s.run.stderr()}`);
       assert.ok(
         await waitFor(() => (s.run.stderr().match(/Reload complete/g) ?? []).length >= i, 10_000),
@@ -27,7 +30,8 @@ void test("HUP five times under load, the code changing in between: zero failed 
     assert.ok(r.ok > 100, `only ${r.ok} requests`);
     // After the last reload only v5 answers.
     const versions = new Set([...r.bodies.keys()].map((b) => b.split(" ")[0]));
-    for (const v of ["v0", "v5"]) assert.ok(versions.has(v), `${v} served: ${[...versions].join(",")}`);
+    for (const v of ["v0", "v5"])
+      assert.ok(versions.has(v), `${v} served: ${[...versions].join(",")}`);
     assert.equal(code, 0);
   }
 });
@@ -40,7 +44,10 @@ void test("HUP with a broken app module: the old code keeps serving, the error i
     app.write("bad", true);
     s.kill("SIGHUP");
     assert.ok(
-      await waitFor(() => /Reload failed, the old workers keep serving/.test(s.run.stderr()), 10_000),
+      await waitFor(
+        () => /Reload failed, the old workers keep serving/.test(s.run.stderr()),
+        10_000,
+      ),
       s.run.stderr(),
     );
     assert.match(s.run.stderr(), /RuntimeError: broken on purpose/);
@@ -48,7 +55,9 @@ void test("HUP with a broken app module: the old code keeps serving, the error i
     // A fixed module then reloads normally.
     app.write("fixed");
     s.kill("SIGHUP");
-    assert.ok(await waitFor(async () => (await get(s.port, "/")).body.startsWith("fixed "), 10_000));
+    assert.ok(
+      await waitFor(async () => (await get(s.port, "/")).body.startsWith("fixed "), 10_000),
+    );
   } finally {
     const r = await load.stop();
     const code = await s.close();

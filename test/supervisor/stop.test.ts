@@ -62,7 +62,14 @@ void test("SIGKILL a worker under load: only its requests fail (502), the pool i
 void test("readiness: 200 while serving, 503 once TERM drains; liveness 200; probes never reach a worker", async () => {
   const app = appDir("v1");
   const s = await serve(app.dir, [
-    "-w", "1", "--health-path", "/healthz", "--ready-path", "/readyz", "--graceful-timeout", "10",
+    "-w",
+    "1",
+    "--health-path",
+    "/healthz",
+    "--ready-path",
+    "/readyz",
+    "--graceful-timeout",
+    "10",
   ]);
   try {
     assert.deepEqual(

@@ -42,7 +42,10 @@ void test("heartbeats: a worker that stops answering altogether (SIGSTOP) is kil
     const [, pid] = (await get(s.port, "/")).body.split(" ");
     process.kill(Number(pid), "SIGSTOP");
     assert.ok(
-      await waitFor(() => /WORKER TIMEOUT \(pid:\d+\): no answer to PING/.test(s.run.stderr()), 8000),
+      await waitFor(
+        () => /WORKER TIMEOUT \(pid:\d+\): no answer to PING/.test(s.run.stderr()),
+        8000,
+      ),
       s.run.stderr(),
     );
     assert.ok(await waitFor(async () => (await get(s.port, "/")).body.split(" ")[1] !== pid, 3000));

@@ -127,8 +127,22 @@ function summary(c: Cell | undefined): Summary | undefined {
     cpu: med((m) => m.cpuUsPerReq),
     rss: med((m) => m.rssKb),
     pss: med((m) => m.pssKb),
-    errors: c.runs.map((m) => m.wrk.errors).filter((e) => e !== "").join("; "),
+    errors: errorSummary(c.runs),
   };
+}
+
+/** Median counts per kind of wrk error over the rounds; "" when all are zero. */
+function errorSummary(runs: readonly Measurement[]): string {
+  const counts: [string, (m: Measurement) => number][] = [
+    ["socket", (m) => m.wrk.socketErrors - m.wrk.timeouts],
+    ["timeout", (m) => m.wrk.timeouts],
+    ["non-2xx", (m) => m.wrk.non2xx],
+  ];
+  return counts
+    .map(([k, f]) => [k, median(runs.map(f))] as const)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${int(n)}`)
+    .join(", ");
 }
 
 function report(startedAt: string, narwhalNote: string): void {

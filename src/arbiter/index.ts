@@ -17,6 +17,7 @@ export {
   WorkerBootError,
   type ArbiterOptions,
   type Lease,
+  type ReloadPlan,
 } from "./arbiter.js";
 export { parseRawEnv, workerSpec, type WorkerCommandOptions } from "./command.js";
 export { findPython } from "./interpreter.js";
@@ -43,6 +44,17 @@ export interface PoolOptions {
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatTimeoutMs?: number;
   readonly bootTimeoutMs?: number;
+  /** --timeout in ms: per-request deadline (504, stack logged, worker replaced); 0/absent = none. */
+  readonly timeoutMs?: number;
+  /** --max-requests / --max-requests-jitter. */
+  readonly maxRequests?: number;
+  readonly maxRequestsJitter?: number;
+  /** --graceful-timeout in ms for retired workers. */
+  readonly gracefulTimeoutMs?: number;
+  /** --preload: fork the workers from a zygote. */
+  readonly preload?: boolean;
+  /** Requests a worker holds beyond its threads (default 1). */
+  readonly pipeline?: number;
 }
 
 /**
@@ -71,6 +83,12 @@ export async function startPool(o: PoolOptions): Promise<Arbiter> {
     ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
     ...(o.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: o.heartbeatTimeoutMs } : {}),
     ...(o.bootTimeoutMs !== undefined ? { bootTimeoutMs: o.bootTimeoutMs } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    ...(o.maxRequests !== undefined ? { maxRequests: o.maxRequests } : {}),
+    ...(o.maxRequestsJitter !== undefined ? { maxRequestsJitter: o.maxRequestsJitter } : {}),
+    ...(o.gracefulTimeoutMs !== undefined ? { gracefulTimeoutMs: o.gracefulTimeoutMs } : {}),
+    ...(o.preload !== undefined ? { preload: o.preload } : {}),
+    ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}),
   });
   await arbiter.start();
   return arbiter;

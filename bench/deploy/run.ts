@@ -22,7 +22,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { narwhalCommand, prepareDjango, PYTHON, REPO, scratch } from "../lib/env.js";
 import { measure, type Measurement } from "../lib/measure.js";
-import { envNumber, fix, int, machineLine, mdTable, median, mib, ratio, versionOf } from "../lib/report.js";
+import {
+  envNumber,
+  fix,
+  int,
+  machineLine,
+  mdTable,
+  median,
+  mib,
+  ratio,
+  versionOf,
+} from "../lib/report.js";
 import { freePort, startServer, type RunningServer } from "../lib/server.js";
 import { djangoApp, helloApp, serverSpec, type App } from "../wsgi/servers.js";
 
@@ -54,7 +64,13 @@ const SETUPS: readonly Setup[] = ["nginx+gunicorn", "narwhal+gunicorn", "narwhal
 function config(dir: string, port: number, body: string, forNginx: boolean): string {
   mkdirSync(join(dir, "tmp"), { recursive: true });
   const t = (n: string): string => `    ${n} ${join(dir, "tmp", n)};\n`;
-  const temps = ["client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path"];
+  const temps = [
+    "client_body_temp_path",
+    "proxy_temp_path",
+    "fastcgi_temp_path",
+    "uwsgi_temp_path",
+    "scgi_temp_path",
+  ];
   return `${forNginx ? "daemon off;\n" : ""}worker_processes ${nginxWorkers};
 pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "error.log")};
@@ -141,7 +157,13 @@ async function main(): Promise<void> {
     };
     const load = (front: RunningServer, app: App, upstream: RunningServer[]): Measurement[] =>
       conns.map((c) =>
-        measure(front, { path: app.path, conns: c, seconds: duration, warmupSeconds: warmup, alsoCount: upstream }),
+        measure(front, {
+          path: app.path,
+          conns: c,
+          seconds: duration,
+          warmupSeconds: warmup,
+          alsoCount: upstream,
+        }),
       );
     let onePossible: boolean | null = null;
 
@@ -159,13 +181,19 @@ async function main(): Promise<void> {
           cwd: app.dir,
         });
         try {
-          const fronts: Setup[] = round % 2 === 0 ? ["nginx+gunicorn", "narwhal+gunicorn"] : ["narwhal+gunicorn", "nginx+gunicorn"];
+          const fronts: Setup[] =
+            round % 2 === 0
+              ? ["nginx+gunicorn", "narwhal+gunicorn"]
+              : ["narwhal+gunicorn", "nginx+gunicorn"];
           for (const setup of fronts) {
             const port = await freePort();
             const dir = join(work.dir, `${setup.replace(/\W/g, "-")}-${app.name}`);
             mkdirSync(join(dir, "logs"), { recursive: true });
             const conf = join(dir, "site.conf");
-            writeFileSync(conf, config(dir, port, ARTICLE(upPort, staticDir), setup === "nginx+gunicorn"));
+            writeFileSync(
+              conf,
+              config(dir, port, ARTICLE(upPort, staticDir), setup === "nginx+gunicorn"),
+            );
             const front = await startServer({
               name: setup,
               port,
@@ -177,7 +205,9 @@ async function main(): Promise<void> {
                 : { cmd: narwhal.cmd, args: [...narwhal.args, "-c", conf] }),
             });
             try {
-              load(front, app, [gunicorn]).forEach((m, i) => record(setup, app.name, conns[i]!, m));
+              load(front, app, [gunicorn]).forEach((m, i) => {
+                record(setup, app.name, conns[i]!, m);
+              });
             } finally {
               await front.stop();
             }
@@ -199,8 +229,14 @@ async function main(): Promise<void> {
           });
           onePossible = t.status === 0;
           if (!onePossible) {
-            const why = (t.stderr + t.stdout).trim().split("\n").find((l) => l.includes("emerg")) ?? "";
-            notes.push(`one-process mode: \`narwhal -t\` refused the \`app\`/\`app_pass\` config: ${why.replace(dir, "DIR")}`);
+            const why =
+              (t.stderr + t.stdout)
+                .trim()
+                .split("\n")
+                .find((l) => l.includes("emerg")) ?? "";
+            notes.push(
+              `one-process mode: \`narwhal -t\` refused the \`app\`/\`app_pass\` config: ${why.replace(dir, "DIR")}`,
+            );
             log(`one-process mode not available: ${why}`);
           }
         }
@@ -217,7 +253,9 @@ async function main(): Promise<void> {
             cwd: app.dir,
           });
           try {
-            load(one, app, []).forEach((m, i) => record("narwhal one-process", app.name, conns[i]!, m));
+            load(one, app, []).forEach((m, i) => {
+              record("narwhal one-process", app.name, conns[i]!, m);
+            });
           } finally {
             await one.stop();
           }
@@ -234,13 +272,25 @@ async function main(): Promise<void> {
           if (cell === undefined) return undefined;
           // The run with the median req/s stands for the cell.
           const mid = median(cell.runs.map((m) => m.wrk.rps));
-          return cell.runs.reduce((a, b) => (Math.abs(b.wrk.rps - mid) < Math.abs(a.wrk.rps - mid) ? b : a));
+          return cell.runs.reduce((a, b) =>
+            Math.abs(b.wrk.rps - mid) < Math.abs(a.wrk.rps - mid) ? b : a,
+          );
         };
         const base = get("nginx+gunicorn");
         const rows = SETUPS.map((s) => {
           const m = get(s);
           if (m === undefined)
-            return [s, s === "narwhal one-process" ? "n/a (not built yet)" : "–", "", "", "", "", "", "", ""];
+            return [
+              s,
+              s === "narwhal one-process" ? "n/a (not built yet)" : "–",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+            ];
           return [
             s,
             int(m.wrk.rps),
@@ -256,13 +306,24 @@ async function main(): Promise<void> {
         sections.push(
           `### ${app.name === "hello" ? "hello app" : "Django template view"}, wrk -t1 -c${c}\n\n` +
             mdTable(
-              ["setup", "req/s:", "p50 ms:", "p99 ms:", "CPU µs/req (all):", "RSS MiB (all):", "PSS MiB (all):", "vs nginx+gunicorn:", "wrk errors"],
+              [
+                "setup",
+                "req/s:",
+                "p50 ms:",
+                "p99 ms:",
+                "CPU µs/req (all):",
+                "RSS MiB (all):",
+                "PSS MiB (all):",
+                "vs nginx+gunicorn:",
+                "wrk errors",
+              ],
               rows,
             ),
         );
         const prox = get("narwhal+gunicorn");
         const one = get("narwhal one-process");
-        const verdict = (ok: boolean | undefined): string => (ok === undefined ? "not measured" : ok ? "**met**" : "**missed**");
+        const verdict = (ok: boolean | undefined): string =>
+          ok === undefined ? "not measured" : ok ? "**met**" : "**missed**";
         targets.push(
           `- ${app.name} -c${c}: narwhal's proxy ≥ 0.8x nginx (${ratio(prox?.wrk.rps, base?.wrk.rps)}): ${verdict(prox && base && prox.wrk.rps >= 0.8 * base.wrk.rps)}`,
         );

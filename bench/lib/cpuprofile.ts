@@ -46,7 +46,8 @@ export function summarise(p: Profile): ProfileSummary {
     total += d;
     self.set(id, (self.get(id) ?? 0) + d);
   });
-  const add = (m: Map<string, number>, k: string, v: number): void => void m.set(k, (m.get(k) ?? 0) + v);
+  const add = (m: Map<string, number>, k: string, v: number): void =>
+    void m.set(k, (m.get(k) ?? 0) + v);
   const byFile = new Map<string, number>();
   const byFn = new Map<string, number>();
   const incl = new Map<string, number>();
@@ -99,7 +100,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
   const file = argv[0];
   if (file === undefined) {
-    process.stderr.write("usage: tsx bench/lib/cpuprofile.ts FILE.cpuprofile [--top N] [--callers NAME]\n");
+    process.stderr.write(
+      "usage: tsx bench/lib/cpuprofile.ts FILE.cpuprofile [--top N] [--callers NAME]\n",
+    );
     process.exit(2);
   }
   const i = argv.indexOf("--top");
@@ -109,19 +112,33 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const fmt = (rows: [string, number][], total: number): string =>
     rows
       .slice(0, top)
-      .map(([k, v]) => `${v.toFixed(0).padStart(8)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+      .map(
+        ([k, v]) =>
+          `${v.toFixed(0).padStart(8)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`,
+      )
       .join("\n");
   if (c >= 0) {
     const rows = callers(p, argv[c + 1] ?? "").slice(0, top);
-    process.stdout.write(rows.map(([k, v]) => `${v.toFixed(0).padStart(8)} ms  ${k}`).join("\n") + "\n");
+    process.stdout.write(
+      rows.map(([k, v]) => `${v.toFixed(0).padStart(8)} ms  ${k}`).join("\n") + "\n",
+    );
   } else {
     const s = summarise(p);
     const busy = s.totalMs - s.idleMs;
     process.stdout.write(
       `total ${s.totalMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (percentages of busy)\n` +
-        `== self time by file\n${fmt(s.selfByFile.filter(([k]) => k !== "(idle)"), busy)}\n` +
-        `== self time by function\n${fmt(s.selfByFunction.filter(([k]) => !k.startsWith("(idle)")), busy)}\n` +
-        `== inclusive\n${fmt(s.inclusive.filter(([k]) => !k.startsWith("(idle)") && !k.startsWith("(root)")), busy)}\n`,
+        `== self time by file\n${fmt(
+          s.selfByFile.filter(([k]) => k !== "(idle)"),
+          busy,
+        )}\n` +
+        `== self time by function\n${fmt(
+          s.selfByFunction.filter(([k]) => !k.startsWith("(idle)")),
+          busy,
+        )}\n` +
+        `== inclusive\n${fmt(
+          s.inclusive.filter(([k]) => !k.startsWith("(idle)") && !k.startsWith("(root)")),
+          busy,
+        )}\n`,
     );
   }
 }

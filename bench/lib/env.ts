@@ -7,7 +7,15 @@
  * BENCH_NARWHAL=repo uses the repository's bin/narwhal (and dist/) as they are.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,7 +49,8 @@ export function sitePackages(): string {
     { encoding: "utf8", timeout: 20_000 },
   );
   const p = r.stdout.trim();
-  if (r.status !== 0 || p === "") throw new Error(`cannot find the venv's site-packages: ${r.stderr}`);
+  if (r.status !== 0 || p === "")
+    throw new Error(`cannot find the venv's site-packages: ${r.stderr}`);
   return p;
 }
 
@@ -75,7 +84,8 @@ export function narwhalCommand(dir: string): { cmd: string; args: string[]; note
     recursive: true,
     filter: (s) => !s.includes("__pycache__"),
   });
-  if (existsSync(join(REPO, "conf"))) cpSync(join(REPO, "conf"), join(snap, "conf"), { recursive: true });
+  if (existsSync(join(REPO, "conf")))
+    cpSync(join(REPO, "conf"), join(snap, "conf"), { recursive: true });
   symlinkSync(join(REPO, "node_modules"), join(snap, "node_modules"));
   cpSync(join(REPO, "bin", "narwhal"), join(snap, "bin", "narwhal"));
   const head = spawnSync("git", ["-C", REPO, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
@@ -114,7 +124,8 @@ export function prepareDjango(dir: string, collectStatic: boolean): NodeJS.Proce
       encoding: "utf8",
       timeout: 120_000,
     });
-    if (r.status !== 0) throw new Error(`manage.py ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+    if (r.status !== 0)
+      throw new Error(`manage.py ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
   };
   manage(["migrate", "--noinput", "-v", "0"]);
   if (collectStatic) manage(["collectstatic", "--noinput", "-v", "0"]);

@@ -21,7 +21,8 @@ export function machineLine(): string {
   );
 }
 
-export const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+export const int = (n: number): string =>
+  Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–";
 export const fix = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : "–");
 export const mib = (kb: number): string => (Number.isFinite(kb) ? (kb / 1024).toFixed(1) : "–");
 

@@ -46,7 +46,11 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   const a = s.address();
   const port = typeof a === "object" && a !== null ? a.port : 0;
-  await new Promise<void>((r) => s.close(() => r()));
+  await new Promise<void>((r) =>
+    s.close(() => {
+      r();
+    }),
+  );
   return port;
 }
 
@@ -77,9 +81,10 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   }
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${spec.name}: could not start ${spec.cmd}`);
-  let exited: string | null = null;
+  // An object, so that the narrowing of `exited` survives the callback assigning it.
+  const early: { exited: string | null } = { exited: null };
   child.once("exit", (code, sig) => {
-    exited = `${spec.name} exited (${code ?? sig}) before it was ready`;
+    early.exited = `${spec.name} exited (${String(code ?? sig)}) before it was ready`;
   });
   const running: RunningServer = {
     spec,
@@ -92,14 +97,17 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const path = spec.probePath ?? "/";
   let status = 0;
   while (Date.now() < until) {
-    if (exited !== null) throw new Error(exited + (spec.logFile ? `; see ${spec.logFile}` : ""));
+    if (early.exited !== null)
+      throw new Error(early.exited + (spec.logFile ? `; see ${spec.logFile}` : ""));
     status = await probe(spec.port, path, 2000);
     if (status === 200) break;
     await sleep(100);
   }
   if (status !== 200) {
     await running.stop();
-    throw new Error(`${spec.name}: GET ${path} gave ${status || "no answer"} within the start timeout`);
+    throw new Error(
+      `${spec.name}: GET ${path} gave ${status || "no answer"} within the start timeout`,
+    );
   }
   // Ready when the tree is complete and has stopped changing for 500 ms.
   let last = "";
@@ -126,7 +134,11 @@ async function stopTree(child: ChildProcess, pid: number): Promise<void> {
     }
   };
   if (child.exitCode === null && child.signalCode === null) {
-    const done = new Promise<void>((r) => child.once("exit", () => r()));
+    const done = new Promise<void>((r) =>
+      child.once("exit", () => {
+        r();
+      }),
+    );
     kill(pid, "SIGINT");
     await Promise.race([done, sleep(5000)]);
   }

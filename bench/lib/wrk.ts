@@ -56,7 +56,13 @@ export function durationMs(v: string): number {
 export function sizeBytes(v: string): number {
   const m = /^([\d.]+)([KMGT]?B)$/.exec(v.trim());
   if (m === null) return NaN;
-  const mult: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+  const mult: Record<string, number> = {
+    B: 1,
+    KB: 1024,
+    MB: 1024 ** 2,
+    GB: 1024 ** 3,
+    TB: 1024 ** 4,
+  };
   return Number(m[1]) * (mult[m[2] ?? "B"] ?? 1);
 }
 

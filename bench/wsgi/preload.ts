@@ -68,7 +68,9 @@ async function main(): Promise<void> {
           const wm = treeMemory(ws);
           const tm = treeMemory(pids);
           const label = `${server === "narwhal" ? "narwhal" : "Gunicorn sync"} ${preload ? "--preload" : "(no preload)"}`;
-          const supervisors = tm.each.filter((e) => !ws.includes(e.pid)).map((e) => `${e.comm} ${mib(e.rssKb)}/${mib(e.pssKb)}`);
+          const supervisors = tm.each
+            .filter((e) => !ws.includes(e.pid))
+            .map((e) => `${e.comm} ${mib(e.rssKb)}/${mib(e.pssKb)}`);
           const row: Row = {
             label,
             processes: tm.processes,
@@ -83,17 +85,32 @@ async function main(): Promise<void> {
           if (server === "narwhal" && preload && tm.processes === 1 + workers)
             row.note += "; no zygote in the tree: --preload looks ignored";
           rows.push(row);
-          log(`${label}: workers RSS ${mib(wm.rssKb)} MiB PSS ${mib(wm.pssKb)} MiB; tree RSS ${mib(tm.rssKb)} PSS ${mib(tm.pssKb)} (${tm.processes} processes)`);
+          log(
+            `${label}: workers RSS ${mib(wm.rssKb)} MiB PSS ${mib(wm.pssKb)} MiB; tree RSS ${mib(tm.rssKb)} PSS ${mib(tm.pssKb)} (${tm.processes} processes)`,
+          );
         } finally {
           await s.stop();
         }
       }
     }
-    const base = (r: Row): Row | undefined => rows.find((x) => x.label.split(" ")[0] === r.label.split(" ")[0] && x.label.endsWith("(no preload)"));
+    const base = (r: Row): Row | undefined =>
+      rows.find(
+        (x) => x.label.split(" ")[0] === r.label.split(" ")[0] && x.label.endsWith("(no preload)"),
+      );
     const md =
       `- ${startedAt}; ${workers} workers, Django lifecycle template view, after ${warmup} s of wrk -c16\n\n` +
       mdTable(
-        ["server", "processes:", "workers RSS MiB:", "workers PSS MiB:", "PSS per worker MiB:", "tree RSS MiB:", "tree PSS MiB:", "tree PSS vs no preload:", "notes"],
+        [
+          "server",
+          "processes:",
+          "workers RSS MiB:",
+          "workers PSS MiB:",
+          "PSS per worker MiB:",
+          "tree RSS MiB:",
+          "tree PSS MiB:",
+          "tree PSS vs no preload:",
+          "notes",
+        ],
         rows.map((r) => [
           r.label,
           String(r.processes),
@@ -118,7 +135,10 @@ async function main(): Promise<void> {
       `.\n`;
     process.stdout.write(md);
     if (argv.includes("--write"))
-      writeFileSync(join(REPO, "bench", "wsgi", "PRELOAD.md"), `# --preload: memory of ${workers} Django workers\n\nProduced by \`npx tsx bench/wsgi/preload.ts ${argv.join(" ")}\`.\n\n${md}`);
+      writeFileSync(
+        join(REPO, "bench", "wsgi", "PRELOAD.md"),
+        `# --preload: memory of ${workers} Django workers\n\nProduced by \`npx tsx bench/wsgi/preload.ts ${argv.join(" ")}\`.\n\n${md}`,
+      );
   } finally {
     work.remove();
   }

@@ -30,7 +30,14 @@ import {
   versionOf,
 } from "../lib/report.js";
 import { freePort, startServer } from "../lib/server.js";
-import { djangoApp, helloApp, serverSpec, SERVER_NAMES, type App, type ServerName } from "./servers.js";
+import {
+  djangoApp,
+  helloApp,
+  serverSpec,
+  SERVER_NAMES,
+  type App,
+  type ServerName,
+} from "./servers.js";
 
 const argv = process.argv.slice(2);
 const flag = (n: string): string | undefined => {
@@ -67,7 +74,8 @@ async function main(): Promise<void> {
   log(`narwhal: ${narwhal.note}`);
   const appList: App[] = [];
   if (apps.includes("hello")) appList.push(helloApp());
-  if (apps.includes("django")) appList.push(djangoApp(prepareDjango(join(work.dir, "django"), false)));
+  if (apps.includes("django"))
+    appList.push(djangoApp(prepareDjango(join(work.dir, "django"), false)));
   const order = only.filter((s) => SERVER_NAMES.includes(s));
 
   for (let round = 0; round < rounds; round++) {
@@ -87,7 +95,12 @@ async function main(): Promise<void> {
         const srv = await startServer({ ...spec, cwd: app.dir });
         try {
           for (const conns of connsList) {
-            const m = measure(srv, { path: app.path, conns, seconds: duration, warmupSeconds: warmup });
+            const m = measure(srv, {
+              path: app.path,
+              conns,
+              seconds: duration,
+              warmupSeconds: warmup,
+            });
             const k = key(app.name, conns, name);
             const cell = cells.get(k) ?? { app: app.name, conns, server: name, runs: [] };
             cell.runs.push(m);
@@ -191,13 +204,18 @@ function report(startedAt: string, narwhalNote: string): void {
     const n = get("narwhal");
     if (n === undefined) continue;
     const check = (what: string, ok: boolean | undefined): void => {
-      targets.push(`- ${app} -c${conns}: ${what}: ${ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"}`);
+      targets.push(
+        `- ${app} -c${conns}: ${what}: ${ok === undefined ? "not measured" : ok ? "**met**" : "**missed**"}`,
+      );
     };
     if (app === "hello") {
       check(`≥ 4x Gunicorn sync req/s (${ratio(n.rps, sync?.rps)})`, sync && n.rps >= 4 * sync.rps);
       check(`≥ 1x uWSGI req/s (${ratio(n.rps, uw?.rps)})`, uw && n.rps >= uw.rps);
     } else {
-      check(`≥ 1.3x Gunicorn sync req/s (${ratio(n.rps, sync?.rps)})`, sync && n.rps >= 1.3 * sync.rps);
+      check(
+        `≥ 1.3x Gunicorn sync req/s (${ratio(n.rps, sync?.rps)})`,
+        sync && n.rps >= 1.3 * sync.rps,
+      );
     }
     const gth = get("gunicorn-gthread");
     check(

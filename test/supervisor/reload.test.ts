@@ -1,4 +1,6 @@
 import { test } from "node:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { startLoad } from "./load.js";
 import { appDir, get, serve, waitFor } from "./harness.js";
@@ -78,6 +80,31 @@ void test("--reload: a changed .py file under --chdir restarts the workers with 
       s.run.stderr(),
     );
     assert.match(s.run.stderr(), /supapp\.py changed/);
+  } finally {
+    assert.equal(await s.close(), 0);
+    app.remove();
+  }
+});
+
+void test("HUP re-reads the Gunicorn config file: a new worker count applies", async () => {
+  const app = appDir("v1");
+  const conf = join(app.dir, "gunicorn.conf.py");
+  writeFileSync(conf, "workers = 1\n");
+  const s = await serve(app.dir, ["-c", conf]);
+  try {
+    writeFileSync(conf, "workers = 1 + 2\n");
+    s.kill("SIGHUP");
+    assert.ok(
+      await waitFor(() => /Reload complete: 3 workers/.test(s.run.stderr()), 10_000),
+      s.run.stderr(),
+    );
+    const pids = new Set<string>();
+    assert.ok(
+      await waitFor(async () => {
+        pids.add((await get(s.port, "/")).body.split(" ")[1] ?? "");
+        return pids.size === 3;
+      }, 5000),
+    );
   } finally {
     assert.equal(await s.close(), 0);
     app.remove();

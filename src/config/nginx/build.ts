@@ -17,7 +17,11 @@ import {
   upstreamDefaults,
   type Scope,
 } from "./merge.js";
+import { Settings } from "../resolved.js";
+import type { SettingValue } from "../setting-types.js";
+import { appKey } from "./directives-app.js";
 import type {
+  AppConf,
   HttpConf,
   IfCondition,
   Listen,
@@ -103,6 +107,7 @@ export class Builder {
     { escape: "default" | "json" | "none"; format: Template }
   >();
   private readonly upstreams = new Map<string, { file: string; line: number; scope: Scope }>();
+  private readonly apps = new Map<string, { file: string; line: number; scope: Scope }>();
   private readonly servers: ServerDraft[] = [];
   private readonly scripts = new Map<Scope, Draft[]>();
   private readonly main: Scope = { ctx: "main", parent: null, values: new Map() };
@@ -313,6 +318,18 @@ export class Builder {
         this.walk(block, up.scope, owner);
         return;
       }
+      case "app": {
+        const name = d.args[0]!;
+        if (this.apps.has(name)) fail(`duplicate app "${name}"`, d.file, d.line);
+        const a = {
+          file: d.file,
+          line: d.line,
+          scope: { ctx: "app" as const, parent: null, values: new Map() },
+        };
+        this.apps.set(name, a);
+        this.walk(block, a.scope, owner);
+        return;
+      }
       case "log_format": {
         let args = [...d.args];
         const name = args.shift()!;
@@ -447,8 +464,22 @@ export class Builder {
         line: u.line,
       };
     }
+    const apps = this.assembleApps();
     const resolveConf = (s: Scope): HttpConf => {
       const cf = conf(s);
+      const own = s.values.get("app_pass");
+      if (own && !Object.hasOwn(apps, own.value as string))
+        fail(`unknown app "${own.value as string}"`, own.file, own.line);
+      const pass = s.values.get("proxy_pass");
+      // One content handler per location (nginx: "proxy_pass" directive is duplicate).
+      if (own && pass) {
+        const [first, second] = own.line < pass.line ? [own, pass] : [pass, own];
+        fail(
+          `"${second.directive}" directive is duplicate, "${first.directive}" directive was specified earlier`,
+          second.file,
+          second.line,
+        );
+      }
       const pp = cf.proxy_pass;
       if (pp?.upstream && !Object.hasOwn(upstreams, pp.upstream.toLowerCase()))
         return { ...cf, proxy_pass: { ...pp, upstream: null } };
@@ -552,11 +583,35 @@ export class Builder {
       http: resolveConf(this.http),
       servers,
       upstreams,
+      apps,
       logFormats: Object.fromEntries(this.logFormats),
       listenGroups,
       userVariables: [...this.userVars].sort(),
       fullConfig: !this.bare,
     };
+  }
+
+  /** The `app` blocks: `module` required, every setting over the settings table's defaults. */
+  private assembleApps(): Record<string, AppConf> {
+    const apps: Record<string, AppConf> = {};
+    for (const [name, a] of this.apps) {
+      const changes: Record<string, SettingValue> = {};
+      let module: string | null = null;
+      for (const [key, e] of a.scope.values) {
+        const setting = key.slice(appKey("").length);
+        if (setting === "wsgi_app") module = e.value as string;
+        else changes[setting] = e.value as SettingValue;
+      }
+      if (module === null) fail(`no "module" directive inside app "${name}"`, a.file, a.line);
+      apps[name] = {
+        name,
+        module,
+        settings: new Settings().with(changes),
+        file: a.file,
+        line: a.line,
+      };
+    }
+    return apps;
   }
 
   private defaultListen(): Listen[] {

@@ -43,7 +43,10 @@ export interface ApplyContext {
 }
 
 /** The settings a directive can write, by scope family. */
-export type SettingKey = keyof HttpConf | keyof MainConf | UpstreamKey | ServerKey | GlobalKey;
+export type SettingKey =
+  keyof HttpConf | keyof MainConf | UpstreamKey | ServerKey | GlobalKey | AppKey;
+/** A setting of an `app` block: `app.` + its name in the settings table (directives-app.ts). */
+export type AppKey = `app.${string}`;
 export type UpstreamKey =
   | "upstream_server"
   | "upstream_balance"

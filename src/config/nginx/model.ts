@@ -4,6 +4,7 @@
  * Every object here is deeply frozen before the first request.
  */
 import type { LocationTree } from "../../router/tree.js";
+import type { Settings } from "../resolved.js";
 import type { CompiledRegex } from "./regex.js";
 import type { Template } from "./variables.js";
 
@@ -164,6 +165,8 @@ export interface HttpConf {
   readonly set_real_ip_from: readonly string[];
   readonly real_ip_header: string;
   readonly real_ip_recursive: boolean;
+  /** `app_pass NAME`: the `app` block whose worker pool serves the location; null when none. */
+  readonly app_pass: string | null;
 }
 
 /** `proxy_next_upstream error timeout http_502 ... non_idempotent`. */
@@ -308,6 +311,20 @@ export interface Upstream {
   readonly line: number;
 }
 
+/**
+ * `app NAME { module ...; workers 4; ... }`: a WSGI app served by this process's own
+ * worker pool (one-process mode). `settings` holds every setting of the settings table
+ * (src/config/settings.ts): the block's values over the table's defaults.
+ */
+export interface AppConf {
+  readonly name: string;
+  /** "package.module:callable" (`module` or `wsgi_app`). */
+  readonly module: string;
+  readonly settings: Settings;
+  readonly file: string;
+  readonly line: number;
+}
+
 /** Servers sharing one listening socket, in config order, and the default among them. */
 export interface ListenGroup {
   readonly key: string;
@@ -325,6 +342,8 @@ export interface NginxConfig {
   readonly http: HttpConf;
   readonly servers: readonly Server[];
   readonly upstreams: Readonly<Record<string, Upstream>>;
+  /** `app` blocks by name, in config order. */
+  readonly apps: Readonly<Record<string, AppConf>>;
   readonly logFormats: Readonly<
     Record<string, { readonly escape: "default" | "json" | "none"; readonly format: Template }>
   >;

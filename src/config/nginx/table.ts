@@ -1,9 +1,9 @@
 /**
  * THE directive table: every directive narwhal understands, declared once. Parsing,
- * validation, inheritance and docs/config.md all read it. To add directives (issue 6:
- * more proxy_*, upstream balancing, `app`/`app_pass`), add entries to a directives-*.ts
- * file, its setting to HttpConf in model.ts, and list the array here.
+ * validation, inheritance and docs/config.md all read it. To add directives, add entries
+ * to a directives-*.ts file, its setting to HttpConf in model.ts, and list the array here.
  */
+import { APP_DIRECTIVES } from "./directives-app.js";
 import type { Context, DirectiveDecl } from "./directive-types.js";
 import { HTTP_DIRECTIVES } from "./directives-http.js";
 import { LOG_DIRECTIVES } from "./directives-log.js";
@@ -20,6 +20,7 @@ export const DIRECTIVES: readonly DirectiveDecl[] = Object.freeze([
   ...LOG_DIRECTIVES,
   ...PROXY_DIRECTIVES,
   ...PROXY_MORE_DIRECTIVES,
+  ...APP_DIRECTIVES,
 ]);
 
 const BY_NAME = new Map<string, DirectiveDecl[]>();

@@ -6,6 +6,7 @@
 import type { HttpConf, Location, NginxConfig, Statement } from "../../src/config/nginx/index.js";
 import { shippedMimeTypesPath } from "../../src/config/nginx/index.js";
 import { parseConfigFile } from "../../src/config/nginx/parser.js";
+import { settingByName } from "../../src/config/settings.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -101,6 +102,27 @@ export function summarize(c: NginxConfig, base: HttpConf, dir: string): Json {
       })),
       dir,
     ),
+    // Only the app settings that differ from the settings table's defaults.
+    ...(Object.keys(c.apps).length
+      ? {
+          apps: Object.values(c.apps).map((a) => ({
+            name: a.name,
+            module: a.module,
+            at: toJson(`${a.file}:${a.line}`, dir),
+            settings: toJson(
+              Object.fromEntries(
+                a.settings
+                  .entries()
+                  .filter(
+                    ([k, v]) =>
+                      JSON.stringify(v) !== JSON.stringify(settingByName(k)?.default ?? null),
+                  ),
+              ),
+              dir,
+            ),
+          })),
+        }
+      : {}),
     servers: c.servers.map((s) => ({
       at: toJson(`${s.file}:${s.line}`, dir),
       listen: s.listen.map((l) =>

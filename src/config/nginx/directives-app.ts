@@ -172,7 +172,7 @@ export const APP_DIRECTIVES: readonly DirectiveDecl[] = [
     contexts: ["location", "lif"],
     args: [1, 1],
     syntax: "app_pass name;",
-    doc: 'Hand the location\'s requests to the worker pool of `app name` (declared anywhere in the config; an unknown name is an error, `unknown app "name"`). Like `proxy_pass`, not inherited by nested locations, and a location has one or the other. The request\'s body is limited by `client_max_body_size` as everywhere; the app sees the client\'s address and `Host`.',
+    doc: "Hand the location's requests to the worker pool of `app name` (declared anywhere in the config; an unknown name is an error, `unknown app \"name\"`). Like `proxy_pass`, not inherited by nested locations, and a location has one or the other. The request's body is limited by `client_max_body_size` as everywhere; the app sees the client's address and `Host`.",
     handler: setting<string | null>("app_pass", arg0, { merge: "none", unset: null }),
   }),
 ];

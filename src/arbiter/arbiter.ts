@@ -34,8 +34,12 @@ export interface ArbiterOptions {
   /** How long a worker may take to import the app before startup fails. */
   readonly bootTimeoutMs?: number;
   /**
-   * Requests a worker may hold beyond its threads (default 1): they wait inside the
+   * Requests a worker may hold beyond its threads (default 8): they wait inside the
    * worker, so a thread that finishes takes the next one without a round trip to Node.
+   * Under load the worker then answers several requests per read and Node sends several
+   * REQUESTs per write (Worker.send coalesces), which halves the CPU per request on a
+   * small app; only when every worker is saturated does a request wait behind others
+   * inside one worker (pick() prefers the least loaded).
    */
   readonly pipeline?: number;
   /** --timeout: a request running longer gets 504 and its worker is replaced; 0 = none. */
@@ -652,7 +656,7 @@ export class Arbiter {
       this.onWorkerEvent,
     );
     if (this.forks !== null) this.forks.fork(w, this.gen, this.spec);
-    w.pipeline = this.opts.pipeline ?? 1;
+    w.pipeline = this.opts.pipeline ?? 8;
     w.gen = this.gen;
     const max = this.opts.maxRequests ?? 0;
     if (max > 0) {

@@ -215,9 +215,24 @@ export class Worker {
   send(data: Buffer | readonly Buffer[]): void {
     const ch = this.channel;
     if (this.state === "dead" || ch === null || ch.destroyed) return;
+    if (!this.corked) {
+      // Every frame for this worker until the event loop's check phase goes out in one
+      // writev(): under load one read of the worker's answers frees several requests,
+      // and their REQUEST frames share a syscall instead of one write() each.
+      this.corked = true;
+      ch.cork();
+      setImmediate(this.uncork);
+    }
     if (Buffer.isBuffer(data)) ch.write(data);
     else for (const b of data) ch.write(b);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    const ch = this.channel;
+    if (ch !== null && !ch.destroyed) ch.uncork();
+  };
 
   ping(): void {
     const p = Buffer.allocUnsafe(4);

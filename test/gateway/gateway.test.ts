@@ -279,8 +279,9 @@ void test("a body over client_max_body_size is a 413 and never reaches a worker"
   }
 });
 
-void test("a worker holds threads + 1 requests: the next one waits inside it, then the Node queue", async () => {
-  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1, maxQueue: 4 });
+void test("a worker holds threads + pipeline requests: the next one waits inside it, then the Node queue", async () => {
+  // pipeline 1 (the default is deeper): 2 in the worker, the third in Node's queue.
+  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1, maxQueue: 4, pipeline: 1 });
   try {
     const slow = [fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5"))];
     for (let i = 0; i < 200 && gw.arbiter.inflight + gw.arbiter.queued < 3; i++) await sleep(10);

@@ -3,6 +3,7 @@
 // (`app_pass`), each as real processes on loopback with the Django example.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   checkAdminLogin,
   checkHostReachesDjango,
@@ -157,7 +158,7 @@ void describe("one process: the same site with app_pass", () => {
   after(async () => {
     if (typeof layout !== "string") await layout.stop();
   });
-  const run = (name: string, f: (l: Layout) => Promise<void>): void => {
+  const run = (name: string, f: (l: Layout) => Promise<void> | void): void => {
     void it(name, async (t) => {
       if (typeof layout === "string") {
         t.skip(`app/app_pass not in this build: ${layout}`);
@@ -170,9 +171,48 @@ void describe("one process: the same site with app_pass", () => {
   run("Django sees the client's Host", (l) => checkHostReachesDjango(l.port));
   run("serves the admin's static files from STATIC_ROOT", (l) => checkStatic(l.port, dj));
   run("logs in to the admin (CSRF cookie, POST, session)", (l) => checkAdminLogin(l.port, dj));
-  run("is one process tree: no loopback upstream", async (l) => {
+  run("is one process tree: narwhal and its own Python workers", (l) => {
     assert.equal(l.procs.length, 1);
-    const r = await fetchLocal(l.port, "/", { headers: { Host: "localhost" } });
+    const pid = l.procs[0]!.child.pid!;
+    const children = execFileSync("ps", ["-o", "args=", "--ppid", String(pid)], {
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter((x) => x.trim() !== "");
+    // `workers 2` in the app block: two Python workers, children of the front itself.
+    const workers = children.filter((x) => x.includes("python"));
+    assert.equal(workers.length, 2, children.join("\n"));
+  });
+});
+
+void describe("what the app receives through app_pass (one process)", () => {
+  let layout: Layout | string;
+  before(async () => {
+    layout = await oneProcess(dj, {}, { module: "echo_headers:app", chdir: FIXTURES });
+    if (typeof layout === "string" && !NO_APP_PASS.test(layout))
+      throw new Error(`the one-process site is refused:\n${layout}`);
+  });
+  after(async () => {
+    if (typeof layout !== "string") await layout.stop();
+  });
+  void it("the client's own address and Host, no proxy headers", async (t) => {
+    if (typeof layout === "string") {
+      t.skip(`app/app_pass not in this build: ${layout}`);
+      return;
+    }
+    const r = await fetchLocal(layout.port, "/accounts/?next=/admin/", {
+      headers: { Host: "shop.example.org:8080" },
+    });
     assert.equal(r.status, 200);
+    const seen = JSON.parse(r.text) as Record<string, string | null>;
+    assert.equal(
+      seen["host"],
+      "shop.example.org:8080",
+      "Host as the client sent it, port included",
+    );
+    assert.equal(seen["x_forwarded_for"], null, "no proxy, no X-Forwarded-For");
+    assert.equal(seen["remote_addr"], "127.0.0.1");
+    assert.equal(seen["path"], "/accounts/");
+    assert.equal(seen["query"], "next=/admin/");
   });
 });

@@ -151,10 +151,17 @@ export async function behindGunicorn(dj: DjangoSite): Promise<Layout> {
  * The same site in one process: `location /` hands requests to the `app` block's worker
  * pool (`app_pass`) instead of proxying; `/static/` is unchanged.
  */
-export function oneProcessSite(listenPort: number, staticRoot: string): string {
+export function oneProcessSite(
+  listenPort: number,
+  staticRoot: string,
+  app: { module: string; chdir: string } = {
+    module: "lifecycle.wsgi:application",
+    chdir: LIFECYCLE,
+  },
+): string {
   return `app django {
-    module lifecycle.wsgi:application;
-    chdir ${LIFECYCLE};
+    module ${app.module};
+    chdir ${app.chdir};
     python ${PYTHON};
     workers 2;
 }
@@ -174,14 +181,18 @@ server {
  * One process, or a string saying why not (the config is refused: `app`/`app_pass`
  * are not in this build).
  */
-export async function oneProcess(dj: DjangoSite, at: Place = {}): Promise<Layout | string> {
+export async function oneProcess(
+  dj: DjangoSite,
+  at: Place = {},
+  app?: { module: string; chdir: string },
+): Promise<Layout | string> {
   const port = at.frontPort ?? (await freePort());
   const file = join(dj.dir, `one-${port}.conf`);
-  writeFileSync(file, oneProcessSite(port, dj.staticRoot));
+  writeFileSync(file, oneProcessSite(port, dj.staticRoot, app));
   const problem = await configProblem(file);
   if (problem !== null) return problem;
   const front = await startFront(
-    oneProcessSite(port, dj.staticRoot),
+    oneProcessSite(port, dj.staticRoot, app),
     port,
     dj.dir,
     dj.env,

@@ -20,16 +20,18 @@ import { SiteServer } from "./site/index.js";
 import { LEVELS } from "./site/error-log.js";
 import type { AppResolver } from "./site/index.js";
 import { Arbiter } from "./arbiter/arbiter.js";
+import { watchPython } from "./arbiter/code-watch.js";
 import { workerSpec } from "./arbiter/command.js";
+import { resolveGroup, resolveUser } from "./arbiter/identity.js";
 import { findPython } from "./arbiter/interpreter.js";
+import type { WorkerSpec } from "./arbiter/worker.js";
 import { createWsgiHandler } from "./gateway/handler.js";
 import type { Handler } from "./http/types.js";
 import { VERSION } from "./version.js";
 
 /**
- * One WSGI app served in this process for `app_pass NAME` (issue 6's one-process mode):
- * what the config's `app NAME { ... }` block must provide. The config model exposes them
- * as `NginxConfig.apps` when it declares the block; until then a site has none.
+ * One WSGI app served in this process for `app_pass NAME` (issue 6's one-process mode),
+ * from the config's `app NAME { ... }` block (NginxConfig.apps).
  */
 export interface SiteAppSpec {
   readonly name: string;
@@ -47,50 +49,109 @@ export interface SiteAppSpec {
   readonly maxQueue: number;
   /** client_body_buffer_size for bodies handed to the app. */
   readonly bodyBufferSize: number;
+  /** The supervision settings (Gunicorn's); absent = the settings table's defaults. */
+  readonly bodyTempDir?: string | null;
+  readonly timeoutMs?: number;
+  readonly gracefulTimeoutMs?: number;
+  readonly maxRequests?: number;
+  readonly maxRequestsJitter?: number;
+  readonly preload?: boolean;
+  readonly procName?: string | null;
+  readonly user?: string | null;
+  readonly group?: string | null;
+  /** Development: reload the app's workers when a .py file under chdir changes. */
+  readonly reload?: boolean;
 }
 
-/**
- * The config's `app` blocks as SiteAppSpecs: `NginxConfig.apps` as a list or a record
- * by name, with camelCase or directive (snake_case) field names; Gunicorn's defaults
- * for what a block leaves out (1 worker, 1 thread, max_queue 1024, 1 MiB body buffer).
- */
+/** The config's `app` blocks as SiteAppSpecs, in config order. */
 export function appSpecsOf(config: NginxConfig): SiteAppSpec[] {
-  const raw = (config as unknown as { apps?: unknown }).apps;
-  if (raw === undefined || raw === null || typeof raw !== "object") return [];
-  const entries: [string | null, unknown][] = Array.isArray(raw)
-    ? raw.map((v) => [null, v])
-    : Object.entries(raw);
-  return entries.map(([key, v]) => {
-    const o = (v ?? {}) as Record<string, unknown>;
-    const pick = (...names: string[]): unknown =>
-      names.map((n) => o[n]).find((x) => x !== undefined && x !== null);
-    const str = (...names: string[]): string | null => {
-      const x = pick(...names);
-      return typeof x === "string" ? x : null;
-    };
-    const num = (dflt: number, ...names: string[]): number => {
-      const x = pick(...names);
-      return typeof x === "number" ? x : dflt;
-    };
-    const env = pick("rawEnv", "raw_env", "env");
+  return Object.values(config.apps).map((a) => {
+    const s = a.settings;
     return {
-      name: str("name") ?? key ?? "",
-      module: str("module", "wsgi_app", "app") ?? "",
-      workers: num(1, "workers"),
-      threads: num(1, "threads"),
-      chdir: str("chdir"),
-      pythonpath: str("pythonpath"),
-      rawEnv: Array.isArray(env) ? env.filter((e): e is string => typeof e === "string") : [],
-      python: str("python"),
-      maxQueue: num(1024, "maxQueue", "max_queue"),
-      bodyBufferSize: num(1048576, "bodyBufferSize", "client_body_buffer_size"),
+      name: a.name,
+      module: a.module,
+      workers: s.num("workers"),
+      threads: s.num("threads"),
+      chdir: s.strOrNull("chdir"),
+      pythonpath: s.strOrNull("pythonpath"),
+      rawEnv: s.list("raw_env"),
+      python: s.strOrNull("python"),
+      maxQueue: s.num("max_queue"),
+      bodyBufferSize: s.num("client_body_buffer_size"),
+      bodyTempDir: s.strOrNull("client_body_temp_path"),
+      timeoutMs: s.num("timeout") * 1000,
+      gracefulTimeoutMs: s.num("graceful_timeout") * 1000,
+      maxRequests: s.num("max_requests"),
+      maxRequestsJitter: s.num("max_requests_jitter"),
+      preload: s.bool("preload_app"),
+      procName: s.strOrNull("proc_name"),
+      user: s.strOrNull("user"),
+      group: s.strOrNull("group"),
+      reload: s.bool("reload"),
     };
   });
 }
 
 export interface RunningApps {
   readonly resolve: AppResolver;
+  /**
+   * HUP: boot what the new specs need (new apps, and apps whose pool options changed)
+   * without touching the running ones; throws (and leaves everything as it was) when one
+   * cannot boot. `commit()` then reloads the other apps' code (the arbiter's generation
+   * reload, as the WSGI mode's HUP) and retires the removed and replaced pools;
+   * `abort()` stops what was booted.
+   */
+  prepare(specs: readonly SiteAppSpec[]): Promise<{ commit(): void; abort(): Promise<void> }>;
   stop(graceful: boolean, graceMs: number): Promise<void>;
+}
+
+interface Pool {
+  readonly spec: SiteAppSpec;
+  readonly arbiter: Arbiter;
+  handler: Handler;
+  stopWatch: (() => void) | null;
+}
+
+interface Identity {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+function identityOf(a: SiteAppSpec): Identity | null {
+  const user = a.user ?? null;
+  const group = a.group ?? null;
+  if (user === null && group === null) return null;
+  const u = user !== null ? resolveUser(user) : { uid: process.getuid?.() ?? 0, gid: null };
+  const gid = group !== null ? resolveGroup(group) : (u.gid ?? process.getgid?.() ?? 0);
+  return { uid: u.uid, gid };
+}
+
+function specOf(a: SiteAppSpec, env: NodeJS.ProcessEnv): WorkerSpec {
+  const spec = workerSpec({
+    python: findPython(a.python, env),
+    app: a.module,
+    threads: a.threads,
+    chdir: a.chdir,
+    pythonpath: a.pythonpath,
+    rawEnv: [...a.rawEnv],
+    baseEnv: env,
+    name: a.procName ?? a.name,
+  });
+  const id = identityOf(a);
+  return id === null ? spec : { ...spec, uid: id.uid, gid: id.gid };
+}
+
+/** The options fixed for a pool's life; when they change a HUP starts a fresh pool. */
+function poolOptions(a: SiteAppSpec): string {
+  return JSON.stringify([
+    a.maxQueue,
+    a.timeoutMs ?? 0,
+    a.gracefulTimeoutMs ?? 30_000,
+    a.maxRequests ?? 0,
+    a.maxRequestsJitter ?? 0,
+    a.preload ?? false,
+    a.reload ?? false,
+  ]);
 }
 
 /**
@@ -108,39 +169,92 @@ export async function startApps(
     log.info(line);
   },
 ): Promise<RunningApps> {
-  const pools = new Map<string, { arbiter: Arbiter; handler: Handler }>();
-  try {
-    for (const a of specs) {
-      const arbiter = new Arbiter({
-        spec: workerSpec({
-          python: findPython(a.python, env),
-          app: a.module,
-          threads: a.threads,
-          chdir: a.chdir,
-          pythonpath: a.pythonpath,
-          rawEnv: [...a.rawEnv],
-          baseEnv: env,
-          name: a.name,
-        }),
-        workers: a.workers,
-        maxQueue: a.maxQueue,
-        log,
-        output,
-      });
-      await arbiter.start();
-      pools.set(a.name, {
-        arbiter,
-        handler: createWsgiHandler({ pool: arbiter, log, bodyBufferSize: a.bodyBufferSize }),
+  const pools = new Map<string, Pool>();
+  const handlerOf = (a: SiteAppSpec, arbiter: Arbiter): Handler =>
+    createWsgiHandler({
+      pool: arbiter,
+      log,
+      bodyBufferSize: a.bodyBufferSize,
+      bodyTempDir: a.bodyTempDir ?? null,
+      bodyOwner: identityOf(a),
+    });
+  const boot = async (a: SiteAppSpec): Promise<Pool> => {
+    const timeoutMs = a.timeoutMs ?? 0;
+    const arbiter = new Arbiter({
+      spec: specOf(a, env),
+      workers: a.workers,
+      maxQueue: a.maxQueue,
+      log,
+      output,
+      timeoutMs,
+      // As the WSGI mode: a worker silent for this long (not even its reader thread) is replaced.
+      heartbeatTimeoutMs: timeoutMs > 0 ? Math.max(timeoutMs, 5000) : 24 * 3600 * 1000,
+      ...(a.gracefulTimeoutMs !== undefined ? { gracefulTimeoutMs: a.gracefulTimeoutMs } : {}),
+      ...(a.maxRequests !== undefined ? { maxRequests: a.maxRequests } : {}),
+      ...(a.maxRequestsJitter !== undefined ? { maxRequestsJitter: a.maxRequestsJitter } : {}),
+      ...(a.preload !== undefined ? { preload: a.preload } : {}),
+    });
+    arbiter.onFatal = (err) => {
+      log.error(`app "${a.name}": ${err.message}; its requests are answered 503`);
+    };
+    await arbiter.start();
+    const pool: Pool = { spec: a, arbiter, handler: handlerOf(a, arbiter), stopWatch: null };
+    if (a.reload === true) {
+      pool.stopWatch = watchPython([a.chdir ?? process.cwd()], (path) => {
+        log.info(`app "${a.name}": ${path} changed, reloading its workers`);
+        arbiter.reload();
       });
     }
-  } catch (err) {
-    await Promise.all([...pools.values()].map((p) => p.arbiter.stop(false)));
-    throw err;
-  }
+    return pool;
+  };
+  const retire = async (p: Pool, graceful: boolean, graceMs: number): Promise<void> => {
+    p.stopWatch?.();
+    await p.arbiter.stop(graceful, graceMs);
+  };
+  const bootAll = async (list: readonly SiteAppSpec[]): Promise<Pool[]> => {
+    const booted: Pool[] = [];
+    try {
+      for (const a of list) booted.push(await boot(a));
+    } catch (err) {
+      await Promise.all(booted.map((p) => retire(p, false, 0)));
+      throw err;
+    }
+    return booted;
+  };
+  for (const p of await bootAll(specs)) pools.set(p.spec.name, p);
   return {
     resolve: (name) => pools.get(name)?.handler ?? null,
+    async prepare(next) {
+      const fresh = await bootAll(
+        next.filter((a) => {
+          const cur = pools.get(a.name);
+          return cur === undefined || poolOptions(cur.spec) !== poolOptions(a);
+        }),
+      );
+      return {
+        commit() {
+          const names = new Set(next.map((a) => a.name));
+          const old: Pool[] = [];
+          for (const [name, p] of pools)
+            if (!names.has(name) || fresh.some((f) => f.spec.name === name)) old.push(p);
+          for (const p of old) pools.delete(p.spec.name);
+          for (const f of fresh) pools.set(f.spec.name, f);
+          for (const a of next) {
+            const p = pools.get(a.name);
+            if (p === undefined || fresh.includes(p)) continue;
+            // Fresh code and settings, new workers before the old ones go (Gunicorn's HUP).
+            p.arbiter.reload({ spec: specOf(a, env), workers: a.workers });
+            pools.set(a.name, { ...p, spec: a, handler: handlerOf(a, p.arbiter) });
+          }
+          for (const p of old) void retire(p, true, p.spec.gracefulTimeoutMs ?? 30_000);
+        },
+        async abort() {
+          await Promise.all(fresh.map((p) => retire(p, false, 0)));
+        },
+      };
+    },
     async stop(graceful, graceMs) {
-      await Promise.all([...pools.values()].map((p) => p.arbiter.stop(graceful, graceMs)));
+      await Promise.all([...pools.values()].map((p) => retire(p, graceful, graceMs)));
     },
   };
 }
@@ -196,10 +310,11 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     return 1;
   }
   const log = logs.log;
-  // One-process mode: the config's `app` blocks (when the model has them) boot here.
+  // One-process mode: the config's `app` blocks boot here (none: nothing runs, but a
+  // reload may add some).
   let apps: RunningApps | null = null;
   const appSpecs = appSpecsOf(config);
-  if (opts.apps === undefined && appSpecs.length > 0) {
+  if (opts.apps === undefined) {
     try {
       apps = await startApps(appSpecs, log, process.env, (line) => {
         logs.sink.write(line);
@@ -275,7 +390,17 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     if (c === "reload") {
       log.info("signal SIGHUP received, reconfiguring");
       try {
-        await server.reload(load());
+        const next = load();
+        // The apps first (boot what is new; nothing changes if one cannot boot), then the
+        // site; the apps' code reloads once the new site is in force.
+        const plan = apps !== null ? await apps.prepare(appSpecsOf(next)) : null;
+        try {
+          await server.reload(next);
+        } catch (err) {
+          await plan?.abort();
+          throw err;
+        }
+        plan?.commit();
         log.info("reconfigured");
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);

@@ -2,13 +2,14 @@
 // name (what `app_pass NAME` resolves through), over a real socket and real Python workers.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../src/core/paths.js";
 import { LineSink, Logger } from "../../src/core/log.js";
 import { HttpServer } from "../../src/http/server.js";
 import { appSpecsOf, startApps, type RunningApps, type SiteAppSpec } from "../../src/serve-site.js";
-import type { NginxConfig } from "../../src/config/nginx/index.js";
+import { loadNginxConfig } from "../../src/config/nginx/index.js";
 import { rawRequest } from "../helpers/raw.js";
 
 const ROOT = repoRoot();
@@ -67,20 +68,26 @@ void describe("startApps (one-process mode)", () => {
   });
 });
 
-void it("appSpecsOf reads the config's app blocks (list or record) with Gunicorn's defaults", () => {
-  const none = { apps: undefined } as unknown as NginxConfig;
-  assert.deepEqual(appSpecsOf(none), []);
-  const cfg = {
-    apps: {
-      django: {
-        module: "lifecycle.wsgi:application",
-        workers: 4,
-        chdir: "/srv/app",
-        raw_env: ["A=1"],
-      },
-    },
-  } as unknown as NginxConfig;
-  assert.deepEqual(appSpecsOf(cfg), [
+void it("appSpecsOf reads the config's app blocks, with the settings table's defaults", () => {
+  const dir = mkdtempSync(join(tmpdir(), "narwhal-apps-"));
+  const file = join(dir, "site.conf");
+  writeFileSync(
+    file,
+    `app django {
+    module lifecycle.wsgi:application;
+    workers 4;
+    chdir /srv/app;
+    env A=1;
+    timeout 10;
+    preload on;
+}
+app hello { module hello_world:process_http_request; }
+server { listen 127.0.0.1:1; location / { app_pass django; } }
+`,
+  );
+  const specs = appSpecsOf(loadNginxConfig(file));
+  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(specs, [
     {
       name: "django",
       module: "lifecycle.wsgi:application",
@@ -92,6 +99,38 @@ void it("appSpecsOf reads the config's app blocks (list or record) with Gunicorn
       python: null,
       maxQueue: 1024,
       bodyBufferSize: 1048576,
+      bodyTempDir: null,
+      timeoutMs: 10_000,
+      gracefulTimeoutMs: 30_000,
+      maxRequests: 0,
+      maxRequestsJitter: 0,
+      preload: true,
+      procName: null,
+      user: null,
+      group: null,
+      reload: false,
+    },
+    {
+      name: "hello",
+      module: "hello_world:process_http_request",
+      workers: 1,
+      threads: 1,
+      chdir: null,
+      pythonpath: null,
+      rawEnv: [],
+      python: null,
+      maxQueue: 1024,
+      bodyBufferSize: 1048576,
+      bodyTempDir: null,
+      timeoutMs: 30_000,
+      gracefulTimeoutMs: 30_000,
+      maxRequests: 0,
+      maxRequestsJitter: 0,
+      preload: false,
+      procName: null,
+      user: null,
+      group: null,
+      reload: false,
     },
   ]);
 });

@@ -48,6 +48,9 @@ function statusLine(status: number, reason: string | undefined): string {
 const BAD_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 const BAD_VALUE = /[\r\n\0]/;
 
+/** end(body) up to this size copies head and body into one buffer for a single write. */
+const SMALL_BODY = 16 * 1024;
+
 /** nginx drops keep-alive after these errors (ngx_http_special_response_handler). */
 const CLOSING_ERRORS = new Set([400, 408, 413, 414, 431, 500, 501]);
 
@@ -254,6 +257,15 @@ export class Response implements ResponseWriter {
           // ASCII body: head and body in one string, one write (the hot path).
           this.bodyBytesSent += len;
           this.send(head + chunk, "latin1");
+        } else if (n <= SMALL_BODY && typeof chunk !== "string") {
+          // A small Buffer body: copied after the head into one Buffer, one write() (a
+          // corked head + body would go out through the slower writev path).
+          const hl = head.length;
+          const one = Buffer.allocUnsafe(hl + n);
+          one.write(head, 0, hl, "latin1");
+          chunk.copy(one, hl, 0, n);
+          this.bodyBytesSent += n;
+          this.send(one);
         } else {
           const body = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
           const sock = this.host.socket;

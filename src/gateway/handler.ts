@@ -16,6 +16,7 @@ import type { RequestSink } from "../arbiter/worker.js";
 import { disposeBody, spoolBody, type SpooledBody } from "./body-spool.js";
 import { newRecord, WsgiExchange, type GatewayRecord } from "./exchange.js";
 import { requestMeta } from "./request-meta.js";
+import { GoneSignal } from "./gone-signal.js";
 
 /** What the gateway needs from the arbiter. */
 export interface WorkerPool {
@@ -55,7 +56,7 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
     RECORDS.set(req, record);
     const done = (): void => o.onDone?.(req, res, record);
     // Created only if the request has to wait in the queue.
-    let gone: AbortController | null = null;
+    let gone: GoneSignal | null = null;
     let exchange: WsgiExchange | null = null;
     res.onClientGone(() => {
       gone?.abort(new Error("client gone"));
@@ -99,9 +100,9 @@ export function createWsgiHandler(o: GatewayOptions): Handler {
     exchange = new WsgiExchange(req, res, requestMeta(req), body, o.log, record, done);
     let lease: Lease | null = o.pool.tryDispatch?.(exchange) ?? null;
     if (lease === null) {
-      gone = new AbortController();
+      gone = new GoneSignal();
       try {
-        lease = await o.pool.dispatch(exchange, gone.signal);
+        lease = await o.pool.dispatch(exchange, gone.asAbortSignal());
       } catch (err) {
         await disposeBody(body);
         if (err instanceof PoolUnavailable) {

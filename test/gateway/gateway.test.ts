@@ -196,7 +196,13 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
 void describe("dispatch: least-loaded worker, bounded queue", () => {
   void test("requests spread over free workers; beyond threads + queue: 503 with Retry-After", async () => {
     // pipeline 0: a worker holds only `threads` requests, so the queue in Node is what is tested.
-    const gw = await startGateway({ app: "misc:app", workers: 2, threads: 1, maxQueue: 1, pipeline: 0 });
+    const gw = await startGateway({
+      app: "misc:app",
+      workers: 2,
+      threads: 1,
+      maxQueue: 1,
+      pipeline: 0,
+    });
     try {
       // Two slow requests occupy both workers, a third waits in the queue, a fourth is refused.
       const slow = [fetch(gw.url("/sleep?s=1.5")), fetch(gw.url("/sleep?s=1.5"))];
@@ -281,9 +287,19 @@ void test("a body over client_max_body_size is a 413 and never reaches a worker"
 
 void test("a worker holds threads + pipeline requests: the next one waits inside it, then the Node queue", async () => {
   // pipeline 1 (the default is deeper): 2 in the worker, the third in Node's queue.
-  const gw = await startGateway({ app: "misc:app", workers: 1, threads: 1, maxQueue: 4, pipeline: 1 });
+  const gw = await startGateway({
+    app: "misc:app",
+    workers: 1,
+    threads: 1,
+    maxQueue: 4,
+    pipeline: 1,
+  });
   try {
-    const slow = [fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5")), fetch(gw.url("/sleep?s=0.5"))];
+    const slow = [
+      fetch(gw.url("/sleep?s=0.5")),
+      fetch(gw.url("/sleep?s=0.5")),
+      fetch(gw.url("/sleep?s=0.5")),
+    ];
     for (let i = 0; i < 200 && gw.arbiter.inflight + gw.arbiter.queued < 3; i++) await sleep(10);
     assert.equal(gw.arbiter.inflight, 2);
     assert.equal(gw.arbiter.queued, 1);

@@ -18,6 +18,7 @@ import { nginxConfigPath, nginxLoadOptions, runNginxCli } from "./config/nginx/c
 import { loadNginxConfig, type NginxConfig } from "./config/nginx/index.js";
 import { SiteServer } from "./site/index.js";
 import { LEVELS } from "./site/error-log.js";
+import { withForwardedScheme } from "./site/forwarded-scheme.js";
 import type { AppResolver } from "./site/index.js";
 import { Arbiter } from "./arbiter/arbiter.js";
 import { watchPython } from "./arbiter/code-watch.js";
@@ -61,6 +62,8 @@ export interface SiteAppSpec {
   readonly group?: string | null;
   /** Development: reload the app's workers when a .py file under chdir changes. */
   readonly reload?: boolean;
+  /** Fronts trusted to set X-Forwarded-Proto (Gunicorn's default: loopback). */
+  readonly forwardedAllowIps?: string;
 }
 
 /** The config's `app` blocks as SiteAppSpecs, in config order. */
@@ -88,6 +91,7 @@ export function appSpecsOf(config: NginxConfig): SiteAppSpec[] {
       user: s.strOrNull("user"),
       group: s.strOrNull("group"),
       reload: s.bool("reload"),
+      forwardedAllowIps: s.str("forwarded_allow_ips"),
     };
   });
 }
@@ -171,13 +175,16 @@ export async function startApps(
 ): Promise<RunningApps> {
   const pools = new Map<string, Pool>();
   const handlerOf = (a: SiteAppSpec, arbiter: Arbiter): Handler =>
-    createWsgiHandler({
-      pool: arbiter,
-      log,
-      bodyBufferSize: a.bodyBufferSize,
-      bodyTempDir: a.bodyTempDir ?? null,
-      bodyOwner: identityOf(a),
-    });
+    withForwardedScheme(
+      createWsgiHandler({
+        pool: arbiter,
+        log,
+        bodyBufferSize: a.bodyBufferSize,
+        bodyTempDir: a.bodyTempDir ?? null,
+        bodyOwner: identityOf(a),
+      }),
+      a.forwardedAllowIps ?? "127.0.0.1,::1",
+    );
   const boot = async (a: SiteAppSpec): Promise<Pool> => {
     const timeoutMs = a.timeoutMs ?? 0;
     const arbiter = new Arbiter({

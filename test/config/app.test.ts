@@ -59,7 +59,12 @@ test("every Worker processes / Supervision setting is an app directive, but the 
 
 test("each app setting converts by its kind, as on the command line", () => {
   for (const s of APP_SETTINGS) {
-    const sample = s.kind === "enum" ? [s.choices![0]!, s.choices![0]!] : SAMPLE[s.kind];
+    const sample =
+      s.kind === "enum"
+        ? [s.choices![0]!, s.choices![0]!]
+        : s.name === "forwarded_allow_ips"
+          ? ["10.0.0.0/8,::1", "10.0.0.0/8,::1"]
+          : SAMPLE[s.kind];
     assert.ok(sample, `no sample for kind ${s.kind}`);
     const [text, want] = sample as [string, unknown];
     const c = load(`app a {\n    module m:app;\n    ${s.name} ${text};\n}\n`);
@@ -107,6 +112,14 @@ test("values are checked with nginx-style messages", () => {
   assert.equal(
     app("wsgi_app n:app;"),
     '"wsgi_app" directive is duplicate, "module" directive was specified earlier in FILE:3',
+  );
+  assert.equal(
+    app("forwarded_allow_ips 127.0.0.1,localhost;"),
+    'invalid value "127.0.0.1,localhost" in "forwarded_allow_ips" directive, "localhost" is not an address or network in FILE:3',
+  );
+  assert.equal(
+    app("forwarded_allow_ips 10.0.0.0/33;"),
+    'invalid value "10.0.0.0/33" in "forwarded_allow_ips" directive, "10.0.0.0/33" is not an address or network in FILE:3',
   );
   assert.equal(app("pidfile /x;"), 'unknown directive "pidfile" in FILE:3');
   assert.equal(app("umask 022;"), 'unknown directive "umask" in FILE:3');

@@ -51,6 +51,12 @@ app echo {
     threads 2;
     timeout 20s;
 }
+app echo_strict {
+    module echo:app;
+    chdir ${join(ROOT, "test", "apps")};
+    python ${PYTHON};
+    forwarded_allow_ips 192.0.2.1,10.0.0.0/8;
+}
 app flask {
     module app:app;
     chdir ${join(ROOT, "examples", "flask_app")};
@@ -71,6 +77,9 @@ server {
     }
     location /static/ {
         alias DIR/files/;
+    }
+    location /strict/ {
+        app_pass echo_strict;
     }
     location /hello/ {
         app_pass flask;
@@ -161,6 +170,17 @@ void describe("narwhal -c site.conf with app blocks (one process)", () => {
     assert.equal(env["REMOTE_ADDR"], "127.0.0.1");
     assert.equal(env["SERVER_PORT"], String(port));
     assert.equal(Buffer.from(env["body_base64"]!, "base64").toString(), "hello body");
+
+    // forwarded_allow_ips (Gunicorn's default: loopback) decides who may claim https.
+    const proto = { "X-Forwarded-Proto": "https" };
+    const trusted = JSON.parse((await get(port, "/a", proto)).text) as Record<string, string>;
+    assert.equal(trusted["wsgi.url_scheme"], "https");
+    assert.equal(JSON.parse((await get(port, "/a")).text)["wsgi.url_scheme"], "http");
+    const strict = JSON.parse((await get(port, "/strict/a", proto)).text) as Record<string, string>;
+    assert.equal(strict["wsgi.url_scheme"], "http");
+    assert.equal(strict["PATH_INFO"], "/strict/a");
+    const contradiction = await get(port, "/a", { ...proto, "X-Forwarded-Ssl": "off" });
+    assert.equal(contradiction.status, 400);
 
     // The location's client_max_body_size applies before the app sees the body.
     const big = await get(port, "/upload", {}, "POST", "x".repeat(2000));

@@ -9,6 +9,7 @@
  * and converted by each setting's kind with the same converter as the command line
  * (src/config/values.ts), so a setting is declared once for CLI, config file and here.
  */
+import { isIP } from "node:net";
 import type { SettingDecl, SettingValue } from "../setting-types.js";
 import { SETTINGS } from "../settings.js";
 import { convertValue } from "../values.js";
@@ -88,6 +89,20 @@ function defaultOf(s: SettingDecl): string | null {
   return String(s.default as string | number);
 }
 
+/** Gunicorn's address lists: `*`, or comma-separated addresses and CIDR networks. */
+function checkAllowList(c: ApplyContext, text: string): void {
+  for (const item of text.split(",").map((s) => s.trim())) {
+    if (item === "*" || item === "") continue;
+    const [addr = "", bits] = item.split("/");
+    const fam = isIP(addr);
+    const max = fam === 4 ? 32 : 128;
+    if (fam === 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      c.fail(
+        `invalid value "${text}" in "${c.name}" directive, "${item}" is not an address or network`,
+      );
+  }
+}
+
 /** `env A=1;` (repeatable, several per line): KEY=VALUE as Gunicorn's raw_env. */
 function parseList(c: ApplyContext, s: SettingDecl): readonly string[] {
   for (const a of c.args) {
@@ -119,10 +134,17 @@ function settingDirective(s: SettingDecl, name: string): DirectiveDecl {
           accumulate: (a, b) => [...a, ...b],
           unset: [],
         })
-      : setting<SettingValue>(appKey(s.name), (c) => convert(c, s, arg0(c)), {
-          merge: "none",
-          unset: s.default,
-        }),
+      : setting<SettingValue>(
+          appKey(s.name),
+          (c) => {
+            if (s.name === "forwarded_allow_ips") checkAllowList(c, arg0(c));
+            return convert(c, s, arg0(c));
+          },
+          {
+            merge: "none",
+            unset: s.default,
+          },
+        ),
   });
 }
 

@@ -68,6 +68,75 @@ void describe("startApps (one-process mode)", () => {
   });
 });
 
+void it("HUP plan: prepare boots new and re-optioned pools, commit swaps them in, a boot failure changes nothing", async () => {
+  const log = new Logger(new LineSink("-"), "critical");
+  const apps = await startApps([spec({ name: "a" }), spec({ name: "b" })], log);
+  const server = new HttpServer({
+    handler: (req, res) => {
+      const h = apps.resolve(req.path.slice(1));
+      if (h === null) {
+        res.writeHead(404, [["Content-Length", "0"]]);
+        res.end();
+        return;
+      }
+      return h(req, res);
+    },
+    logger: log,
+  });
+  await server.listen(["127.0.0.1:0"]);
+  const port = server.address()[0]!.port;
+  const status = async (path: string): Promise<number> =>
+    (
+      await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`, {
+        count: 1,
+        timeoutMs: 10_000,
+      })
+    ).responses[0]!.status;
+  try {
+    const a0 = apps.resolve("a")!;
+    const b0 = apps.resolve("b")!;
+    // A module that cannot load: rejected, and nothing changed.
+    await assert.rejects(
+      apps.prepare([spec({ name: "a" }), spec({ name: "x", module: "broken_import:app" })]),
+    );
+    assert.equal(apps.resolve("a"), a0);
+    assert.equal(apps.resolve("x"), null);
+
+    // a: max_queue changed (a new pool); b: removed; c: new.
+    const plan = await apps.prepare([spec({ name: "a", maxQueue: 3 }), spec({ name: "c" })]);
+    assert.equal(apps.resolve("c"), null, "nothing is swapped before commit");
+    assert.equal(apps.resolve("b"), b0);
+    plan.commit();
+    assert.equal(apps.resolve("b"), null);
+    assert.notEqual(apps.resolve("a"), a0);
+    assert.equal(await status("/a"), 200);
+    assert.equal(await status("/c"), 200);
+    assert.equal(await status("/b"), 404);
+    // The replaced pool drains and stops: its old handler answers 503 from then on.
+    const old = new HttpServer({ handler: a0, logger: log });
+    await old.listen(["127.0.0.1:0"]);
+    try {
+      const oldPort = old.address()[0]!.port;
+      let last = 0;
+      for (let i = 0; i < 50 && last !== 503; i++) {
+        last = (
+          await rawRequest(oldPort, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", {
+            count: 1,
+            timeoutMs: 10_000,
+          })
+        ).responses[0]!.status;
+        if (last !== 503) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(last, 503);
+    } finally {
+      await old.drain(0);
+    }
+  } finally {
+    await server.drain(0);
+    await apps.stop(false, 0);
+  }
+});
+
 void it("appSpecsOf reads the config's app blocks, with the settings table's defaults", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-apps-"));
   const file = join(dir, "site.conf");
@@ -109,6 +178,7 @@ server { listen 127.0.0.1:1; location / { app_pass django; } }
       user: null,
       group: null,
       reload: false,
+      forwardedAllowIps: "127.0.0.1,::1",
     },
     {
       name: "hello",
@@ -131,6 +201,7 @@ server { listen 127.0.0.1:1; location / { app_pass django; } }
       user: null,
       group: null,
       reload: false,
+      forwardedAllowIps: "127.0.0.1,::1",
     },
   ]);
 });

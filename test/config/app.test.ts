@@ -39,7 +39,7 @@ const SAMPLE: Record<string, [string, unknown]> = {
   list: ["K=V", ["K=V"]],
 };
 
-test("every Worker processes / Supervision setting is an app directive, but the excluded ones", () => {
+void test("every Worker processes / Supervision setting is an app directive, but the excluded ones", () => {
   const names = new Set(APP_SETTINGS.map((s) => s.name));
   for (const s of SETTINGS) {
     const gateway = s.section === "Worker processes" || s.section === "Supervision";
@@ -57,7 +57,7 @@ test("every Worker processes / Supervision setting is an app directive, but the 
   assert.equal(lookupDirective("accesslog", "app"), null);
 });
 
-test("each app setting converts by its kind, as on the command line", () => {
+void test("each app setting converts by its kind, as on the command line", () => {
   for (const s of APP_SETTINGS) {
     const sample =
       s.kind === "enum"
@@ -73,7 +73,7 @@ test("each app setting converts by its kind, as on the command line", () => {
   }
 });
 
-test("aliases from the long flags: env, preload, name; and Gunicorn's wsgi_app", () => {
+void test("aliases from the long flags: env, preload, name; and Gunicorn's wsgi_app", () => {
   const c = load(
     "app a {\n    wsgi_app m:app;\n    env A=1 B=x=y;\n    preload on;\n    name site;\n}\n",
   );
@@ -88,7 +88,7 @@ test("aliases from the long flags: env, preload, name; and Gunicorn's wsgi_app",
   assert.equal(a.settings.num("max_queue"), 1024);
 });
 
-test("values are checked with nginx-style messages", () => {
+void test("values are checked with nginx-style messages", () => {
   const app = (body: string): string => error(`app a {\n    module m:app;\n    ${body}\n}\n`);
   assert.equal(
     app("workers two;"),
@@ -141,7 +141,7 @@ test("values are checked with nginx-style messages", () => {
   );
 });
 
-test("the syntax test/deploy and bench/deploy write: a bare site file", () => {
+void test("the syntax test/deploy and bench/deploy write: a bare site file", () => {
   const c = load(`app server_django {
     module lifecycle.wsgi:application;
     chdir /srv/lifecycle;
@@ -168,7 +168,7 @@ server {
   assert.equal(stat!.conf.app_pass, null);
 });
 
-test("a full nginx.conf: app blocks in http, app_pass before the app is declared", () => {
+void test("a full nginx.conf: app blocks in http, app_pass before the app is declared", () => {
   const c = load(`events {}
 http {
     server {

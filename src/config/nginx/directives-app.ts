@@ -86,7 +86,7 @@ function defaultOf(s: SettingDecl): string | null {
   if (s.default === null || Array.isArray(s.default)) return null;
   if (typeof s.default === "boolean") return s.default ? "on" : "off";
   if (s.default === "") return null;
-  return String(s.default as string | number);
+  return String(s.default);
 }
 
 /** Gunicorn's address lists: `*`, or comma-separated addresses and CIDR networks. */

@@ -9,6 +9,12 @@
  *   USR1        reopen the log files (logrotate)
  *
  * Signal handlers only enqueue; the loop does the work in order.
+ *
+ * One-process mode: the config's `app NAME { ... }` blocks boot their Python worker pools
+ * here (startApps) before the listeners open; `app_pass NAME` reaches them by name. HUP
+ * reloads them as the WSGI mode's HUP does (the arbiter's generation reload: fresh
+ * workers with the new code and settings, then the old ones drain); QUIT lets their
+ * requests finish within each app's `graceful_timeout`.
  */
 import { unlinkSync, writeFileSync } from "node:fs";
 import { ConfigError, NarwhalError } from "./core/errors.js";
@@ -106,6 +112,7 @@ export interface RunningApps {
    * `abort()` stops what was booted.
    */
   prepare(specs: readonly SiteAppSpec[]): Promise<{ commit(): void; abort(): Promise<void> }>;
+  /** Stop every pool; graceful: within each app's graceful_timeout (else `graceMs`). */
   stop(graceful: boolean, graceMs: number): Promise<void>;
 }
 
@@ -261,7 +268,9 @@ export async function startApps(
       };
     },
     async stop(graceful, graceMs) {
-      await Promise.all([...pools.values()].map((p) => retire(p, graceful, graceMs)));
+      await Promise.all(
+        [...pools.values()].map((p) => retire(p, graceful, p.spec.gracefulTimeoutMs ?? graceMs)),
+      );
     },
   };
 }

@@ -382,9 +382,8 @@ class Pipeline {
       if (!out.handled) this.special(st, lookup, out.status);
       return;
     }
-    const app = (conf as unknown as Record<string, unknown>)["app_pass"];
-    if (typeof app === "string" || (app !== null && typeof app === "object" && "name" in app)) {
-      const name = typeof app === "string" ? app : String(app.name);
+    const name = conf.app_pass;
+    if (name !== null) {
       const h = this.site.apps(name);
       if (h === null) {
         this.log(st).error(`no app "${name}" is running for app_pass`);

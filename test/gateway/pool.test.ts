@@ -131,12 +131,19 @@ void test("fifty clients uploading at 1 KiB/s do not delay a fast GET (--workers
       [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 4)]!;
     const idle = quartile(base);
     const busy = quartile(during);
+    const fastestIdle = Math.min(...base);
+    const fastestBusy = Math.min(...during);
     if (process.env["NARWHAL_TEST_LOG"]) console.log("GET ms idle", base, "during", during);
-    // A few ms at most. The lower quartile is compared because other suites running in
-    // parallel add bursts of noise to single samples; a GET that had to wait for the uploads
-    // (a worker held by a slow body) would be slow in every sample, by seconds.
+    // A few ms at most. Machine noise (other suites run in parallel on 2 cores) only ever
+    // adds latency, so the fastest samples are compared strictly and the lower quartiles
+    // loosely; a GET that had to wait for the uploads (a worker held by a slow body) would
+    // be slow in every sample, by seconds.
     assert.ok(
-      busy - idle < 5,
+      fastestBusy - fastestIdle < 5,
+      `fastest GET ${fastestBusy.toFixed(1)} ms during uploads vs ${fastestIdle.toFixed(1)} ms idle`,
+    );
+    assert.ok(
+      busy - idle < 25,
       `GET lower quartile ${busy.toFixed(1)} ms during uploads vs ${idle.toFixed(1)} ms idle`,
     );
     assert.ok(Math.max(...during) < 1000, `slowest GET ${Math.max(...during).toFixed(1)} ms`);

@@ -87,7 +87,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (inline !== null) {
         const v = convertValue(decl, inline);
         if (typeof v === "object" && v !== null && "error" in v) throw new UsageError(v.error);
-        out.settings.set(decl.name, v as SettingValue);
+        out.settings.set(decl.name, v);
       } else out.settings.set(decl.name, true);
       continue;
     }
@@ -96,7 +96,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (decl.kind === "list") {
       const prev = (out.settings.get(decl.name) as readonly string[] | undefined) ?? [];
       out.settings.set(decl.name, [...prev, ...(v as readonly string[])]);
-    } else out.settings.set(decl.name, v as SettingValue);
+    } else out.settings.set(decl.name, v);
   }
   return out;
 }

@@ -6,12 +6,12 @@ import { repoRoot } from "../../src/core/paths.js";
 import { renderConfigDoc } from "../../scripts/config-doc.js";
 import { DIRECTIVES } from "../../src/config/nginx/index.js";
 
-test("docs/config.md is generated from the directive table (run `npm run docs`)", () => {
+void test("docs/config.md is generated from the directive table (run `npm run docs`)", () => {
   const onDisk = readFileSync(join(repoRoot(), "docs/config.md"), "utf8");
   assert.equal(onDisk, renderConfigDoc());
 });
 
-test("every directive of issue 5 and the article's proxy directives are declared", () => {
+void test("every directive of issue 5 and the article's proxy directives are declared", () => {
   const names = new Set(DIRECTIVES.map((d) => d.name));
   const required =
     `worker_processes events worker_connections http server listen server_name location root alias

@@ -19,7 +19,7 @@ const cases = readdirSync(ROOT)
   .filter((d) => existsSync(join(ROOT, d, "main.conf")))
   .sort();
 
-test("there are at least 25 golden config cases, errors and models both", () => {
+void test("there are at least 25 golden config cases, errors and models both", () => {
   assert.ok(cases.length >= 25, `only ${cases.length} cases`);
   assert.ok(cases.filter((c) => existsSync(join(ROOT, c, "expected-error.txt"))).length >= 15);
   assert.ok(cases.filter((c) => existsSync(join(ROOT, c, "expected.json"))).length >= 8);
@@ -32,7 +32,7 @@ for (const name of cases) {
   const gFile = join(dir, "globals.txt");
   const globals = existsSync(gFile) ? readFileSync(gFile, "utf8").trim() : undefined;
   const opts = globals ? { globalDirectives: globals } : {};
-  test(`golden: ${name}`, () => {
+  void test(`golden: ${name}`, () => {
     if (existsSync(errFile)) {
       const want = readFileSync(errFile, "utf8").trim();
       assert.throws(

@@ -26,7 +26,7 @@ function tmp(files: Record<string, string>): string {
   return dir;
 }
 
-test("mode choice: a non-.py -c, or an nginx-only flag; Gunicorn's -t/-p/-g/-e keep their meaning otherwise", () => {
+void test("mode choice: a non-.py -c, or an nginx-only flag; Gunicorn's -t/-p/-g/-e keep their meaning otherwise", () => {
   assert.equal(isNginxInvocation(["-c", "site.conf"]), true);
   assert.equal(isNginxInvocation(["-t", "-c", "site.conf"]), true);
   assert.equal(isNginxInvocation(["-csite.conf", "-t"]), true);
@@ -41,7 +41,7 @@ test("mode choice: a non-.py -c, or an nginx-only flag; Gunicorn's -t/-p/-g/-e k
   assert.equal(g.command.nginx?.globals, "pid /tmp/x.pid;");
 });
 
-test("nginx argv grammar: combined flags, attached values, errors", () => {
+void test("nginx argv grammar: combined flags, attached values, errors", () => {
   const f = parseNginxArgs(["-tq", "-cfile.conf", "-p", "/srv", "-e", "stderr", "-s", "reopen"]);
   assert.deepEqual(
     [f.test, f.quiet, f.config, f.prefix, f.errorLog, f.signal, f.dump],
@@ -64,7 +64,7 @@ test("nginx argv grammar: combined flags, attached values, errors", () => {
   assert.throws(() => parseNginxArgs(["app:app"]), UsageError);
 });
 
-test("-t on a good config prints nginx's two lines; -T also dumps every file", async () => {
+void test("-t on a good config prints nginx's two lines; -T also dumps every file", async () => {
   const dir = tmp({
     "main.conf": "server {\n  listen 8080;\n  include extra.inc;\n}\n",
     "extra.inc": "location / { return 204; }\n",
@@ -88,7 +88,7 @@ test("-t on a good config prints nginx's two lines; -T also dumps every file", a
   assert.equal(quiet.err, "");
 });
 
-test("-t on a bad config prints the error with FILE:LINE and exits 1", async () => {
+void test("-t on a bad config prints the error with FILE:LINE and exits 1", async () => {
   const dir = tmp({ "main.conf": "server {\n  listen 8080;\n  bogus;\n}\n" });
   const file = join(dir, "main.conf");
   const io = capture();
@@ -108,7 +108,7 @@ test("-t on a bad config prints the error with FILE:LINE and exits 1", async () 
   );
 });
 
-test("-s reload|reopen|quit|stop signal the process named by the pid file", async (t) => {
+void test("-s reload|reopen|quit|stop signal the process named by the pid file", async (t) => {
   // A real process that reports the first signal it gets, then exits.
   const child = spawn(
     process.execPath,
@@ -121,14 +121,17 @@ test("-s reload|reopen|quit|stop signal the process named by the pid file", asyn
   t.after(() => child.kill("SIGKILL"));
   let out = "";
   child.stdout.setEncoding("utf8");
-  await new Promise<void>((res) =>
-    child.stdout.on("data", (d: string) => ((out += d), out.includes("ready") && res())),
-  );
+  await new Promise<void>((res) => {
+    child.stdout.on("data", (d: string) => {
+      out += d;
+      if (out.includes("ready")) res();
+    });
+  });
   const dir = tmp({
     "main.conf": "pid run.pid;\nserver { listen 8080; }\n",
     "run.pid": `${child.pid}\n`,
   });
-  const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
+  const exited = new Promise<number | null>((res) => child.on("exit", (code) => { res(code); }));
   const io = capture();
   assert.equal(
     await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reload"]), io),
@@ -139,7 +142,7 @@ test("-s reload|reopen|quit|stop signal the process named by the pid file", asyn
   assert.equal(io.err, "");
 });
 
-test("-s errors: no pid directive, missing pid file, garbage pid, dead process", async () => {
+void test("-s errors: no pid directive, missing pid file, garbage pid, dead process", async () => {
   const dir = tmp({
     "nopid.conf": "server { listen 8080; }\n",
     "main.conf": "pid run.pid;\nserver { listen 8080; }\n",
@@ -175,7 +178,7 @@ test("-s errors: no pid directive, missing pid file, garbage pid, dead process",
   assert.match(io.err, /kill\(2147483646, SIGUSR1\) failed \(3: No such process\)/);
 });
 
-test("-v / -V / -h print and exit 0; nothing else means serve", async () => {
+void test("-v / -V / -h print and exit 0; nothing else means serve", async () => {
   const io = capture();
   assert.equal(await runNginxCli(parseNginxArgs(["-V"]), io), 0);
   assert.match(io.err, /^narwhal version: narwhal\/\d+\.\d+\.\d+\nbuilt with Node\.js v/);

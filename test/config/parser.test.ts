@@ -11,7 +11,7 @@ import { loadNginxConfig } from "../../src/config/nginx/index.js";
 const parse = (text: string) => parseText(text, "t.conf", { includeBase: "/nonexistent" });
 const words = (text: string) => parse(text).map((d) => [d.name, ...d.args]);
 
-test("words, quotes and escapes as ngx_conf_read_token", () => {
+void test("words, quotes and escapes as ngx_conf_read_token", () => {
   assert.deepEqual(words(`a "b c" 'd e' f\\ g "h\\"i" 'j\\'k' "\\t\\n" \\d;`), [
     ["a", "b c", "d e", "f\\ g", 'h"i', "j'k", "\t\n", "\\d"],
   ]);
@@ -24,7 +24,7 @@ test("words, quotes and escapes as ngx_conf_read_token", () => {
   assert.deepEqual(words("a b}c;"), [["a", "b}c"]]);
 });
 
-test("blocks nest and lines are where ; or { was read", () => {
+void test("blocks nest and lines are where ; or { was read", () => {
   const t = parse("a {\n  b\n  c;\n  d {\n  }\n}\n");
   assert.equal(t[0]!.line, 1);
   assert.equal(t[0]!.block![0]!.name, "b");
@@ -32,7 +32,7 @@ test("blocks nest and lines are where ; or { was read", () => {
   assert.deepEqual(t[0]!.block![1]!.block, []);
 });
 
-test("lexer errors read like nginx's", () => {
+void test("lexer errors read like nginx's", () => {
   const cases: Array<[string, string]> = [
     ["a;\n}", 'unexpected "}" in t.conf:2'],
     ["a {", 'unexpected end of file, expecting "}" in t.conf:1'],
@@ -51,7 +51,7 @@ test("lexer errors read like nginx's", () => {
   }
 });
 
-test("include: globs sorted, dotfiles skipped, no match is fine, relative to the config dir", () => {
+void test("include: globs sorted, dotfiles skipped, no match is fine, relative to the config dir", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-inc-"));
   mkdirSync(join(dir, "sites"));
   writeFileSync(join(dir, "sites", "b.conf"), "server { listen 8002; }\n");
@@ -69,7 +69,7 @@ test("include: globs sorted, dotfiles skipped, no match is fine, relative to the
   assert.equal(c.servers[0]!.file, join(dir, "sites", "a.conf"));
 });
 
-test("include inside a block and in any context; an include loop is stopped", () => {
+void test("include inside a block and in any context; an include loop is stopped", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-inc-"));
   writeFileSync(join(dir, "loc.inc"), "add_header X-Inc 1;\n");
   writeFileSync(
@@ -82,7 +82,7 @@ test("include inside a block and in any context; an include loop is stopped", ()
   assert.throws(() => loadNginxConfig(join(dir, "loop.conf")), /too deep include nesting/);
 });
 
-test("the built model is deeply frozen", () => {
+void test("the built model is deeply frozen", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-frz-"));
   writeFileSync(
     join(dir, "main.conf"),
@@ -102,7 +102,7 @@ test("the built model is deeply frozen", () => {
   }, TypeError);
 });
 
-test("a bare site file gets the shipped mime.types and application/octet-stream; a full config gets nginx's defaults", () => {
+void test("a bare site file gets the shipped mime.types and application/octet-stream; a full config gets nginx's defaults", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-mime-"));
   writeFileSync(join(dir, "site.conf"), "server { listen 8080; }\n");
   writeFileSync(join(dir, "full.conf"), "events {}\nhttp { server { listen 8080; } }\n");
@@ -116,7 +116,7 @@ test("a bare site file gets the shipped mime.types and application/octet-stream;
   assert.equal(full.servers[0]!.conf.root.path.source, join(dir, "html"));
 });
 
-test("-g directives go to the main context; duplicates with the file are reported", () => {
+void test("-g directives go to the main context; duplicates with the file are reported", () => {
   const dir = mkdtempSync(join(tmpdir(), "narwhal-g-"));
   writeFileSync(join(dir, "main.conf"), "pid p.pid;\nserver { listen 8080; }\n");
   assert.throws(
@@ -133,7 +133,7 @@ test("-g directives go to the main context; duplicates with the file are reporte
   assert.equal(c.main.pid, "/srv/prefix/p.pid");
 });
 
-test("property: any text either parses or fails with a ConfigError (never another exception)", async () => {
+void test("property: any text either parses or fails with a ConfigError (never another exception)", async () => {
   const fc = (await import("fast-check")).default;
   const dir = mkdtempSync(join(tmpdir(), "narwhal-fuzz-"));
   const piece = fc.constantFrom(

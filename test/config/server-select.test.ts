@@ -35,12 +35,12 @@ const TABLE: ReadonlyArray<readonly [host: string, expected: string, why: string
 ];
 
 for (const [host, expected, why] of TABLE) {
-  test(`server for Host ${JSON.stringify(host)}: ${expected} (${why})`, () => {
+  void test(`server for Host ${JSON.stringify(host)}: ${expected} (${why})`, () => {
     assert.equal(nameOf("0.0.0.0:8080", host), expected);
   });
 }
 
-test("regex server names expose their captures", () => {
+void test("regex server names expose their captures", () => {
   const c = selectServer(group("0.0.0.0:8080"), "bob.users.test").captures;
   assert.equal(c.named["user"], "bob");
   assert.deepEqual(selectServer(group("0.0.0.0:8080"), "www42.test").captures.numbered, [
@@ -49,12 +49,12 @@ test("regex server names expose their captures", () => {
   ]);
 });
 
-test("without default_server the first server of the socket is the default", () => {
+void test("without default_server the first server of the socket is the default", () => {
   assert.equal(nameOf("0.0.0.0:8082", "nothing"), "no-default-a");
   assert.equal(nameOf("0.0.0.0:8082", "no-default-b"), "no-default-b");
 });
 
-test("a specific address has its own servers; the wildcard socket serves the rest", () => {
+void test("a specific address has its own servers; the wildcard socket serves the rest", () => {
   assert.equal(findListenGroup(config.listenGroups, "127.0.0.1", 8081)?.key, "127.0.0.1:8081");
   assert.equal(findListenGroup(config.listenGroups, "10.1.2.3", 8081)?.key, "0.0.0.0:8081");
   assert.equal(
@@ -74,7 +74,7 @@ test("a specific address has its own servers; the wildcard socket serves the res
   assert.equal(nameOf("127.0.0.1:8081", "wild-8081"), "only-loopback");
 });
 
-test("normalizeHost: port, case, trailing dot, IPv6, invalid", () => {
+void test("normalizeHost: port, case, trailing dot, IPv6, invalid", () => {
   assert.equal(normalizeHost("Example.COM:8080"), "example.com");
   assert.equal(normalizeHost("example.com."), "example.com");
   assert.equal(normalizeHost("[::1]:80"), "[::1]");

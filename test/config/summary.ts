@@ -29,7 +29,8 @@ export function toJson(v: unknown, dir: string): Json {
     for (const k of Object.keys(o).sort()) out[k] = toJson(o[k], dir);
     return out;
   }
-  return String(v);
+  // undefined, bigint, symbol, function: not JSON; show their type.
+  return `<${typeof v}>`;
 }
 
 const SHIPPED: Readonly<Record<string, string>> = (() => {

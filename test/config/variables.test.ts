@@ -13,7 +13,7 @@ import {
   withCaptures,
 } from "../../src/config/nginx/index.js";
 
-test("compileTemplate splits literals, $name, ${name} and $1", () => {
+void test("compileTemplate splits literals, $name, ${name} and $1", () => {
   assert.deepEqual(compileTemplate("$scheme://$host$request_uri").parts, [
     { variable: "scheme" },
     "://",
@@ -34,7 +34,7 @@ test("compileTemplate splits literals, $name, ${name} and $1", () => {
   assert.deepEqual(compileTemplate("$HTTP_User_Agent").parts, [{ variable: "http_user_agent" }]);
 });
 
-test("compileTemplate rejects bad syntax like nginx", () => {
+void test("compileTemplate rejects bad syntax like nginx", () => {
   assert.throws(() => compileTemplate("a$"), /invalid variable name/);
   assert.throws(() => compileTemplate("$-x"), /invalid variable name/);
   assert.throws(
@@ -43,7 +43,7 @@ test("compileTemplate rejects bad syntax like nginx", () => {
   );
 });
 
-test("evaluate uses the lookup; unknown values are empty", () => {
+void test("evaluate uses the lookup; unknown values are empty", () => {
   const vars: Record<string, string> = {
     scheme: "http",
     host: "example.com",
@@ -64,14 +64,14 @@ test("evaluate uses the lookup; unknown values are empty", () => {
   );
 });
 
-test("withCaptures answers $0..$9 and named captures before the request's variables", () => {
+void test("withCaptures answers $0..$9 and named captures before the request's variables", () => {
   const look = withCaptures({ numbered: ["/a/42", "a", "42"], named: { id: "42" } }, (n) =>
     n === "host" ? "h" : null,
   );
   assert.equal(evaluate(compileTemplate("$host/$1/$2/$3/$id/$0"), look), "h/a/42//42//a/42");
 });
 
-test("builtin variables include the issue's list and the prefixed families", () => {
+void test("builtin variables include the issue's list and the prefixed families", () => {
   for (const v of [
     "host",
     "remote_addr",
@@ -99,7 +99,7 @@ function load(text: string) {
   return loadNginxConfig(join(dir, "main.conf"));
 }
 
-test("`set` and named captures declare variables for the whole config, others are unknown", () => {
+void test("`set` and named captures declare variables for the whole config, others are unknown", () => {
   const c = load(`server {
     location / { add_header X-A $later; add_header X-B $who; }
     location ~ ^/(?<who>[a-z]+)$ { set $later 1; }

@@ -41,7 +41,7 @@ function sequence(g: UpstreamGroup, n: number, client = "10.0.0.1"): string[] {
   return out;
 }
 
-test("smooth weighted round robin: weights 5,1,1 give a a b a c a a (nginx)", () => {
+void test("smooth weighted round robin: weights 5,1,1 give a a b a c a a (nginx)", () => {
   const g = group([
     { address: "a", weight: 5 },
     { address: "b", weight: 1 },
@@ -65,7 +65,7 @@ test("smooth weighted round robin: weights 5,1,1 give a a b a c a a (nginx)", ()
   ]);
 });
 
-test("round robin: equal weights alternate; weights 2,1 give a b a", () => {
+void test("round robin: equal weights alternate; weights 2,1 give a b a", () => {
   assert.deepEqual(sequence(group([{ address: "a" }, { address: "b" }, { address: "c" }]), 6), [
     "a",
     "b",
@@ -84,12 +84,12 @@ test("round robin: equal weights alternate; weights 2,1 give a b a", () => {
   ]);
 });
 
-test("down servers are never picked", () => {
+void test("down servers are never picked", () => {
   const g = group([{ address: "a", down: true }, { address: "b" }, { address: "c" }]);
   assert.deepEqual(sequence(g, 4), ["b", "c", "b", "c"]);
 });
 
-test("passive health: max_fails within fail_timeout takes a peer out, then back in", () => {
+void test("passive health: max_fails within fail_timeout takes a peer out, then back in", () => {
   const clock = { t: 1_000_000 };
   const g = group(
     [
@@ -123,7 +123,7 @@ test("passive health: max_fails within fail_timeout takes a peer out, then back 
   assert.equal(a.fails, 0);
 });
 
-test("passive health: a failure after recovery disables the peer for another fail_timeout", () => {
+void test("passive health: a failure after recovery disables the peer for another fail_timeout", () => {
   const clock = { t: 1_000_000 };
   const g = group(
     [
@@ -156,7 +156,7 @@ test("passive health: a failure after recovery disables the peer for another fai
   assert.deepEqual(sequence(g, 2), ["b", "b"]);
 });
 
-test("a single server is never marked failed and gets one try", () => {
+void test("a single server is never marked failed and gets one try", () => {
   const g = group([{ address: "a", maxFails: 1 }]);
   const sel = g.begin("x", noVars);
   const p = sel.next()!;
@@ -166,7 +166,7 @@ test("a single server is never marked failed and gets one try", () => {
   assert.deepEqual(sequence(g, 2), ["a", "a"]);
 });
 
-test("retries within one request walk every server once, then backups, then give up", () => {
+void test("retries within one request walk every server once, then backups, then give up", () => {
   const g = group([{ address: "a" }, { address: "b" }, { address: "c", backup: true }]);
   const sel = g.begin("x", noVars);
   assert.equal(sel.tries, 3);
@@ -197,7 +197,7 @@ test("retries within one request walk every server once, then backups, then give
   assert.notEqual(h.begin("x", noVars).next(), null);
 });
 
-test("backup servers serve only while every primary is unavailable", () => {
+void test("backup servers serve only while every primary is unavailable", () => {
   const clock = { t: 1_000_000 };
   const g = group(
     [{ address: "a" }, { address: "b" }, { address: "bk", backup: true }],
@@ -215,7 +215,7 @@ test("backup servers serve only while every primary is unavailable", () => {
   assert.ok(!back.includes("bk"), back.join());
 });
 
-test("max_conns: a full peer is skipped; all full means no peer", () => {
+void test("max_conns: a full peer is skipped; all full means no peer", () => {
   const g = group([
     { address: "a", maxConns: 1 },
     { address: "b", maxConns: 1 },
@@ -231,7 +231,7 @@ test("max_conns: a full peer is skipped; all full means no peer", () => {
   assert.equal(g.begin("x", noVars).next()!.address, p1.address);
 });
 
-test("least_conn picks the peer with fewest active requests relative to weight", () => {
+void test("least_conn picks the peer with fewest active requests relative to weight", () => {
   const g = group([{ address: "a" }, { address: "b" }, { address: "c", weight: 2 }], "least_conn");
   const held: string[] = [];
   for (let i = 0; i < 4; i++) held.push(g.begin("x", noVars).next()!.address); // never released
@@ -249,7 +249,7 @@ test("least_conn picks the peer with fewest active requests relative to weight",
   assert.equal(g.begin("x", noVars).next()!.address, "a");
 });
 
-test("ip_hash: nginx's hash of the first three IPv4 octets", () => {
+void test("ip_hash: nginx's hash of the first three IPv4 octets", () => {
   assert.deepEqual(ipHashBytes("192.168.1.77"), [192, 168, 1]);
   assert.deepEqual(ipHashBytes("::ffff:10.1.2.3"), [10, 1, 2]);
   assert.equal(ipHashBytes("::1").length, 16);
@@ -267,7 +267,7 @@ test("ip_hash: nginx's hash of the first three IPv4 octets", () => {
   assert.equal(spread.size, 3);
 });
 
-test("ip_hash skips an unusable peer by rehashing", () => {
+void test("ip_hash skips an unusable peer by rehashing", () => {
   const g = group([{ address: "a" }, { address: "b" }, { address: "c" }], "ip_hash");
   const first = sequence(g, 1, "192.168.1.9")[0]!;
   const idx = ["a", "b", "c"].indexOf(first);
@@ -278,7 +278,7 @@ test("ip_hash skips an unusable peer by rehashing", () => {
   assert.notEqual(again, first);
 });
 
-test("hash KEY: stable per key, spread across keys", () => {
+void test("hash KEY: stable per key, spread across keys", () => {
   const key = (v: (n: string) => string | null) => v("request_uri") ?? "";
   const g = group([{ address: "a" }, { address: "b" }, { address: "c" }], {
     hash: key,
@@ -296,7 +296,7 @@ test("hash KEY: stable per key, spread across keys", () => {
   assert.equal(spread.size, 3);
 });
 
-test("consistent hash ring: 160 points per weight, removing a server moves only its keys", () => {
+void test("consistent hash ring: 160 points per weight, removing a server moves only its keys", () => {
   const key = (v: (n: string) => string | null) => v("k") ?? "";
   const three = group(
     [{ address: "10.0.0.1:80" }, { address: "10.0.0.2:80" }, { address: "10.0.0.3:80", weight: 2 }],
@@ -335,7 +335,7 @@ test("consistent hash ring: 160 points per weight, removing a server moves only 
   assert.deepEqual(buildChashRing(three.primary).slice(0, 3), three.ring.slice(0, 3));
 });
 
-test("random picks by weight and skips unusable peers", () => {
+void test("random picks by weight and skips unusable peers", () => {
   let r = 0;
   const seq = [0.0, 0.5, 0.99];
   const g = group(

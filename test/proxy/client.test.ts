@@ -22,7 +22,7 @@ const base = {
   sendTimeout: 2000,
 } as const;
 
-test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary response", async () => {
+void test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary response", async () => {
   const sockets: Duplex[] = [];
   const srv = createServer((req, res) => {
     res.writeHead(426, { "Content-Length": "2" });
@@ -61,7 +61,7 @@ test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary resp
     assert.ok(up.headers.some(([n, v]) => n.toLowerCase() === "upgrade" && v === "echo"));
     up.socket.write("abc");
     const echoed = await new Promise<string>((r) =>
-      up.socket.once("data", (d: Buffer) => r(d.toString())),
+      up.socket.once("data", (d: Buffer) => { r(d.toString()); }),
     );
     assert.equal(echoed, "abc");
     up.socket.destroy();
@@ -76,8 +76,8 @@ test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary resp
       const parts: Buffer[] = [];
       no.attach({
         data: (c) => (parts.push(c), true),
-        end: () => resolve(Buffer.concat(parts).toString()),
-        error: () => resolve("error"),
+        end: () => { resolve(Buffer.concat(parts).toString()); },
+        error: () => { resolve("error"); },
       });
     });
     assert.equal(body, "no");
@@ -85,11 +85,11 @@ test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary resp
     for (const s of sockets) s.destroy();
     await clients.destroy();
     srv.closeAllConnections();
-    await new Promise<void>((r) => srv.close(() => r()));
+    await new Promise<void>((r) => srv.close(() => { r(); }));
   }
 });
 
-test("an invalid upstream reply is 502; retried only with proxy_next_upstream invalid_header", async () => {
+void test("an invalid upstream reply is 502; retried only with proxy_next_upstream invalid_header", async () => {
   let garbageHits = 0;
   const garbage = netServer((s) => {
     garbageHits++;
@@ -129,11 +129,11 @@ test("an invalid upstream reply is 502; retried only with proxy_next_upstream in
     await strict.close();
     await lenient.close();
     await good.close();
-    await new Promise<void>((r) => garbage.close(() => r()));
+    await new Promise<void>((r) => garbage.close(() => { r(); }));
   }
 });
 
-test("pools for many distinct targets are bounded: idle least-recently-used ones are closed", async () => {
+void test("pools for many distinct targets are bounded: idle least-recently-used ones are closed", async () => {
   const clients = new UpstreamClients();
   const opts = {
     scheme: "http" as const,

@@ -2,7 +2,7 @@
  * A proxy HttpServer in front of tiny node:http upstreams, all on loopback port 0.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { HttpServer } from "../../src/http/server.js";
 import { normalizeUri } from "../../src/router/normalize.js";
 import { DEFAULT_LIMITS, type HttpLimits } from "../../src/http/limits.js";
@@ -67,7 +67,7 @@ export async function upstream(
     listenOn ? server.listen(listenOn.path, r) : server.listen(0, "127.0.0.1", r),
   );
   const a = server.address();
-  const port = typeof a === "object" && a !== null ? (a as AddressInfo).port : 0;
+  const port = typeof a === "object" && a !== null ? (a).port : 0;
   return {
     server,
     port,
@@ -76,7 +76,7 @@ export async function upstream(
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
-        server.close(() => r());
+        server.close(() => { r(); });
       }),
   };
 }
@@ -95,7 +95,7 @@ export async function deadPort(): Promise<number> {
         s.destroy();
         resolve(false);
       });
-      s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
+      s.once("error", (e: NodeJS.ErrnoException) => { resolve(e.code === "ECONNREFUSED"); });
     });
     if (refused) return port;
   }

@@ -24,7 +24,7 @@ const vars: VarGetter = (n) =>
 const v = (name: string) => (g: VarGetter) => g(name) ?? "";
 const lit = (s: string) => () => s;
 
-test("hop-by-hop list is RFC 9110 §7.6.1's, plus the fields Connection names", () => {
+void test("hop-by-hop list is RFC 9110 §7.6.1's, plus the fields Connection names", () => {
   assert.deepEqual([...HOP_BY_HOP].sort(), [
     "connection",
     "keep-alive",
@@ -46,7 +46,7 @@ test("hop-by-hop list is RFC 9110 §7.6.1's, plus the fields Connection names", 
   assert.deepEqual(stripHopByHop(h), [["X-Kept", "2"]]);
 });
 
-test("upstream request: nginx defaults Host $proxy_host and Connection close", () => {
+void test("upstream request: nginx defaults Host $proxy_host and Connection close", () => {
   const client: HeaderList = [
     ["Host", "example.com"],
     ["User-Agent", "t"],
@@ -69,7 +69,7 @@ test("upstream request: nginx defaults Host $proxy_host and Connection close", (
   assert.equal(head.upgrade, null);
 });
 
-test("upstream request: the article's proxy_set_header lines", () => {
+void test("upstream request: the article's proxy_set_header lines", () => {
   const set = effectiveSetHeaders([
     ["Host", v("host")],
     [
@@ -93,7 +93,7 @@ test("upstream request: the article's proxy_set_header lines", () => {
   assert.equal(head.close, true);
 });
 
-test("upstream request: Upgrade tunnelled only with Connection upgrade set", () => {
+void test("upstream request: Upgrade tunnelled only with Connection upgrade set", () => {
   const set = effectiveSetHeaders([
     ["Upgrade", v("http_upgrade")],
     ["Connection", lit("upgrade")],
@@ -120,12 +120,12 @@ test("upstream request: Upgrade tunnelled only with Connection upgrade set", () 
   assert.equal(ka.close, false);
 });
 
-test("proxy_pass_request_headers off sends only the set list", () => {
+void test("proxy_pass_request_headers off sends only the set list", () => {
   const head = buildUpstreamRequestHead(effectiveSetHeaders([]), [["Cookie", "x"]], false, vars);
   assert.deepEqual(head.headers, [["Host", "app"]]);
 });
 
-test("$proxy_add_x_forwarded_for joins every X-Forwarded-For line then the client", () => {
+void test("$proxy_add_x_forwarded_for joins every X-Forwarded-For line then the client", () => {
   assert.equal(addXForwardedFor([], "10.0.0.9"), "10.0.0.9");
   assert.equal(
     addXForwardedFor(
@@ -139,7 +139,7 @@ test("$proxy_add_x_forwarded_for joins every X-Forwarded-For line then the clien
   );
 });
 
-test("reply headers: hop-by-hop and nginx's hidden set removed; pass_header restores", () => {
+void test("reply headers: hop-by-hop and nginx's hidden set removed; pass_header restores", () => {
   const up: HeaderList = [
     ["Date", "x"],
     ["Server", "gunicorn"],
@@ -166,7 +166,7 @@ test("reply headers: hop-by-hop and nginx's hidden set removed; pass_header rest
   );
 });
 
-test("proxy_redirect default: pass URL with URI maps to the location", () => {
+void test("proxy_redirect default: pass URL with URI maps to the location", () => {
   const r = new RedirectRewriter(["default"], {
     url: "http://app",
     uri: "/two/",
@@ -178,7 +178,7 @@ test("proxy_redirect default: pass URL with URI maps to the location", () => {
   assert.equal(r.refresh("5; URL=http://app/two/x", vars), "5; URL=/one/x");
 });
 
-test("proxy_redirect default: pass URL without URI maps URL/ to /", () => {
+void test("proxy_redirect default: pass URL without URI maps URL/ to /", () => {
   const r = new RedirectRewriter(["default"], {
     url: "http://127.0.0.1:8000",
     uri: null,
@@ -193,7 +193,7 @@ test("proxy_redirect default: pass URL without URI maps URL/ to /", () => {
   );
 });
 
-test("proxy_redirect off, explicit with variables, regex with captures; first match wins", () => {
+void test("proxy_redirect off, explicit with variables, regex with captures; first match wins", () => {
   assert.equal(
     new RedirectRewriter("off", { url: "http://a", uri: null, location: "/" }).location(
       "http://a/x",
@@ -223,7 +223,7 @@ test("proxy_redirect off, explicit with variables, regex with captures; first ma
   assert.equal(r.location("/rel", vars), "/rel");
 });
 
-test("reply Location rewritten through the rewriter", () => {
+void test("reply Location rewritten through the rewriter", () => {
   const r = new RedirectRewriter(["default"], { url: "http://app", uri: null, location: "/" });
   const out = buildClientResponseHeaders(
     [
@@ -240,7 +240,7 @@ test("reply Location rewritten through the rewriter", () => {
   ]);
 });
 
-test("proxy_pass URL parsing and $proxy_host/$proxy_port", () => {
+void test("proxy_pass URL parsing and $proxy_host/$proxy_port", () => {
   const a = parsePassUrl("http://server_django");
   assert.deepEqual(
     [a.host, a.port, a.noPort, a.uri, a.proxyHost, a.proxyPort, a.url],
@@ -265,7 +265,7 @@ test("proxy_pass URL parsing and $proxy_host/$proxy_port", () => {
   assert.throws(() => parsePassUrl("http://unix:"), /no path/);
 });
 
-test("upstream URI: nginx's replacement rules", () => {
+void test("upstream URI: nginx's replacement rules", () => {
   const base = {
     passHasVariables: false,
     requestUri: "/one/a%20b?x=1",

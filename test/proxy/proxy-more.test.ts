@@ -4,7 +4,7 @@ import { rawRequest, RawClient } from "../helpers/raw.js";
 import { UpstreamGroup } from "../../src/proxy/upstream.js";
 import { deadPort, front, get, sleep, spec, upstream } from "./helpers.js";
 
-test("proxy_pass with variables: a URI part is sent exactly as evaluated", async () => {
+void test("proxy_pass with variables: a URI part is sent exactly as evaluated", async () => {
   const up = await upstream((req, res) => {
     res.end(req.url);
   });
@@ -22,7 +22,7 @@ test("proxy_pass with variables: a URI part is sent exactly as evaluated", async
   }
 });
 
-test("proxy_next_upstream_tries caps the servers tried; off never retries", async () => {
+void test("proxy_next_upstream_tries caps the servers tried; off never retries", async () => {
   const d1 = await deadPort();
   const d2 = await deadPort();
   const up = await upstream((_q, res) => {
@@ -54,7 +54,7 @@ test("proxy_next_upstream_tries caps the servers tried; off never retries", asyn
   }
 });
 
-test("proxy_request_buffering off streams the body (Content-Length kept) before it has all arrived", async () => {
+void test("proxy_request_buffering off streams the body (Content-Length kept) before it has all arrived", async () => {
   let firstByteAt = 0;
   const up = await upstream((_q, res, body) => {
     res.end(`${body.length}`);
@@ -88,14 +88,13 @@ test("proxy_request_buffering off streams the body (Content-Length kept) before 
   }
 });
 
-test("a client that goes away while the upstream works makes the proxy close the upstream request", async () => {
+void test("a client that goes away while the upstream works makes the proxy close the upstream request", async () => {
   let upstreamClosed = false;
   const up = await upstream((req, res) => {
     res.on("close", () => (upstreamClosed = !res.writableFinished));
     setTimeout(() => {
       if (!res.destroyed) res.end("late");
     }, 1500);
-    void req;
   });
   const px = await front({ pass: `http://${up.address}` });
   try {
@@ -113,7 +112,7 @@ test("a client that goes away while the upstream works makes the proxy close the
   }
 });
 
-test("HEAD is relayed with the upstream's Content-Length and no body", async () => {
+void test("HEAD is relayed with the upstream's Content-Length and no body", async () => {
   const up = await upstream((_q, res) => {
     res.setHeader("Content-Length", "1234");
     res.end();
@@ -133,7 +132,7 @@ test("HEAD is relayed with the upstream's Content-Length and no body", async () 
   }
 });
 
-test("backup server takes over only while the primary is down, then the primary is back after fail_timeout", async () => {
+void test("backup server takes over only while the primary is down, then the primary is back after fail_timeout", async () => {
   const primary = await upstream((_q, res) => {
     res.end("primary");
   });
@@ -165,14 +164,14 @@ test("backup server takes over only while the primary is down, then the primary 
     for (let i = 0; i < 4; i++) after.push(await body());
     assert.ok(after.includes("primary"), after.join());
     again.closeAllConnections();
-    await new Promise<void>((r) => again.close(() => r()));
+    await new Promise<void>((r) => again.close(() => { r(); }));
   } finally {
     await px.close();
     await backup.close();
   }
 });
 
-test("proxy_send_timeout: an upstream that stops reading the body gets 504 (not the read timeout)", async () => {
+void test("proxy_send_timeout: an upstream that stops reading the body gets 504 (not the read timeout)", async () => {
   const { createServer } = await import("node:net");
   const held: import("node:net").Socket[] = [];
   const sink = createServer((s) => {
@@ -204,11 +203,11 @@ test("proxy_send_timeout: an upstream that stops reading the body gets 504 (not 
   } finally {
     await px.close();
     for (const s of held) s.destroy();
-    await new Promise<void>((r) => sink.close(() => r()));
+    await new Promise<void>((r) => sink.close(() => { r(); }));
   }
 });
 
-test("keep-alive race: a reused connection closed under a GET is retried once on a fresh one", async () => {
+void test("keep-alive race: a reused connection closed under a GET is retried once on a fresh one", async () => {
   const { createServer } = await import("node:net");
   let served = 0;
   const conns = new Set<import("node:net").Socket>();
@@ -248,11 +247,11 @@ test("keep-alive race: a reused connection closed under a GET is retried once on
   } finally {
     await px.close();
     for (const s of conns) s.destroy();
-    await new Promise<void>((r) => srv.close(() => r()));
+    await new Promise<void>((r) => srv.close(() => { r(); }));
   }
 });
 
-test("proxy_connect_timeout: a server whose accept queue is full times out (504) and the next one is tried", async (t) => {
+void test("proxy_connect_timeout: a server whose accept queue is full times out (504) and the next one is tried", async (t) => {
   const { spawn } = await import("node:child_process");
   const { connect } = await import("node:net");
   // A listener with a zero backlog that never accepts: once one connection waits in its
@@ -262,8 +261,8 @@ test("proxy_connect_timeout: a server whose accept queue is full times out (504)
     "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(20)",
   ]);
   const port = await new Promise<number>((resolve) => {
-    py.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
-    py.once("error", () => resolve(0));
+    py.stdout.once("data", (d: Buffer) => { resolve(Number(d.toString().trim())); });
+    py.once("error", () => { resolve(0); });
   });
   if (port === 0) {
     t.skip("python3 not available");

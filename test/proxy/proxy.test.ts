@@ -19,7 +19,7 @@ const echo = () =>
     );
   });
 
-test("GET through the proxy: nginx defaults (Host $proxy_host, Connection close), hop-by-hop removed", async () => {
+void test("GET through the proxy: nginx defaults (Host $proxy_host, Connection close), hop-by-hop removed", async () => {
   const up = await echo();
   const px = await front({ pass: `http://127.0.0.1:${up.port}` });
   try {
@@ -46,7 +46,7 @@ test("GET through the proxy: nginx defaults (Host $proxy_host, Connection close)
     // reply: upstream Server / X-Pad hidden, body intact
     assert.notEqual(res.header("server"), "tiny");
     assert.equal(res.header("x-pad"), null);
-    assert.equal(JSON.parse(res.text).method, "GET");
+    assert.equal((JSON.parse(res.text) as { method: string }).method, "GET");
     assert.equal(px.outcomes[0]!.upstream.addr, `127.0.0.1:${up.port}`);
     assert.equal(px.outcomes[0]!.upstream.status, "200");
     assert.match(px.outcomes[0]!.upstream.responseTime, /^\d+\.\d{3}$/);
@@ -56,7 +56,7 @@ test("GET through the proxy: nginx defaults (Host $proxy_host, Connection close)
   }
 });
 
-test("the article's headers: Host $host, X-Forwarded-For $proxy_add_x_forwarded_for, URI prefix replaced", async () => {
+void test("the article's headers: Host $host, X-Forwarded-For $proxy_add_x_forwarded_for, URI prefix replaced", async () => {
   const up = await echo();
   const px = await front(
     {
@@ -83,13 +83,12 @@ test("the article's headers: Host $host, X-Forwarded-For $proxy_add_x_forwarded_
   }
 });
 
-test("request body is buffered and sent with Content-Length; proxy_redirect default rewrites Location", async () => {
-  const up = await upstream((req, res, body) => {
+void test("request body is buffered and sent with Content-Length; proxy_redirect default rewrites Location", async () => {
+  const up = await upstream((req, res, _body) => {
     res.writeHead(302, {
       Location: `http://127.0.0.1:${(req.socket.address() as { port: number }).port}/next`,
       "Content-Length": "0",
     });
-    void body;
     res.end();
   });
   const px = await front({ pass: `http://127.0.0.1:${up.port}` });
@@ -112,7 +111,7 @@ test("request body is buffered and sent with Content-Length; proxy_redirect defa
   }
 });
 
-test("connection refused: GET moves to the next server; the dead one is then skipped", async () => {
+void test("connection refused: GET moves to the next server; the dead one is then skipped", async () => {
   const dead = await deadPort();
   const up = await echo();
   const g = new UpstreamGroup(
@@ -136,7 +135,7 @@ test("connection refused: GET moves to the next server; the dead one is then ski
   }
 });
 
-test("a POST that reached an upstream which then died is answered 502 and never replayed", async () => {
+void test("a POST that reached an upstream which then died is answered 502 and never replayed", async () => {
   let hits = 0;
   const dying = await upstream((req) => {
     hits++;
@@ -168,7 +167,7 @@ test("a POST that reached an upstream which then died is answered 502 and never 
   }
 });
 
-test("a POST whose connection was refused was never sent: it moves on (nginx)", async () => {
+void test("a POST whose connection was refused was never sent: it moves on (nginx)", async () => {
   const dead = await deadPort();
   const up = await echo();
   const g = new UpstreamGroup(
@@ -188,7 +187,7 @@ test("a POST whose connection was refused was never sent: it moves on (nginx)", 
   }
 });
 
-test("502 when the only upstream is gone, 504 on proxy_read_timeout", async () => {
+void test("502 when the only upstream is gone, 504 on proxy_read_timeout", async () => {
   const dead = await deadPort();
   const px = await front({ pass: `http://127.0.0.1:${dead}` });
   const silent = await upstream(() => {
@@ -213,7 +212,7 @@ test("502 when the only upstream is gone, 504 on proxy_read_timeout", async () =
   }
 });
 
-test("proxy_next_upstream http_503 tries the next server; the last reply passes as is", async () => {
+void test("proxy_next_upstream http_503 tries the next server; the last reply passes as is", async () => {
   const busy = await upstream((_q, res) => {
     res.writeHead(503, { "Content-Length": "4" });
     res.end("busy");
@@ -252,7 +251,7 @@ test("proxy_next_upstream http_503 tries the next server; the last reply passes 
   }
 });
 
-test("proxy_intercept_errors hands the status back to the pipeline", async () => {
+void test("proxy_intercept_errors hands the status back to the pipeline", async () => {
   const nf = await upstream((_q, res) => {
     res.writeHead(404, { "Content-Length": "7" });
     res.end("private");
@@ -272,7 +271,7 @@ test("proxy_intercept_errors hands the status back to the pipeline", async () =>
   }
 });
 
-test("unix socket upstream and keep-alive reuse with proxy_http_version 1.1", async () => {
+void test("unix socket upstream and keep-alive reuse with proxy_http_version 1.1", async () => {
   const path = `/tmp/narwhal-proxy-test-${process.pid}.sock`;
   const up = await upstream(
     (_q, res) => {
@@ -324,7 +323,7 @@ test("unix socket upstream and keep-alive reuse with proxy_http_version 1.1", as
   }
 });
 
-test("proxy_buffering on: a slow client does not hold the upstream; off: it does", async () => {
+void test("proxy_buffering on: a slow client does not hold the upstream; off: it does", async () => {
   // Bigger than every kernel socket buffer between the two ends for the streamed case.
   const sizes = { buffered: 4 * 1024 * 1024, streamed: 48 * 1024 * 1024 };
   const piece = Buffer.alloc(64 * 1024);
@@ -374,7 +373,7 @@ test("proxy_buffering on: a slow client does not hold the upstream; off: it does
   }
 });
 
-test("Upgrade: proxy_set_header Upgrade $http_upgrade + Connection upgrade tunnels both ways", async (t) => {
+void test("Upgrade: proxy_set_header Upgrade $http_upgrade + Connection upgrade tunnels both ways", async (t) => {
   const { createServer } = await import("node:http");
   const up = createServer((_q, res) => res.end("plain"));
   const upgraded = new Set<import("node:stream").Duplex>();
@@ -429,7 +428,7 @@ test("Upgrade: proxy_set_header Upgrade $http_upgrade + Connection upgrade tunne
     await px.close();
     for (const s of upgraded) s.destroy();
     up.closeAllConnections();
-    await new Promise<void>((r) => up.close(() => r()));
+    await new Promise<void>((r) => up.close(() => { r(); }));
   }
 });
 

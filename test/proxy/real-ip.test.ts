@@ -8,7 +8,7 @@ import {
   realIp,
 } from "../../src/proxy/real-ip.js";
 
-test("CIDR parsing and matching, IPv4 and IPv6", () => {
+void test("CIDR parsing and matching, IPv4 and IPv6", () => {
   const nets = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32", "::1", "172.16.0.0/12"].map(
     parseCidr,
   );
@@ -42,7 +42,7 @@ test("CIDR parsing and matching, IPv4 and IPv6", () => {
   assert.equal(cidrMatch("10.0.0.1", [parseCidr("10.0.0.200/24")]), true);
 });
 
-test("forwarded entries: ip, ip:port, [v6]:port", () => {
+void test("forwarded entries: ip, ip:port, [v6]:port", () => {
   assert.equal(parseForwardedEntry(" 1.2.3.4 "), "1.2.3.4");
   assert.equal(parseForwardedEntry("1.2.3.4:5678"), "1.2.3.4");
   assert.equal(parseForwardedEntry("[2001:db8::1]:443"), "2001:db8::1");
@@ -50,7 +50,7 @@ test("forwarded entries: ip, ip:port, [v6]:port", () => {
   assert.equal(parseForwardedEntry("unknown"), null);
 });
 
-test("real_ip: untrusted peers are never overridden; X-Real-IP is one address", () => {
+void test("real_ip: untrusted peers are never overridden; X-Real-IP is one address", () => {
   const opts = { from: [parseCidr("10.0.0.0/8")], header: "X-Real-IP", recursive: false };
   assert.equal(realIp(opts, "8.8.8.8", ["1.2.3.4"]), "8.8.8.8");
   assert.equal(realIp(opts, "10.0.0.1", ["1.2.3.4"]), "1.2.3.4");
@@ -59,7 +59,7 @@ test("real_ip: untrusted peers are never overridden; X-Real-IP is one address", 
   assert.equal(realIp({ ...opts, from: [] }, "10.0.0.1", ["1.2.3.4"]), "10.0.0.1");
 });
 
-test("real_ip X-Forwarded-For: last entry, or recursive walk over trusted hops", () => {
+void test("real_ip X-Forwarded-For: last entry, or recursive walk over trusted hops", () => {
   const from = [parseCidr("10.0.0.0/8"), parseCidr("192.168.0.0/16")];
   const plain = { from, header: "X-Forwarded-For", recursive: false };
   const rec = { ...plain, recursive: true };
@@ -77,7 +77,7 @@ test("real_ip X-Forwarded-For: last entry, or recursive walk over trusted hops",
   assert.equal(realIp(rec, "8.8.8.8", xff), "8.8.8.8");
 });
 
-test("realIpOf reads every value of the header from the request", async () => {
+void test("realIpOf reads every value of the header from the request", async () => {
   const { realIpOf } = await import("../../src/proxy/real-ip.js");
   const req = {
     connection: { family: "IPv4", remoteAddress: "10.0.0.1" },

@@ -13,7 +13,7 @@ async function drain(s: ResponseSpool): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-test("spool: memory first, then an unlinked temp file; order preserved", async () => {
+void test("spool: memory first, then an unlinked temp file; order preserved", async () => {
   const dir = mkdtempSync(join(tmpdir(), "spool-"));
   try {
     let resumed = 0;
@@ -37,7 +37,7 @@ test("spool: memory first, then an unlinked temp file; order preserved", async (
   }
 });
 
-test("spool: with no temp file allowed the upstream is paused at the memory limit and resumed", async () => {
+void test("spool: with no temp file allowed the upstream is paused at the memory limit and resumed", async () => {
   let resumed = 0;
   const s = new ResponseSpool({ memory: 2500, maxFile: 0, tempPath: null }, () => resumed++);
   assert.equal(s.data(chunk(0)), true);
@@ -52,11 +52,11 @@ test("spool: with no temp file allowed the upstream is paused at the memory limi
   assert.equal(rest, 2000);
 });
 
-test("spool: an upstream failure surfaces to the reader after the data already received", async () => {
+void test("spool: an upstream failure surfaces to the reader after the data already received", async () => {
   const s = new ResponseSpool({ memory: 1 << 20, maxFile: 0, tempPath: null }, () => {});
   s.data(chunk(0));
   s.error(new Error("upstream prematurely closed connection"));
   const it = s.chunks();
-  assert.equal((await it.next()).value?.length, 1000);
+  assert.equal(((await it.next()).value as Buffer | undefined)?.length, 1000);
   await assert.rejects(it.next(), /prematurely/);
 });

@@ -21,7 +21,7 @@ function collect(s: Socket): { text: () => string } {
   return { text: () => Buffer.concat(parts).toString() };
 }
 
-test("tunnel copies both ways, forwards the client's early bytes, and closes both sides", async () => {
+void test("tunnel copies both ways, forwards the client's early bytes, and closes both sides", async () => {
   const [clientFar, clientNear, stop1] = await pair();
   const [upNear, upFar, stop2] = await pair();
   const atUpstream = collect(upFar);
@@ -41,7 +41,7 @@ test("tunnel copies both ways, forwards the client's early bytes, and closes bot
   stop2();
 });
 
-test("tunnel idle timeout closes a silent tunnel", async () => {
+void test("tunnel idle timeout closes a silent tunnel", async () => {
   const [clientFar, clientNear, stop1] = await pair();
   const [upNear, upFar, stop2] = await pair();
   const t0 = Date.now();

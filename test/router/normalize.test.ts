@@ -69,14 +69,14 @@ const TABLE: ReadonlyArray<
 ];
 
 for (const [raw, expected, opts] of TABLE) {
-  test(`normalizeUri(${JSON.stringify(raw)}) → ${expected}`, () => {
+  void test(`normalizeUri(${JSON.stringify(raw)}) → ${expected}`, () => {
     const r = normalizeUri(raw, opts ?? MERGE);
     if (expected === 400) assert.equal("status" in r ? r.status : r.uri, 400);
     else assert.deepEqual(r, { uri: expected });
   });
 }
 
-test("property: a normalised URI starts with / and has no . or .. segment", () => {
+void test("property: a normalised URI starts with / and has no . or .. segment", () => {
   const seg = fc.constantFrom(
     "a",
     "b",

@@ -62,21 +62,21 @@ const TABLE: ReadonlyArray<readonly [uri: string, expected: string | null, why: 
 ];
 
 for (const [uri, expected, why] of TABLE) {
-  test(`location for ${uri}: ${expected ?? "none"} (${why})`, () => {
+  void test(`location for ${uri}: ${expected ?? "none"} (${why})`, () => {
     const m = matchLocation(router, uri);
     assert.equal(m === null ? null : label(m.location), expected);
     if (m) assert.equal(m.redirect, false);
   });
 }
 
-test("auto redirect: /proxy (no slash) with `location /proxy/ { proxy_pass ...; }` → redirect", () => {
+void test("auto redirect: /proxy (no slash) with `location /proxy/ { proxy_pass ...; }` → redirect", () => {
   const m = matchLocation(router, "/proxy");
   assert.ok(m);
   assert.equal(m.redirect, true);
   assert.equal(m.location.name, "/proxy/");
 });
 
-test("regex captures: numbered and named, for $1..$9 and $name", () => {
+void test("regex captures: numbered and named, for $1..$9 and $name", () => {
   const m = matchLocation(router, "/cap/abc/42");
   assert.ok(m);
   assert.equal(label(m.location), "cap-$first-$2");
@@ -85,7 +85,7 @@ test("regex captures: numbered and named, for $1..$9 and $name", () => {
   assert.deepEqual(matchLocation(router, "/documents/x")!.captures.numbered, []);
 });
 
-test("named locations are found only by name", () => {
+void test("named locations are found only by name", () => {
   const named = findNamedLocation(router, "@named");
   assert.ok(named);
   assert.equal(label(named), "named");
@@ -93,7 +93,7 @@ test("named locations are found only by name", () => {
   assert.equal(findNamedLocation(router, "/"), null);
 });
 
-test("every location has `add_header X-Location` and `return 204` for the socket-level test", () => {
+void test("every location has `add_header X-Location` and `return 204` for the socket-level test", () => {
   const loc = matchLocation(router, "/img/a.gif")!.location;
   assert.deepEqual(
     loc.script.map((s) => (s.kind === "return" ? s.code : s.kind)),

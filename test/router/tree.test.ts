@@ -28,7 +28,7 @@ const tree = compileLocationTree([
   loc("@", "@n"),
 ]);
 
-test("generic tree: exact, longest prefix, nested, regex order, named, redirect", () => {
+void test("generic tree: exact, longest prefix, nested, regex order, named, redirect", () => {
   const at = (uri: string) => matchLocation(tree, uri)?.location ?? null;
   assert.equal(at("/a/"), "=/a/");
   assert.equal(at("/a/b/c"), "/a/b/");
@@ -42,13 +42,13 @@ test("generic tree: exact, longest prefix, nested, regex order, named, redirect"
   assert.equal(at("@n"), null);
 });
 
-test("an empty tree matches nothing", () => {
+void test("an empty tree matches nothing", () => {
   const empty = compileLocationTree<number>([]);
   assert.equal(matchLocation(empty, "/"), null);
   assert.equal(findNamedLocation(empty, "@x"), null);
 });
 
-test("prefix comparison is by code unit and case-sensitive, like nginx on Linux", () => {
+void test("prefix comparison is by code unit and case-sensitive, like nginx on Linux", () => {
   const t = compileLocationTree([loc("", "/Static/"), loc("", "/")]);
   assert.equal(matchLocation(t, "/static/x")?.location, "/");
   assert.equal(matchLocation(t, "/Static/x")?.location, "/Static/");

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../src/core/paths.js";
 
-test("examples/site.conf passes `narwhal -t`", () => {
+void test("examples/site.conf passes `narwhal -t`", () => {
   const root = repoRoot();
   const r = spawnSync(process.execPath, [join(root, "bin/narwhal"), "-t", "-p", ".", "-c", "site.conf"], {
     cwd: join(root, "examples"),

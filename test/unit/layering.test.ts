@@ -40,7 +40,7 @@ function moduleOf(srcDir: string, file: string): string {
   return rel[0]!;
 }
 
-test("every src/ module imports only the layers below it", () => {
+void test("every src/ module imports only the layers below it", () => {
   const src = join(repoRoot(), "src");
   const violations: string[] = [];
   for (const file of walk(src)) {
@@ -60,7 +60,7 @@ test("every src/ module imports only the layers below it", () => {
   assert.deepEqual(violations, []);
 });
 
-test("the layering table names every folder under src/", () => {
+void test("the layering table names every folder under src/", () => {
   const src = join(repoRoot(), "src");
   const folders = readdirSync(src).filter((n) => statSync(join(src, n)).isDirectory());
   assert.deepEqual(folders.filter((f) => !(f in ALLOWED)), []);

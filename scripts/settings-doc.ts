@@ -18,8 +18,12 @@ export function renderSettingsDoc(): string {
     }
     const def = Array.isArray(s.default) ? `[${s.default.join(", ")}]` : JSON.stringify(s.default);
     out.push("", `### \`${s.name}\``, "");
-    out.push(`- flags: ${s.flags.length ? s.flags.map((f) => `\`${f}\``).join(", ") : "none (config file only)"}`);
-    out.push(`- type: ${s.kind}${s.choices ? ` (${s.choices.map((c) => `\`${c}\``).join(", ")})` : ""}`);
+    out.push(
+      `- flags: ${s.flags.length ? s.flags.map((f) => `\`${f}\``).join(", ") : "none (config file only)"}`,
+    );
+    out.push(
+      `- type: ${s.kind}${s.choices ? ` (${s.choices.map((c) => `\`${c}\``).join(", ")})` : ""}`,
+    );
     out.push(`- default: \`${def}\``);
     if (s.env) out.push(`- environment: \`${s.env}\``);
     out.push("", s.doc);

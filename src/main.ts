@@ -5,7 +5,12 @@
 import { NarwhalError, UsageError } from "./core/errors.js";
 import { helpText, parseArgs } from "./config/cli.js";
 import { VERSION } from "./version.js";
-import { checkAppImports, formatConfig, resolveSettings, type ResolvedSettings } from "./config/resolve-settings.js";
+import {
+  checkAppImports,
+  formatConfig,
+  resolveSettings,
+  type ResolvedSettings,
+} from "./config/resolve-settings.js";
 import { compileAccessLogFormat } from "./http/access-log.js";
 import type { Settings } from "./config/resolved.js";
 import { serveWsgi } from "./serve-wsgi.js";
@@ -23,7 +28,9 @@ export function main(argv: readonly string[]): void {
         .then(
           (code) => process.exit(code),
           (err: unknown) => {
-            process.stderr.write(`narwhal: [emerg] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+            process.stderr.write(
+              `narwhal: [emerg] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+            );
             process.exit(1);
           },
         );
@@ -52,7 +59,9 @@ export function main(argv: readonly string[]): void {
       void serveWsgi(resolved.settings, resolved.appModule, { reread }).then(
         (code) => process.exit(code),
         (err: unknown) => {
-          process.stderr.write(`narwhal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+          process.stderr.write(
+            `narwhal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+          );
           process.exit(1);
         },
       );

@@ -35,7 +35,11 @@ for (const s of SETTINGS) for (const f of s.flags) FLAG_INDEX.set(f, s);
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (isNginxInvocation(argv)) {
     const nginx = parseNginxArgs(argv);
-    return { command: { help: false, version: false, config: nginx.config, nginx }, settings: new Map(), positional: [] };
+    return {
+      command: { help: false, version: false, config: nginx.config, nginx },
+      settings: new Map(),
+      positional: [],
+    };
   }
   const out: ParsedArgs = {
     command: { help: false, version: false, config: null, nginx: null },
@@ -121,7 +125,10 @@ export function helpText(): string {
     if (s.flags.length === 0) continue; // config-file-only settings (wsgi_app)
     const flags = [...s.flags].reverse().join(", ");
     const left = s.kind === "bool" ? flags : `${flags} ${s.meta ?? "VALUE"}`;
-    const def = s.default === null || (Array.isArray(s.default) && s.default.length === 0) ? "" : ` [${String(s.default)}]`;
+    const def =
+      s.default === null || (Array.isArray(s.default) && s.default.length === 0)
+        ? ""
+        : ` [${String(s.default)}]`;
     lines.push(`  ${left.padEnd(40)} ${firstSentence(s.doc)}${def}`);
   }
   return lines.join("\n") + "\n";

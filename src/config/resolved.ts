@@ -7,7 +7,8 @@ export class Settings {
 
   constructor(overrides: ReadonlyMap<string, SettingValue> = new Map()) {
     const all = new Map<string, SettingValue>();
-    for (const s of SETTINGS) all.set(s.name, overrides.has(s.name) ? overrides.get(s.name)! : s.default);
+    for (const s of SETTINGS)
+      all.set(s.name, overrides.has(s.name) ? overrides.get(s.name)! : s.default);
     for (const k of overrides.keys()) if (!all.has(k)) throw new Error(`unknown setting ${k}`);
     this.values = all;
     Object.freeze(this);

@@ -71,7 +71,8 @@ export function convertValue(decl: SettingDecl, text: string): SettingValue | { 
       break;
     }
     case "enum": {
-      if (!(decl.choices ?? []).includes(text)) return bad(`one of ${(decl.choices ?? []).join(", ")}`);
+      if (!(decl.choices ?? []).includes(text))
+        return bad(`one of ${(decl.choices ?? []).join(", ")}`);
       value = text;
       break;
     }

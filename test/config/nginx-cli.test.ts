@@ -131,7 +131,11 @@ void test("-s reload|reopen|quit|stop signal the process named by the pid file",
     "main.conf": "pid run.pid;\nserver { listen 8080; }\n",
     "run.pid": `${child.pid}\n`,
   });
-  const exited = new Promise<number | null>((res) => child.on("exit", (code) => { res(code); }));
+  const exited = new Promise<number | null>((res) =>
+    child.on("exit", (code) => {
+      res(code);
+    }),
+  );
   const io = capture();
   assert.equal(
     await runNginxCli(parseNginxArgs(["-c", join(dir, "main.conf"), "-s", "reload"]), io),

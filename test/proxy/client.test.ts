@@ -61,7 +61,9 @@ void test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary
     assert.ok(up.headers.some(([n, v]) => n.toLowerCase() === "upgrade" && v === "echo"));
     up.socket.write("abc");
     const echoed = await new Promise<string>((r) =>
-      up.socket.once("data", (d: Buffer) => { r(d.toString()); }),
+      up.socket.once("data", (d: Buffer) => {
+        r(d.toString());
+      }),
     );
     assert.equal(echoed, "abc");
     up.socket.destroy();
@@ -76,8 +78,12 @@ void test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary
       const parts: Buffer[] = [];
       no.attach({
         data: (c) => (parts.push(c), true),
-        end: () => { resolve(Buffer.concat(parts).toString()); },
-        error: () => { resolve("error"); },
+        end: () => {
+          resolve(Buffer.concat(parts).toString());
+        },
+        error: () => {
+          resolve("error");
+        },
       });
     });
     assert.equal(body, "no");
@@ -85,7 +91,11 @@ void test("undici upgrade: a 101 hands over the socket; a refusal is an ordinary
     for (const s of sockets) s.destroy();
     await clients.destroy();
     srv.closeAllConnections();
-    await new Promise<void>((r) => srv.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      srv.close(() => {
+        r();
+      }),
+    );
   }
 });
 
@@ -129,7 +139,11 @@ void test("an invalid upstream reply is 502; retried only with proxy_next_upstre
     await strict.close();
     await lenient.close();
     await good.close();
-    await new Promise<void>((r) => garbage.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      garbage.close(() => {
+        r();
+      }),
+    );
   }
 });
 

@@ -67,7 +67,7 @@ export async function upstream(
     listenOn ? server.listen(listenOn.path, r) : server.listen(0, "127.0.0.1", r),
   );
   const a = server.address();
-  const port = typeof a === "object" && a !== null ? (a).port : 0;
+  const port = typeof a === "object" && a !== null ? a.port : 0;
   return {
     server,
     port,
@@ -76,7 +76,9 @@ export async function upstream(
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
-        server.close(() => { r(); });
+        server.close(() => {
+          r();
+        });
       }),
   };
 }
@@ -95,7 +97,9 @@ export async function deadPort(): Promise<number> {
         s.destroy();
         resolve(false);
       });
-      s.once("error", (e: NodeJS.ErrnoException) => { resolve(e.code === "ECONNREFUSED"); });
+      s.once("error", (e: NodeJS.ErrnoException) => {
+        resolve(e.code === "ECONNREFUSED");
+      });
     });
     if (refused) return port;
   }

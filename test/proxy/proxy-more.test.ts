@@ -164,7 +164,11 @@ void test("backup server takes over only while the primary is down, then the pri
     for (let i = 0; i < 4; i++) after.push(await body());
     assert.ok(after.includes("primary"), after.join());
     again.closeAllConnections();
-    await new Promise<void>((r) => again.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      again.close(() => {
+        r();
+      }),
+    );
   } finally {
     await px.close();
     await backup.close();
@@ -203,7 +207,11 @@ void test("proxy_send_timeout: an upstream that stops reading the body gets 504 
   } finally {
     await px.close();
     for (const s of held) s.destroy();
-    await new Promise<void>((r) => sink.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      sink.close(() => {
+        r();
+      }),
+    );
   }
 });
 
@@ -247,7 +255,11 @@ void test("keep-alive race: a reused connection closed under a GET is retried on
   } finally {
     await px.close();
     for (const s of conns) s.destroy();
-    await new Promise<void>((r) => srv.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      srv.close(() => {
+        r();
+      }),
+    );
   }
 });
 
@@ -261,8 +273,12 @@ void test("proxy_connect_timeout: a server whose accept queue is full times out 
     "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(20)",
   ]);
   const port = await new Promise<number>((resolve) => {
-    py.stdout.once("data", (d: Buffer) => { resolve(Number(d.toString().trim())); });
-    py.once("error", () => { resolve(0); });
+    py.stdout.once("data", (d: Buffer) => {
+      resolve(Number(d.toString().trim()));
+    });
+    py.once("error", () => {
+      resolve(0);
+    });
   });
   if (port === 0) {
     t.skip("python3 not available");

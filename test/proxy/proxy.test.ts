@@ -428,7 +428,11 @@ void test("Upgrade: proxy_set_header Upgrade $http_upgrade + Connection upgrade 
     await px.close();
     for (const s of upgraded) s.destroy();
     up.closeAllConnections();
-    await new Promise<void>((r) => up.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      up.close(() => {
+        r();
+      }),
+    );
   }
 });
 

@@ -63,5 +63,8 @@ void test("every src/ module imports only the layers below it", () => {
 void test("the layering table names every folder under src/", () => {
   const src = join(repoRoot(), "src");
   const folders = readdirSync(src).filter((n) => statSync(join(src, n)).isDirectory());
-  assert.deepEqual(folders.filter((f) => !(f in ALLOWED)), []);
+  assert.deepEqual(
+    folders.filter((f) => !(f in ALLOWED)),
+    [],
+  );
 });

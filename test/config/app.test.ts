@@ -184,3 +184,17 @@ http {
     '"app" directive is not allowed here in FILE:2',
   );
 });
+
+void test("relative chdir and client_body_temp_path resolve against the prefix, like root", () => {
+  const dir = mkdtempSync(join(tmpdir(), "narwhal-app-prefix-"));
+  const file = join(dir, "site.conf");
+  writeFileSync(
+    file,
+    "app a { module m:app; chdir .; client_body_temp_path tmp/bodies; }\n" +
+      "server { listen 127.0.0.1:8080; location / { app_pass a; } }\n",
+  );
+  const prefix = join(dir, "pfx");
+  const a = loadNginxConfig(file, { prefix }).apps["a"]!;
+  assert.equal(a.settings.strOrNull("chdir"), prefix);
+  assert.equal(a.settings.strOrNull("client_body_temp_path"), join(prefix, "tmp/bodies"));
+});

@@ -112,6 +112,9 @@ function parseList(c: ApplyContext, s: SettingDecl): readonly string[] {
   return [...c.args];
 }
 
+/** App settings naming a directory; relative values are joined to the prefix. */
+const PREFIX_RELATIVE: ReadonlySet<string> = new Set(["chdir", "client_body_temp_path"]);
+
 function settingDirective(s: SettingDecl, name: string): DirectiveDecl {
   const list = s.kind === "list";
   return app({
@@ -138,6 +141,8 @@ function settingDirective(s: SettingDecl, name: string): DirectiveDecl {
           appKey(s.name),
           (c) => {
             if (s.name === "forwarded_allow_ips") checkAllowList(c, arg0(c));
+            // Directories are resolved against the prefix, like `root` (nginx -p).
+            if (PREFIX_RELATIVE.has(s.name)) return c.path(arg0(c));
             return convert(c, s, arg0(c));
           },
           {

@@ -48,20 +48,7 @@ import {
   type RequestMeta,
 } from "../../src/protocol/index.js";
 
-interface Vector {
-  name: string;
-  type: keyof typeof FrameType;
-  id: number;
-  fields: Record<string, unknown>;
-  hex: string;
-}
-interface BadVector {
-  name: string;
-  from: "node" | "worker";
-  stage: "frame" | "payload";
-  fault: string;
-  hex: string;
-}
+import type { BadVector, Vector } from "./vector-types.js";
 const file = JSON.parse(
   readFileSync(join(repoRoot(), "test/fixtures/protocol/vectors.json"), "utf8"),
 ) as {

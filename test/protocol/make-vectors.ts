@@ -36,22 +36,7 @@ import {
   type RequestMeta,
 } from "../../src/protocol/index.js";
 
-interface Vector {
-  name: string;
-  type: keyof typeof FrameType;
-  id: number;
-  fields: Record<string, unknown>;
-  hex: string;
-}
-interface BadVector {
-  name: string;
-  /** Which side's decoder reads it. */
-  from: "node" | "worker";
-  /** "frame": the FrameDecoder rejects it; "payload": the typed payload decoder does. */
-  stage: "frame" | "payload";
-  fault: string;
-  hex: string;
-}
+import type { BadVector, Vector } from "./vector-types.js";
 
 const hex = (b: Buffer | Buffer[]): string =>
   (Array.isArray(b) ? Buffer.concat(b) : b).toString("hex");

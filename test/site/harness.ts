@@ -1,5 +1,6 @@
 // In-process nginx-mode servers for the site tests: a config text with PORT and DIR
 // placeholders, loaded and bound on a free loopback port; requests as raw bytes.
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -122,4 +123,21 @@ export async function get(
     throw new Error(`no response to ${method} ${path}`);
   }
   return { ...res, closed: r.closed };
+}
+
+/** The child's exit code once it exits, or null if it is still running after `ms`. */
+export function exited(child: ChildProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) {
+      resolve(child.exitCode);
+      return;
+    }
+    const t = setTimeout(() => {
+      resolve(null);
+    }, ms);
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
 }

@@ -11,7 +11,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "../../src/core/paths.js";
-import { fill, freePort, get, tempDir } from "./harness.js";
+import { exited, fill, freePort, get, tempDir } from "./harness.js";
 
 const ROOT = repoRoot();
 const PYTHON = existsSync(join(ROOT, ".venv/bin/python"))
@@ -106,22 +106,6 @@ async function text(port: number, path: string): Promise<string> {
   } catch {
     return "";
   }
-}
-
-function exited(child: ChildProcess, ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    const t = setTimeout(() => {
-      resolve(null);
-    }, ms);
-    child.once("exit", (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 }
 
 void describe("narwhal -c site.conf with app blocks (one process)", () => {

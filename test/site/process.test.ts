@@ -5,12 +5,12 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "../../src/core/paths.js";
-import { fill, freePort, get, tempDir } from "./harness.js";
+import { exited, fill, freePort, get, tempDir } from "./harness.js";
 
 function nodeArgs(argv: string[]): string[] {
   const fromDist = fileURLToPath(import.meta.url).includes(`${sep}dist${sep}`);
@@ -63,22 +63,6 @@ async function bodyOf(port: number): Promise<string> {
   } catch {
     return "";
   }
-}
-
-function exited(child: ChildProcess, ms: number): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(child.exitCode);
-      return;
-    }
-    const t = setTimeout(() => {
-      resolve(null);
-    }, ms);
-    child.once("exit", (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 }
 
 void describe("narwhal -c site.conf (a real process)", () => {

@@ -67,7 +67,13 @@ export function narwhalCommand(dir: string): { cmd: string; args: string[]; note
     join(snap, "tsconfig.json"),
     JSON.stringify({
       extends: join(REPO, "tsconfig.json"),
-      compilerOptions: { rootDir: REPO, outDir: join(snap, "dist"), sourceMap: true },
+      compilerOptions: {
+        rootDir: REPO,
+        outDir: join(snap, "dist"),
+        sourceMap: true,
+        // @types are looked up beside the tsconfig, which here sits in a temp dir.
+        typeRoots: [join(REPO, "node_modules", "@types")],
+      },
       include: [join(REPO, "src", "**", "*.ts")],
     }),
   );

@@ -65,8 +65,36 @@ export interface Lease {
   readonly id: number;
   /** Milliseconds the request waited in the queue (0 when a thread was free at once). */
   readonly queuedMs: number;
+  /** performance.now() when the lease was granted (the request's start on the worker). */
+  readonly grantedAt: number;
   /** Write frames for this request (dropped if the worker has died). */
   send(data: Buffer | readonly Buffer[]): void;
+}
+
+/**
+ * A request asking for a worker thread through request(): told the outcome by a call,
+ * so a request that waits in the queue costs no promise, closure or AbortSignal.
+ */
+export interface PoolTicket {
+  readonly sink: RequestSink;
+  /** Set by the arbiter: performance.now() when the request asked. */
+  askedAt: number;
+  /** A thread is free: send the REQUEST now (called synchronously when one is free at once). */
+  granted(lease: Lease): void;
+  /** Queue full or pool stopping: answer 503. Not called after withdraw(). */
+  refused(err: PoolUnavailable): void;
+}
+
+class Grant implements Lease {
+  constructor(
+    readonly worker: Worker,
+    readonly id: number,
+    readonly queuedMs: number,
+    readonly grantedAt: number,
+  ) {}
+  send(data: Buffer | readonly Buffer[]): void {
+    this.worker.send(data);
+  }
 }
 
 /** The pool could not start or had to stop: the one-line reason, the traceback, an exit code. */
@@ -96,13 +124,38 @@ type ArbiterEvent =
   | { readonly kind: "reload"; readonly plan: ReloadPlan }
   | { readonly kind: "recycle"; readonly worker: Worker };
 
-interface Waiter {
-  readonly sink: RequestSink;
-  readonly enqueuedAt: number;
-  readonly resolve: (lease: Lease) => void;
-  readonly reject: (err: Error) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
+/** dispatch()'s promise, as a ticket in the queue. */
+class PromiseTicket implements PoolTicket {
+  askedAt = 0;
+  settled = false;
+  private readonly onAbort = (): void => {
+    this.settled = true;
+    this.pool.withdraw(this);
+    const reason: unknown = this.signal?.reason;
+    this.reject(reason instanceof Error ? reason : new Error("request abandoned while queued"));
+  };
+  constructor(
+    readonly sink: RequestSink,
+    private readonly pool: Arbiter,
+    private readonly resolve: (lease: Lease) => void,
+    private readonly reject: (err: Error) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+  /** Queued: give up when the client leaves (at once if it already has). */
+  watch(): void {
+    if (this.signal?.aborted === true) this.onAbort();
+    else this.signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+  granted(lease: Lease): void {
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this.onAbort);
+    this.resolve(lease);
+  }
+  refused(err: PoolUnavailable): void {
+    this.settled = true;
+    this.signal?.removeEventListener("abort", this.onAbort);
+    this.reject(err);
+  }
 }
 
 type Phase = "idle" | "booting" | "running" | "stopping" | "stopped";
@@ -121,7 +174,7 @@ export class Arbiter {
   private readonly workers = new Set<Worker>();
   /** The same workers as an array, for the per-request scan in pick(). */
   private list: Worker[] = [];
-  private readonly queue: Waiter[] = [];
+  private readonly queue: PoolTicket[] = [];
   private readonly events: ArbiterEvent[] = [];
   private scheduled = false;
   private serial = 0;
@@ -267,7 +320,47 @@ export class Arbiter {
   tryDispatch(sink: RequestSink): Lease | null {
     if (this.queue.length > 0 || this.phase === "stopping" || this.phase === "stopped") return null;
     const w = this.pick();
-    return w === null ? null : this.grant(w, sink, performance.now());
+    if (w === null) return null;
+    const now = performance.now();
+    return this.grant(w, sink, now, now);
+  }
+
+  /**
+   * Ask for a thread without a promise: `t.granted(lease)` runs now when a thread is free
+   * (and nobody waits), else once the request leaves the bounded queue; `t.refused()` runs
+   * (now) when the queue is full or the pool is stopping. withdraw() cancels a queued one.
+   */
+  request(t: PoolTicket): void {
+    const now = performance.now();
+    t.askedAt = now;
+    if (this.phase === "stopping" || this.phase === "stopped") {
+      t.refused(new PoolUnavailable("the worker pool is stopping"));
+      return;
+    }
+    if (this.queue.length === 0) {
+      const w = this.pick();
+      if (w !== null) {
+        t.granted(this.grant(w, t.sink, now, now));
+        return;
+      }
+    }
+    if (this.queue.length >= this.opts.maxQueue) {
+      t.refused(
+        new PoolUnavailable(
+          `all worker threads busy and ${this.queue.length} requests queued (--max-queue)`,
+        ),
+      );
+      return;
+    }
+    this.queue.push(t);
+  }
+
+  /** Take a queued request out of the queue (its client left); false if it was not queued. */
+  withdraw(t: PoolTicket): boolean {
+    const i = this.queue.indexOf(t);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
   }
 
   /**
@@ -276,44 +369,10 @@ export class Arbiter {
    * the pool is stopping, and with the signal's reason when the client leaves first.
    */
   dispatch(sink: RequestSink, signal?: AbortSignal): Promise<Lease> {
-    const now = performance.now();
-    if (this.phase === "stopping" || this.phase === "stopped") {
-      return Promise.reject(new PoolUnavailable("the worker pool is stopping"));
-    }
-    if (this.queue.length === 0) {
-      const w = this.pick();
-      if (w !== null) return Promise.resolve(this.grant(w, sink, now));
-    }
-    if (this.queue.length >= this.opts.maxQueue) {
-      return Promise.reject(
-        new PoolUnavailable(
-          `all worker threads busy and ${this.queue.length} requests queued (--max-queue)`,
-        ),
-      );
-    }
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = {
-        sink,
-        enqueuedAt: now,
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.queue.indexOf(waiter);
-          if (i >= 0) this.queue.splice(i, 1);
-          reject(
-            signal?.reason instanceof Error
-              ? signal.reason
-              : new Error("request abandoned while queued"),
-          );
-        },
-      };
-      if (signal?.aborted) {
-        waiter.onAbort();
-        return;
-      }
-      signal?.addEventListener("abort", waiter.onAbort, { once: true });
-      this.queue.push(waiter);
+      const t = new PromiseTicket(sink, this, resolve, reject, signal);
+      this.request(t);
+      if (!t.settled) t.watch();
     });
   }
 
@@ -340,16 +399,9 @@ export class Arbiter {
     return best;
   }
 
-  private grant(worker: Worker, sink: RequestSink, enqueuedAt: number): Lease {
-    const id = worker.attach(sink);
-    return {
-      worker,
-      id,
-      queuedMs: performance.now() - enqueuedAt,
-      send: (data) => {
-        worker.send(data);
-      },
-    };
+  private grant(worker: Worker, sink: RequestSink, askedAt: number, now: number): Lease {
+    const id = worker.attach(sink, now);
+    return new Grant(worker, id, now - askedAt, now);
   }
 
   /** Move queued requests onto free threads, oldest first. */
@@ -357,17 +409,13 @@ export class Arbiter {
     while (this.queue.length > 0) {
       const w = this.pick();
       if (w === null) return;
-      const waiter = this.queue.shift()!;
-      waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      waiter.resolve(this.grant(w, waiter.sink, waiter.enqueuedAt));
+      const t = this.queue.shift()!;
+      t.granted(this.grant(w, t.sink, t.askedAt, performance.now()));
     }
   }
 
-  private rejectQueue(err: Error): void {
-    for (const waiter of this.queue.splice(0)) {
-      waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      waiter.reject(err);
-    }
+  private rejectQueue(err: PoolUnavailable): void {
+    for (const t of this.queue.splice(0)) t.refused(err);
   }
 
   // ---- the loop

@@ -63,6 +63,25 @@ export type WorkerEvent =
       readonly signal: NodeJS.Signals | null;
     };
 
+/** Told when the frames of the current read have all been routed (Worker.afterRead). */
+export interface ReadWaiter {
+  onReadDone(): void;
+}
+
+/** Gathered frames up to this size are copied into one buffer; beyond, written with writev. */
+const COALESCE_MAX = 64 * 1024;
+
+/** Workers with frames to write at the next check phase: one setImmediate for them all. */
+let flushing: Worker[] = [];
+function flushLater(w: Worker): void {
+  if (flushing.push(w) === 1) setImmediate(flushAll);
+}
+function flushAll(): void {
+  const list = flushing;
+  flushing = [];
+  for (const w of list) w.flush();
+}
+
 /** Lines of stderr kept to explain a worker that dies before HELLO without BOOT_ERROR. */
 const KEPT_LINES = 40;
 
@@ -202,37 +221,67 @@ export class Worker {
   }
 
   /** A fresh request id, unique among this worker's requests in flight; registers the sink. */
-  attach(sink: RequestSink): number {
+  attach(sink: RequestSink, now = performance.now()): number {
     let id = this.nextId;
     while (this.inflight.has(id)) id = id >= 0xffffffff ? 1 : id + 1;
     this.nextId = id >= 0xffffffff ? 1 : id + 1;
     this.inflight.set(id, sink);
-    this.startedAt.set(id, performance.now());
+    this.startedAt.set(id, now);
     return id;
   }
 
-  /** Write frames (one buffer or a header+chunk list) to the worker; dropped once dead. */
+  /**
+   * Write frames (one buffer or a header+chunk list) to the worker; dropped once dead.
+   * Everything sent until the event loop's check phase goes out in one write: under load
+   * one read of the worker's answers frees several requests, and their REQUEST frames
+   * share a syscall instead of one write() each.
+   */
   send(data: Buffer | readonly Buffer[]): void {
     const ch = this.channel;
     if (this.state === "dead" || ch === null || ch.destroyed) return;
-    if (!this.corked) {
-      // Every frame for this worker until the event loop's check phase goes out in one
-      // writev(): under load one read of the worker's answers frees several requests,
-      // and their REQUEST frames share a syscall instead of one write() each.
-      this.corked = true;
-      ch.cork();
-      setImmediate(this.uncork);
+    if (Buffer.isBuffer(data)) {
+      this.out.push(data);
+      this.outBytes += data.length;
+    } else {
+      for (const b of data) {
+        this.out.push(b);
+        this.outBytes += b.length;
+      }
     }
-    if (Buffer.isBuffer(data)) ch.write(data);
-    else for (const b of data) ch.write(b);
+    if (this.out.length === 1) flushLater(this);
   }
 
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
+  /** Frames waiting for the check phase (see send). */
+  private out: Buffer[] = [];
+  private outBytes = 0;
+
+  /** Write what send() gathered: small frames copied into one buffer, big chunks by writev. */
+  flush(): void {
+    const out = this.out;
+    const n = out.length;
+    if (n === 0) return;
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
     const ch = this.channel;
-    if (ch !== null && !ch.destroyed) ch.uncork();
-  };
+    if (this.state === "dead" || ch === null || ch.destroyed) return;
+    if (n === 1) ch.write(out[0]!);
+    else if (bytes <= COALESCE_MAX) ch.write(Buffer.concat(out, bytes));
+    else {
+      ch.cork();
+      for (const b of out) ch.write(b);
+      ch.uncork();
+    }
+  }
+
+  /**
+   * Call `s.onReadDone()` once the frames of the read being routed have all been routed
+   * (a sink holding a first body chunk learns whether RESPONSE_END came with it).
+   */
+  afterRead(s: ReadWaiter): void {
+    this.readWaiters.push(s);
+  }
+  private readonly readWaiters: ReadWaiter[] = [];
 
   ping(): void {
     const p = Buffer.allocUnsafe(4);
@@ -264,6 +313,16 @@ export class Worker {
   }
 
   private receive(data: Buffer): void {
+    try {
+      this.routeAll(data);
+    } finally {
+      const waiters = this.readWaiters;
+      for (let i = 0; i < waiters.length; i++) waiters[i]!.onReadDone();
+      waiters.length = 0;
+    }
+  }
+
+  private routeAll(data: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.decoder.push(data);

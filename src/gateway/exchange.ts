@@ -11,8 +11,8 @@
 import { closeSync, openSync } from "node:fs";
 import type { Logger } from "../core/log.js";
 import type { HeaderList, IncomingRequest, ResponseWriter } from "../http/types.js";
-import type { Lease } from "../arbiter/arbiter.js";
-import type { RequestSink } from "../arbiter/worker.js";
+import type { Lease, PoolTicket, PoolUnavailable } from "../arbiter/arbiter.js";
+import type { ReadWaiter, RequestSink } from "../arbiter/worker.js";
 import {
   BodyMode,
   decodeAppError,
@@ -24,12 +24,12 @@ import {
   encodeBody,
   encodeBodyEnd,
   encodeFileAck,
-  encodeRequest,
+  encodeRequestWith,
   FrameType,
   type Frame,
 } from "../protocol/index.js";
 import { disposeBody, type SpooledBody } from "./body-spool.js";
-import type { MetaWithoutBody } from "./request-meta.js";
+import { requestMeta } from "./request-meta.js";
 
 /** Bodies up to this size travel inside the REQUEST frame (one write); bigger ones in BODY frames. */
 const INLINE_BODY_MAX = 4 * 1024 * 1024;
@@ -79,71 +79,86 @@ export function newRecord(): GatewayRecord {
 
 type Op = () => void | Promise<void>;
 
-const PADDED = /^[ \t]|[ \t]$/;
 const TRIM = /^[ \t]+|[ \t]+$/g;
 
-export class WsgiExchange implements RequestSink {
+/** Who answers for an exchange once it is over, or when the pool refuses it (503). */
+export interface ExchangeOwner {
+  finished(ex: WsgiExchange): void;
+  refused(ex: WsgiExchange, err: PoolUnavailable): void;
+}
+
+interface Head {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: HeaderList;
+}
+
+export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
   private lease: Lease | null = null;
   /** RESPONSE_HEAD received but not yet written (written with the first body bytes). */
-  private head: { status: number; reason: string; headers: HeaderList } | null = null;
+  private head: Head | null = null;
   private clientGone = false;
   private terminal = false;
   private sentAt = 0;
-  private readonly ops: Op[] = [];
-  private busy = false;
-  /** The first body chunk, held back for one tick (see RESPONSE_BODY). */
+  /** Response operations waiting behind an asynchronous one (sendFile); null when none is running. */
+  private ops: Op[] | null = null;
+  /** The first body chunk, held back until the worker's read is routed (see RESPONSE_BODY). */
   private held: Buffer | null = null;
+  /** PoolTicket: when the request asked for a thread. */
+  askedAt = 0;
 
   constructor(
     private readonly req: IncomingRequest,
     private readonly res: ResponseWriter,
-    private readonly meta: MetaWithoutBody,
-    private readonly body: SpooledBody,
+    readonly body: SpooledBody,
     private readonly log: Logger,
     readonly record: GatewayRecord,
-    private readonly onFinish: (ex: WsgiExchange) => void,
+    private readonly owner: ExchangeOwner,
   ) {}
+
+  /** PoolTicket: this exchange is its own sink. */
+  get sink(): RequestSink {
+    return this;
+  }
+
+  /** PoolTicket: a thread is free. */
+  granted(lease: Lease): void {
+    this.start(lease);
+  }
+
+  /** PoolTicket: queue full or pool stopping. */
+  refused(err: PoolUnavailable): void {
+    this.owner.refused(this, err);
+  }
 
   /** The pool granted a thread: send the request. */
   start(lease: Lease): void {
     this.lease = lease;
-    this.record.workerPid = lease.worker.pid;
-    this.record.requestId = lease.id;
-    this.record.queuedMs = lease.queuedMs;
+    const record = this.record;
+    record.workerPid = lease.worker.pid;
+    record.requestId = lease.id;
+    record.queuedMs = lease.queuedMs;
     if (this.terminal) return; // the worker died between grant and now
-    this.sentAt = performance.now();
+    this.sentAt = lease.grantedAt;
     const b = this.body;
+    const id = lease.id;
+    const meta = requestMeta(this.req);
     if (b.kind === "file") {
-      lease.send(
-        encodeRequest(lease.id, {
-          ...this.meta,
-          bodyLength: b.length,
-          bodyMode: BodyMode.FILE,
-          bodyFile: b.path,
-        }),
-      );
+      lease.send(encodeRequestWith(id, meta, BodyMode.FILE, b.length, b.path));
     } else if (b.length <= INLINE_BODY_MAX) {
-      const data = b.chunks.length === 1 ? b.chunks[0]! : Buffer.concat(b.chunks, b.length);
-      lease.send(
-        encodeRequest(
-          lease.id,
-          { ...this.meta, bodyLength: b.length, bodyMode: BodyMode.INLINE, bodyFile: "" },
-          data,
-        ),
-      );
+      const data =
+        b.length === 0
+          ? EMPTY
+          : b.chunks.length === 1
+            ? b.chunks[0]!
+            : Buffer.concat(b.chunks, b.length);
+      lease.send(encodeRequestWith(id, meta, BodyMode.INLINE, b.length, "", data));
     } else {
-      lease.send(
-        encodeRequest(lease.id, {
-          ...this.meta,
-          bodyLength: b.length,
-          bodyMode: BodyMode.FRAMES,
-          bodyFile: "",
-        }),
-      );
-      for (const c of b.chunks) lease.send(encodeBody(lease.id, c));
-      lease.send(encodeBodyEnd(lease.id));
+      lease.send(encodeRequestWith(id, meta, BodyMode.FRAMES, b.length, ""));
+      for (const c of b.chunks) lease.send(encodeBody(id, c));
+      lease.send(encodeBodyEnd(id));
     }
-    if (this.clientGone) lease.send(encodeAbort(lease.id));
+    if (this.clientGone) lease.send(encodeAbort(id));
   }
 
   /** The client disconnected: tell the worker, which stops the app's iteration and closes it. */
@@ -158,52 +173,28 @@ export class WsgiExchange implements RequestSink {
     // After a 504 only the stack report still matters; late response frames are dropped.
     if (this.terminal && f.type !== FrameType.STACK) return;
     switch (f.type) {
-      case FrameType.RESPONSE_HEAD: {
-        const h = decodeResponseHead(f.payload);
-        this.head = { status: h.status, reason: h.reason, headers: h.headers };
+      case FrameType.RESPONSE_HEAD:
+        this.head = decodeResponseHead(f.payload);
         return;
-      }
       case FrameType.RESPONSE_BODY: {
         if (this.clientGone) return;
         const chunk = f.payload;
-        this.op(() => {
-          if (this.head !== null && this.held === null) {
-            // The first chunk: hold it until the frames that came with it are routed. If
-            // RESPONSE_END is among them (a one-chunk body, the common case), the length is
-            // known and the response gets a Content-Length instead of chunked framing.
-            this.held = chunk;
-            queueMicrotask(() => {
-              this.op(() => {
-                this.releaseHeld();
-              });
-            });
-            return;
-          }
-          this.releaseHeld();
-          this.res.write(chunk);
-        });
+        if (this.ops === null) this.bodyChunk(chunk);
+        else
+          this.ops.push(() => {
+            this.bodyChunk(chunk);
+          });
         return;
       }
       case FrameType.RESPONSE_FILE:
         this.fileHandOff(f);
         return;
       case FrameType.RESPONSE_END:
-        this.op(() => {
-          if (this.head !== null) {
-            const body = this.held ?? EMPTY;
-            this.held = null;
-            this.flushHead(this.knownLength(body.length));
-            this.res.end(body.length > 0 ? body : undefined);
-          } else if (this.res.headersSent) {
-            this.releaseHeld();
-            this.res.end();
-          } else {
-            this.log.error(
-              `worker pid ${this.lease?.worker.pid ?? "?"} ended ${this.what()} without a response head`,
-            );
-            this.res.sendError(502);
-          }
-        });
+        if (this.ops === null) this.endOk();
+        else
+          this.ops.push(() => {
+            this.endOk();
+          });
         this.finish("ok");
         return;
       case FrameType.APP_ERROR: {
@@ -227,6 +218,47 @@ export class WsgiExchange implements RequestSink {
       }
       default:
         return;
+    }
+  }
+
+  private bodyChunk(chunk: Buffer): void {
+    if (this.head !== null && this.held === null) {
+      // The first chunk: hold it until the frames that came with it are routed. If
+      // RESPONSE_END is among them (a one-chunk body, the common case), the length is
+      // known and the response gets a Content-Length instead of chunked framing.
+      this.held = chunk;
+      this.lease?.worker.afterRead(this);
+      return;
+    }
+    this.releaseHeld();
+    this.res.write(chunk);
+  }
+
+  /** ReadWaiter: the frames that came with the held chunk are routed; no RESPONSE_END among them. */
+  onReadDone(): void {
+    if (this.held === null) return;
+    if (this.ops === null) this.releaseHeld();
+    else
+      this.ops.push(() => {
+        this.releaseHeld();
+      });
+  }
+
+  /** RESPONSE_END: the held chunk, if any, is the whole body. */
+  private endOk(): void {
+    if (this.head !== null) {
+      const body = this.held ?? EMPTY;
+      this.held = null;
+      this.flushHead(this.knownLength(body.length));
+      this.res.end(body.length > 0 ? body : undefined);
+    } else if (this.res.headersSent) {
+      this.releaseHeld();
+      this.res.end();
+    } else {
+      this.log.error(
+        `worker pid ${this.lease?.worker.pid ?? "?"} ended ${this.what()} without a response head`,
+      );
+      this.res.sendError(502);
     }
   }
 
@@ -313,17 +345,17 @@ export class WsgiExchange implements RequestSink {
   }
 
   /** Write the deferred head; `length` adds Content-Length when the app gave none. */
-  private flushHead(fileLength: number | null): void {
+  private flushHead(length: number | null): void {
     const h = this.head;
     if (h === null || this.res.headersSent) return;
     this.head = null;
     // Surrounding SP/HTAB is not part of a field value (RFC 9110 §5.5); Django's
     // Set-Cookie comes with a leading space. Gunicorn strips it the same way.
-    let headers = h.headers.some(([, v]) => PADDED.test(v))
+    let headers = padded(h.headers)
       ? h.headers.map(([n, v]): [string, string] => [n, v.replace(TRIM, "")])
       : h.headers;
-    if (fileLength !== null && !headers.some(([n]) => n.toLowerCase() === "content-length")) {
-      headers = [...headers, ["Content-Length", String(fileLength)]];
+    if (length !== null && !hasContentLength(headers)) {
+      headers = [...headers, ["Content-Length", String(length)]];
     }
     this.record.responseHeaders = headers;
     this.res.writeHead(h.status, headers, h.reason);
@@ -335,30 +367,64 @@ export class WsgiExchange implements RequestSink {
     this.terminal = true;
     if (this.record.outcome === null) this.record.outcome = outcome;
     if (this.sentAt > 0) this.record.appMs = performance.now() - this.sentAt;
-    void disposeBody(this.body);
+    if (this.body.kind === "file") void disposeBody(this.body);
     // Reported once the response's last operation has run (after sendFile, too).
-    this.op(() => {
-      this.onFinish(this);
-    });
+    if (this.ops === null) this.owner.finished(this);
+    else
+      this.ops.push(() => {
+        this.owner.finished(this);
+      });
   }
 
-  /** Run response operations in order; only sendFile is asynchronous. */
+  /**
+   * Run a response operation in order with the others: at once unless an asynchronous
+   * one (sendFile, the only one) is still running, then after it.
+   */
   private op(fn: Op): void {
-    this.ops.push(fn);
-    if (!this.busy) void this.drainOps();
+    if (this.ops !== null) {
+      this.ops.push(fn);
+      return;
+    }
+    const r = fn();
+    if (r instanceof Promise) {
+      this.ops = [];
+      void this.drainOps(r);
+    }
   }
 
-  private async drainOps(): Promise<void> {
-    this.busy = true;
+  private async drainOps(first: Promise<void>): Promise<void> {
     try {
-      for (let fn = this.ops.shift(); fn !== undefined; fn = this.ops.shift()) {
-        // Ops run even after the client left: the writer drops the bytes, and the file op
-        // must still close its descriptor.
+      await first;
+      const ops = this.ops!;
+      // Ops run even after the client left: the writer drops the bytes, and the file op
+      // must still close its descriptor.
+      for (let fn = ops.shift(); fn !== undefined; fn = ops.shift()) {
         const r = fn();
         if (r instanceof Promise) await r;
       }
     } finally {
-      this.busy = false;
+      this.ops = null;
     }
   }
+}
+
+/** Whether a header value has surrounding SP/HTAB (rare: checked without a regex or closure). */
+function padded(headers: HeaderList): boolean {
+  for (let i = 0; i < headers.length; i++) {
+    const v = headers[i]![1];
+    const n = v.length;
+    if (n === 0) continue;
+    const a = v.charCodeAt(0);
+    const z = v.charCodeAt(n - 1);
+    if (a === 32 || a === 9 || z === 32 || z === 9) return true;
+  }
+  return false;
+}
+
+function hasContentLength(headers: HeaderList): boolean {
+  for (let i = 0; i < headers.length; i++) {
+    const n = headers[i]![0];
+    if (n.length === 14 && n.toLowerCase() === "content-length") return true;
+  }
+  return false;
 }

@@ -68,6 +68,9 @@ export interface RequestMeta {
 // (the 10 fields below, then name, value per header); then the inline body.
 const REQUEST_FIXED = 16;
 
+/** The REQUEST fields that do not describe the body (what the gateway builds per request). */
+export type RequestFields = Omit<RequestMeta, "bodyLength" | "bodyMode" | "bodyFile">;
+
 /**
  * A REQUEST frame. With BodyMode.INLINE the body (exactly `bodyLength` bytes) is copied
  * in after the metadata: one frame, one write; use it up to a threshold well below
@@ -75,24 +78,115 @@ const REQUEST_FIXED = 16;
  * @example encodeRequest(1, meta, Buffer.from("a=1"))
  */
 export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY): Buffer {
-  if (m.bodyMode === BodyMode.INLINE ? body.length !== m.bodyLength : body.length !== 0) {
+  return encodeRequestWith(id, m, m.bodyMode, m.bodyLength, m.bodyFile, body);
+}
+
+/**
+ * encodeRequest() with the body's fields given apart from the others, so a caller that
+ * keeps one RequestFields object per request needs no merged copy of it.
+ */
+export function encodeRequestWith(
+  id: number,
+  m: RequestFields,
+  bodyMode: BodyMode,
+  bodyLength: number,
+  bodyFile: string,
+  body: Buffer = EMPTY,
+): Buffer {
+  if (bodyMode === BodyMode.INLINE ? body.length !== bodyLength : body.length !== 0) {
     throw new ProtocolError(
       "BAD_VALUE",
-      `REQUEST body of ${body.length} bytes with bodyLength ${m.bodyLength} in mode ${m.bodyMode}`,
+      `REQUEST body of ${body.length} bytes with bodyLength ${bodyLength} in mode ${bodyMode}`,
     );
   }
-  if (!Number.isSafeInteger(m.bodyLength) || m.bodyLength < 0)
-    throw new ProtocolError("BAD_VALUE", `bodyLength ${m.bodyLength}`);
-  if (m.bodyMode !== BodyMode.FILE && m.bodyFile !== "")
+  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0)
+    throw new ProtocolError("BAD_VALUE", `bodyLength ${bodyLength}`);
+  if (bodyMode !== BodyMode.FILE && bodyFile !== "")
     throw new ProtocolError("BAD_VALUE", "bodyFile outside BodyMode.FILE");
-  if (m.headers.length > MAX_HEADERS)
-    throw new ProtocolError(
-      "TOO_MANY_HEADERS",
-      `${m.headers.length} header fields (max ${MAX_HEADERS})`,
-    );
+  const headers = m.headers;
+  const nh = headers.length;
+  if (nh > MAX_HEADERS)
+    throw new ProtocolError("TOO_MANY_HEADERS", `${nh} header fields (max ${MAX_HEADERS})`);
   // Hot path (once per request): the latin-1 strings are concatenated and written with
   // one Buffer.write and checked with one regex; only a failure looks field by field.
-  const head = [
+  const textA =
+    m.method +
+    m.urlScheme +
+    m.serverProtocol +
+    m.target +
+    m.path +
+    m.query +
+    m.scriptName +
+    m.remoteAddr +
+    m.serverName;
+  if (textA.length > MAX_STRING) {
+    requestStrings(m).forEach((x, j) => {
+      if (x.length > MAX_STRING) latin1Length(x, STR_NAMES[j] as string);
+    });
+  }
+  const fileLen = bodyFile === "" ? 0 : utf8Length(bodyFile, "body file");
+  let textB = "";
+  for (let i = 0; i < nh; i++) {
+    const h = headers[i]!;
+    const name = h[0];
+    const value = h[1];
+    if (name.length > MAX_STRING) latin1Length(name, "header name");
+    if (value.length > MAX_STRING) latin1Length(value, "header value");
+    textB += name;
+    textB += value;
+  }
+  if (!isLatin1(textA) || !isLatin1(textB)) {
+    requestStrings(m).forEach((x, j) => latin1Length(x, STR_NAMES[j] as string));
+    for (const [name, value] of headers) {
+      latin1Length(name, "header name");
+      latin1Length(value, "header value");
+    }
+  }
+  const k = 10 + 2 * nh;
+  const size = REQUEST_FIXED + 2 * k + textA.length + fileLen + textB.length + body.length;
+  validateHeader(FrameType.REQUEST, id, size);
+  const out = Buffer.allocUnsafe(HEADER_SIZE + size);
+  writeHeader(out, 0, FrameType.REQUEST, 0, id, size);
+  let off = HEADER_SIZE;
+  out[off] = bodyMode;
+  out[off + 1] = 0;
+  out.writeUInt16BE(port(m.remotePort, "remote port"), off + 2);
+  out.writeUInt16BE(port(m.serverPort, "server port"), off + 4);
+  out.writeUInt16BE(nh, off + 6);
+  out.writeUInt32BE(Math.floor(bodyLength / 0x100000000), off + 8);
+  out.writeUInt32BE(bodyLength >>> 0, off + 12);
+  off += REQUEST_FIXED;
+  // The length table (every length is already known to fit in a u16).
+  off = putU16(out, off, m.method.length);
+  off = putU16(out, off, m.urlScheme.length);
+  off = putU16(out, off, m.serverProtocol.length);
+  off = putU16(out, off, m.target.length);
+  off = putU16(out, off, m.path.length);
+  off = putU16(out, off, m.query.length);
+  off = putU16(out, off, m.scriptName.length);
+  off = putU16(out, off, m.remoteAddr.length);
+  off = putU16(out, off, m.serverName.length);
+  off = putU16(out, off, fileLen);
+  for (let i = 0; i < nh; i++) {
+    const h = headers[i]!;
+    off = putU16(out, off, h[0].length);
+    off = putU16(out, off, h[1].length);
+  }
+  off += out.write(textA, off, textA.length, "latin1");
+  if (fileLen > 0) off += out.write(bodyFile, off, fileLen, "utf8");
+  if (textB.length > 0) off += out.write(textB, off, textB.length, "latin1");
+  if (body.length > 0) body.copy(out, off);
+  return out;
+}
+
+function putU16(buf: Buffer, off: number, v: number): number {
+  buf[off] = v >>> 8;
+  buf[off + 1] = v & 0xff;
+  return off + 2;
+}
+
+function requestStrings(m: RequestFields): string[] {
+  return [
     m.method,
     m.urlScheme,
     m.serverProtocol,
@@ -103,54 +197,6 @@ export function encodeRequest(id: number, m: RequestMeta, body: Buffer = EMPTY):
     m.remoteAddr,
     m.serverName,
   ];
-  const k = 10 + 2 * m.headers.length;
-  const lens = new Array<number>(k);
-  let textA = "";
-  for (let i = 0; i < 9; i++) {
-    const x = head[i] as string;
-    if (x.length > MAX_STRING) latin1Length(x, STR_NAMES[i] as string);
-    lens[i] = x.length;
-    textA += x;
-  }
-  const fileLen = utf8Length(m.bodyFile, "body file");
-  lens[BODY_FILE_AT] = fileLen;
-  let textB = "";
-  let i = 10;
-  for (const [name, value] of m.headers) {
-    if (name.length > MAX_STRING) latin1Length(name, "header name");
-    if (value.length > MAX_STRING) latin1Length(value, "header value");
-    lens[i++] = name.length;
-    lens[i++] = value.length;
-    textB += name;
-    textB += value;
-  }
-  if (!isLatin1(textA) || !isLatin1(textB)) {
-    head.forEach((x, j) => latin1Length(x, STR_NAMES[j] as string));
-    for (const [name, value] of m.headers) {
-      latin1Length(name, "header name");
-      latin1Length(value, "header value");
-    }
-  }
-  const size = REQUEST_FIXED + 2 * k + textA.length + fileLen + textB.length + body.length;
-  validateHeader(FrameType.REQUEST, id, size);
-  const out = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(out, 0, FrameType.REQUEST, 0, id, size);
-  let off = HEADER_SIZE;
-  out[off] = m.bodyMode;
-  out[off + 1] = 0;
-  out.writeUInt16BE(port(m.remotePort, "remote port"), off + 2);
-  out.writeUInt16BE(port(m.serverPort, "server port"), off + 4);
-  out.writeUInt16BE(m.headers.length, off + 6);
-  out.writeUInt32BE(Math.floor(m.bodyLength / 0x100000000), off + 8);
-  out.writeUInt32BE(m.bodyLength >>> 0, off + 12);
-  off += REQUEST_FIXED;
-  for (let j = 0; j < k; j++) out.writeUInt16BE(lens[j] as number, off + 2 * j);
-  off += 2 * k;
-  off += out.write(textA, off, textA.length, "latin1");
-  if (fileLen > 0) off += out.write(m.bodyFile, off, fileLen, "utf8");
-  off += out.write(textB, off, textB.length, "latin1");
-  body.copy(out, off);
-  return out;
 }
 
 // eslint-disable-next-line no-control-regex

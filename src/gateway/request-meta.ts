@@ -19,6 +19,15 @@ function hostPort(host: string, scheme: string): [string, number] {
   return [name, port <= 0xffff ? port : 0];
 }
 
+/** SERVER_PROTOCOL, without building the common ones per request. */
+function protocolName(major: number, minor: number): string {
+  if (major === 1) {
+    if (minor === 1) return "HTTP/1.1";
+    if (minor === 0) return "HTTP/1.0";
+  }
+  return `HTTP/${major}.${minor}`;
+}
+
 export function requestMeta(req: IncomingRequest): MetaWithoutBody {
   const c = req.connection;
   let serverName = c.localAddress;
@@ -30,7 +39,7 @@ export function requestMeta(req: IncomingRequest): MetaWithoutBody {
   return {
     method: req.method,
     urlScheme: req.scheme,
-    serverProtocol: `HTTP/${req.versionMajor}.${req.versionMinor}`,
+    serverProtocol: protocolName(req.versionMajor, req.versionMinor),
     target: req.target,
     // Authority-form (CONNECT) has no path; the app sees "" and decides.
     path: req.path,

@@ -375,6 +375,8 @@ export function decodeResponseHead(payload: Buffer): {
   reason: string;
   headers: Array<[string, string]>;
 } {
+  // Hot path (once per response): read straight into the header pairs, no string table.
+  const total = payload.length;
   const r = new FieldReader(payload, "RESPONSE_HEAD");
   const status = r.u16();
   if (status < 100 || status > 999)
@@ -382,17 +384,29 @@ export function decodeResponseHead(payload: Buffer): {
   const count = r.u16();
   if (count > MAX_HEADERS)
     throw new ProtocolError("TOO_MANY_HEADERS", `${count} header fields (max ${MAX_HEADERS})`);
-  const { strs, end } = readTable(payload, r.off, 1 + 2 * count, "RESPONSE_HEAD");
-  if (end !== payload.length) {
+  const n = 1 + 2 * count;
+  let at = 4 + 2 * n;
+  if (at > total)
+    throw new ProtocolError("TRUNCATED", "RESPONSE_HEAD ends inside its length table");
+  let reason = "";
+  let name = "";
+  const headers = new Array<[string, string]>(count);
+  for (let i = 0; i < n; i++) {
+    const len = (payload[4 + 2 * i]! << 8) | payload[5 + 2 * i]!;
+    if (at + len > total)
+      throw new ProtocolError("TRUNCATED", `RESPONSE_HEAD ends inside string ${i}`);
+    const s = len === 0 ? "" : payload.toString("latin1", at, at + len);
+    at += len;
+    if (i === 0) reason = s;
+    else if (i & 1) name = s;
+    else headers[(i >> 1) - 1] = [name, s];
+  }
+  if (at !== total) {
     throw new ProtocolError(
       "TRAILING_BYTES",
-      `${payload.length - end} bytes after the last field of RESPONSE_HEAD`,
+      `${total - at} bytes after the last field of RESPONSE_HEAD`,
     );
   }
-  const reason = strs[0] as string;
-  const headers = new Array<[string, string]>(count);
-  for (let i = 0; i < count; i++)
-    headers[i] = [strs[1 + 2 * i] as string, strs[2 + 2 * i] as string];
   return { status, reason, headers };
 }
 

@@ -222,7 +222,7 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
   }
 
   private bodyChunk(chunk: Buffer): void {
-    if (this.head !== null && this.held === null) {
+    if (this.head !== null && this.held === null && this.ops === null) {
       // The first chunk: hold it until the frames that came with it are routed. If
       // RESPONSE_END is among them (a one-chunk body, the common case), the length is
       // known and the response gets a Content-Length instead of chunked framing.
@@ -365,6 +365,8 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
   private finish(outcome: GatewayOutcome): void {
     if (this.terminal) return;
     this.terminal = true;
+    // A chunk held back for this read is dropped with its response (500, 502, 504).
+    if (outcome !== "ok") this.held = null;
     if (this.record.outcome === null) this.record.outcome = outcome;
     if (this.sentAt > 0) this.record.appMs = performance.now() - this.sentAt;
     if (this.body.kind === "file") void disposeBody(this.body);

@@ -124,6 +124,18 @@ def stream_crash(environ, start_response):
     return gen()
 
 
+def stream_crash_now(environ, start_response):
+    """Yields one chunk and raises at once: the head, the chunk and APP_ERROR often reach
+    Node in one read, before the head is written (then a clean 500 is still possible)."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+    def gen():
+        yield b"partial\n"
+        raise RuntimeError("misc stream crash now: deliberate failure")
+
+    return gen()
+
+
 def crash(environ, start_response):
     """Raises before start_response: a 500 and the traceback in the error log."""
     raise ValueError("misc crash: deliberate failure")
@@ -168,6 +180,7 @@ ROUTES = {
     "/file": file,
     "/crash": crash,
     "/stream-crash": stream_crash,
+    "/stream-crash-now": stream_crash_now,
     "/print": printer,
     "/bad-header": bad_header,
     "/die": die,

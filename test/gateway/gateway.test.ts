@@ -92,6 +92,22 @@ void describe("gateway with misc:app, 2 workers x 2 threads", () => {
     assert.match(gw.log.text(), /RuntimeError: misc stream crash: deliberate failure mid-stream/);
   });
 
+  void test("head, chunk and APP_ERROR in quick succession: a 500 or a cut, never a crash", async () => {
+    for (let i = 0; i < 20; i++) {
+      const r = await rawRequest(gw.port, "GET /stream-crash-now HTTP/1.1\r\nHost: x\r\n\r\n", {
+        timeoutMs: 3000,
+      });
+      const raw = r.raw.toString("latin1");
+      assert.equal(r.timedOut, false);
+      if (/^HTTP\/1\.1 500 /.test(raw)) continue; // all in one read: nothing was written yet
+      assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(raw, /\r\n\r\n8\r\npartial\n\r\n$/, "the chunk sent, then nothing");
+      assert.equal(r.closed, true);
+    }
+    const res = await fetch(gw.url("/hello"));
+    assert.equal(await res.text(), "hello\n");
+  });
+
   void test("CR LF in a header value from the app is a 500, never a split response", async () => {
     const r = await rawRequest(gw.port, "GET /bad-header HTTP/1.1\r\nHost: x\r\n\r\n", {
       count: 1,

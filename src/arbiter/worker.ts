@@ -125,6 +125,8 @@ export class Worker {
   private readonly decoder = new FrameDecoder("worker");
   private nextId = 1;
   private pingSeq = 0;
+  /** One "free" event object for every terminal frame (sent once per request). */
+  private readonly freeEvent: WorkerEvent = { kind: "free", worker: this };
 
   constructor(
     readonly serial: number,
@@ -375,7 +377,7 @@ export class Worker {
         this.startedAt.delete(f.id);
         this.served++;
         // The thread is free before the sink runs: a queued request may go next.
-        this.onEvent({ kind: "free", worker: this });
+        this.onEvent(this.freeEvent);
         sink?.onFrame(f);
         return;
       }

@@ -236,7 +236,8 @@ export class Worker {
    * Write frames (one buffer or a header+chunk list) to the worker; dropped once dead.
    * Everything sent until the event loop's check phase goes out in one write: under load
    * one read of the worker's answers frees several requests, and their REQUEST frames
-   * share a syscall instead of one write() each.
+   * share a syscall instead of one write() each. REQUEST frames may wait longer while
+   * the worker still has plenty queued inside it (see flush).
    */
   send(data: Buffer | readonly Buffer[]): void {
     const ch = this.channel;
@@ -244,27 +245,69 @@ export class Worker {
     if (Buffer.isBuffer(data)) {
       this.out.push(data);
       this.outBytes += data.length;
+      if (data[0] === FrameType.REQUEST) this.outRequests++;
+      else this.urgent = true;
     } else {
       for (const b of data) {
         this.out.push(b);
         this.outBytes += b.length;
       }
+      this.urgent = true;
     }
-    if (this.out.length === 1) flushLater(this);
+    this.scheduleFlush();
   }
 
   /** Frames waiting for the check phase (see send). */
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** REQUEST frames among them. */
+  private outRequests = 0;
+  /** A frame other than REQUEST is among them (BODY, ABORT, PING...): write at the next turn. */
+  private urgent = false;
+  private flushScheduled = false;
+  /** flush() kept REQUEST frames back: write them once the worker's backlog is low. */
+  private deferred = false;
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    flushLater(this);
+  }
+
+  /**
+   * Requests written to the worker and not finished yet: its backlog. While it holds more
+   * than `threads + pipeline/2`, new REQUEST frames wait in Node until there are half a
+   * pipeline of them: they would wait in the worker's queue anyway, and a worker that is
+   * always busy then gets several per write (fewer syscalls and wake-ups on both sides).
+   */
+  private get backlog(): number {
+    return this.inflight.size - this.outRequests;
+  }
+  private get backlogLow(): number {
+    return (this.hello?.threads ?? 1) + (this.pipeline >> 1);
+  }
 
   /** Write what send() gathered: small frames copied into one buffer, big chunks by writev. */
   flush(): void {
+    this.flushScheduled = false;
     const out = this.out;
     const n = out.length;
     if (n === 0) return;
+    if (
+      !this.urgent &&
+      this.outRequests < this.pipeline >> 1 &&
+      this.backlog > this.backlogLow &&
+      this.state === "ready"
+    ) {
+      this.deferred = true;
+      return;
+    }
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
+    this.outRequests = 0;
+    this.urgent = false;
+    this.deferred = false;
     const ch = this.channel;
     if (this.state === "dead" || ch === null || ch.destroyed) return;
     if (n === 1) ch.write(out[0]!);
@@ -376,6 +419,7 @@ export class Worker {
         this.inflight.delete(f.id);
         this.startedAt.delete(f.id);
         this.served++;
+        if (this.deferred && this.backlog <= this.backlogLow) this.scheduleFlush();
         // The thread is free before the sink runs: a queued request may go next.
         this.onEvent(this.freeEvent);
         sink?.onFrame(f);

@@ -301,6 +301,37 @@ void test("a body over client_max_body_size is a 413 and never reaches a worker"
   }
 });
 
+void test("REQUESTs kept in Node while the worker's backlog is high go out as it drains (no stall)", async () => {
+  // pipeline 4: the 5th request is granted but its REQUEST waits in Node until the
+  // worker's backlog falls to threads + pipeline/2; the 6th and 7th wait in the queue.
+  const gw = await startGateway({
+    app: "misc:app",
+    workers: 1,
+    threads: 1,
+    maxQueue: 4,
+    pipeline: 4,
+  });
+  try {
+    const t0 = performance.now();
+    const done: number[] = [];
+    const all = Array.from({ length: 7 }, () =>
+      fetch(gw.url("/sleep?s=0.15")).then(async (r) => {
+        assert.equal(r.status, 200);
+        await r.arrayBuffer();
+        done.push(performance.now() - t0);
+      }),
+    );
+    await Promise.all(all);
+    // One thread, 7 x 150 ms back to back: no request waited for anything but the others.
+    const last = Math.max(...done);
+    assert.ok(last < 2000, `the last answer came after ${Math.round(last)} ms`);
+    assert.equal(gw.arbiter.inflight, 0);
+    assert.equal(gw.arbiter.queued, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
 void test("a worker holds threads + pipeline requests: the next one waits inside it, then the Node queue", async () => {
   // pipeline 1 (the default is deeper): 2 in the worker, the third in Node's queue.
   const gw = await startGateway({

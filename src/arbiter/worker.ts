@@ -232,6 +232,13 @@ export class Worker {
     return id;
   }
 
+  /** Give back an id whose REQUEST was never sent (it could not be encoded): the thread is free. */
+  detach(id: number): void {
+    if (!this.inflight.delete(id)) return;
+    this.startedAt.delete(id);
+    this.onEvent(this.freeEvent);
+  }
+
   /**
    * Write frames (one buffer or a header+chunk list) to the worker; dropped once dead.
    * Everything sent until the event loop's check phase goes out in one write: under load

@@ -140,6 +140,26 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
     record.queuedMs = lease.queuedMs;
     if (this.terminal) return; // the worker died between grant and now
     this.sentAt = lease.grantedAt;
+    try {
+      this.sendRequest(lease);
+    } catch (err) {
+      // The request cannot be encoded (more than 4096 header fields or a 64 KiB field,
+      // possible with raised --limit-request-* settings): nothing reached the worker.
+      // Answered here, also when granted from the queue (inside the worker's read).
+      lease.worker.detach(lease.id);
+      this.lease = null;
+      this.log.error(
+        `error handling ${this.what()}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      this.op(() => {
+        this.res.closeAfter();
+        this.res.sendError(500);
+      });
+      this.finish("app_error");
+    }
+  }
+
+  private sendRequest(lease: Lease): void {
     const b = this.body;
     const id = lease.id;
     const meta = requestMeta(this.req);
@@ -154,9 +174,10 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
             : Buffer.concat(b.chunks, b.length);
       lease.send(encodeRequestWith(id, meta, BodyMode.INLINE, b.length, "", data));
     } else {
-      lease.send(encodeRequestWith(id, meta, BodyMode.FRAMES, b.length, ""));
-      for (const c of b.chunks) lease.send(encodeBody(id, c));
-      lease.send(encodeBodyEnd(id));
+      const frames: Buffer[] = [encodeRequestWith(id, meta, BodyMode.FRAMES, b.length, "")];
+      for (const c of b.chunks) frames.push(...encodeBody(id, c));
+      frames.push(encodeBodyEnd(id));
+      lease.send(frames);
     }
     if (this.clientGone) lease.send(encodeAbort(id));
   }

@@ -332,6 +332,36 @@ void test("REQUESTs kept in Node while the worker's backlog is high go out as it
   }
 });
 
+void test("a request the protocol cannot carry (over 4096 header fields) is a 500, the worker serves on", async () => {
+  // Raised --limit-request-fields lets 4100 fields through HTTP; REQUEST allows 4096.
+  // One thread, pipeline 1: the bad request is granted from the queue, inside the
+  // worker's read of a terminal frame, which must not be disturbed by it.
+  const gw = await startGateway({
+    app: "misc:app",
+    workers: 1,
+    threads: 1,
+    maxQueue: 4,
+    pipeline: 1,
+    settings: { limit_request_fields: 5000 },
+  });
+  try {
+    const slow = [fetch(gw.url("/sleep?s=0.3")), fetch(gw.url("/sleep?s=0.3"))];
+    for (let i = 0; i < 200 && gw.arbiter.inflight < 2; i++) await sleep(10);
+    const fields = Array.from({ length: 4100 }, (_, i) => `X-F${i}: ${i}\r\n`).join("");
+    const bad = rawRequest(gw.port, `GET /hello HTTP/1.1\r\nHost: x\r\n${fields}\r\n`, {
+      count: 1,
+    });
+    for (const r of await Promise.all(slow)) assert.equal(r.status, 200);
+    assert.equal((await bad).responses[0]?.status, 500);
+    assert.match(gw.log.text(), /4101 header fields \(max 4096\)/);
+    const res = await fetch(gw.url("/hello"));
+    assert.equal(await res.text(), "hello\n");
+    assert.equal(gw.arbiter.inflight, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
 void test("a worker holds threads + pipeline requests: the next one waits inside it, then the Node queue", async () => {
   // pipeline 1 (the default is deeper): 2 in the worker, the third in Node's queue.
   const gw = await startGateway({

@@ -253,10 +253,10 @@ export class ProxyHandler {
           );
           continue;
         }
-        sel.release(peer, "failed");
-        this.deps.log?.error(
-          `${f.message} while ${f.sent ? "reading response header from" : "connecting to"} upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`,
-        );
+        const disabled = sel.release(peer, "failed");
+        const where = `while ${f.sent ? "reading response header from" : "connecting to"} upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`;
+        this.deps.log?.error(`${f.message} ${where}`);
+        if (disabled) this.deps.log?.warning(`upstream server temporarily disabled ${where}`);
         const listed =
           next !== null &&
           (f.kind === "error"
@@ -280,7 +280,11 @@ export class ProxyHandler {
       if (next !== null && next.statuses.has(r.status) && sel.tries > 1 && mayRetry(true)) {
         r.abort();
         attempt.done(r.status);
-        sel.release(peer, r.status === 403 || r.status === 404 ? "next" : "failed");
+        if (sel.release(peer, r.status === 403 || r.status === 404 ? "next" : "failed")) {
+          this.deps.log?.warning(
+            `upstream server temporarily disabled while reading response header from upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`,
+          );
+        }
         continue;
       }
       if (o.interceptErrors !== null && r.status >= 300 && o.interceptErrors(r.status)) {

@@ -18,6 +18,22 @@ import { Pool, errors as undiciErrors } from "undici";
 import type { Dispatcher } from "undici";
 import type { Duplex } from "node:stream";
 import type { HeaderList } from "../http/types.js";
+import {
+  UpstreamFailure,
+  type BodySink,
+  type DispatchRequest,
+  type FailureKind,
+  type UpstreamResponse,
+} from "./failure.js";
+import { PlainPool } from "./h1-client.js";
+
+export {
+  UpstreamFailure,
+  type BodySink,
+  type DispatchRequest,
+  type FailureKind,
+  type UpstreamResponse,
+};
 
 export interface EndpointOptions {
   readonly scheme: "http" | "https";
@@ -34,12 +50,53 @@ export interface EndpointOptions {
 
 const MAX_POOLS = 256;
 
-/** One Pool per distinct endpoint + connection settings, shared by all locations. */
+/** A request on its way: the head (or the 101) once it comes, and a way to drop it. */
+export interface Dispatched {
+  readonly result: Promise<UpstreamResponse | UpstreamUpgrade>;
+  cancel(why: Error): void;
+}
+
+/**
+ * One pool per distinct endpoint + connection settings, shared by all locations: a
+ * plain-socket one (h1-client.ts) for http:// requests without a streamed body or an
+ * upgrade, undici's Pool for the rest.
+ */
 export class UpstreamClients {
   private readonly pools = new Map<string, Pool>();
+  private readonly plain = new Map<string, PlainPool>();
+
+  /** Send `req` to the endpoint `e`; `onConnected` runs when a connection carries it. */
+  dispatch(e: EndpointOptions, req: DispatchRequest, onConnected: () => void): Dispatched {
+    if (e.scheme === "http" && req.upgrade === null) {
+      const x = this.plainPool(e).dispatch(req, onConnected);
+      if (x !== null) return x;
+    }
+    return dispatchUpstream(this.pool(e), req, onConnected);
+  }
+
+  private plainPool(e: EndpointOptions): PlainPool {
+    const key = endpointKey(e);
+    let p = this.plain.get(key);
+    if (p !== undefined) {
+      this.plain.delete(key);
+      this.plain.set(key, p);
+      return p;
+    }
+    if (this.plain.size >= MAX_POOLS) {
+      for (const [k, old] of this.plain) {
+        if (this.plain.size < MAX_POOLS) break;
+        if (old.running > 0) continue;
+        this.plain.delete(k);
+        void old.close();
+      }
+    }
+    p = new PlainPool(e);
+    this.plain.set(key, p);
+    return p;
+  }
 
   pool(e: EndpointOptions): Pool {
-    const key = `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
+    const key = endpointKey(e);
     let p = this.pools.get(key);
     if (p !== undefined) {
       // Most recently used last: the Map's order is the eviction order.
@@ -82,41 +139,30 @@ export class UpstreamClients {
     }
   }
 
-  /** Pools currently open (for tests and stats). */
+  /** undici pools currently open (for tests and stats). */
   get size(): number {
     return this.pools.size;
   }
 
   /** Close every pool (graceful: in-flight requests finish). */
   async close(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values(), ...this.plain.values()];
     this.pools.clear();
+    this.plain.clear();
     await Promise.allSettled(all.map((p) => p.close()));
   }
 
   /** Abort everything now. */
   async destroy(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values(), ...this.plain.values()];
     this.pools.clear();
+    this.plain.clear();
     await Promise.allSettled(all.map((p) => p.destroy()));
   }
 }
 
-/** Why a try failed, in proxy_next_upstream's terms. */
-export type FailureKind = "error" | "timeout" | "invalid_header";
-
-export class UpstreamFailure extends Error {
-  constructor(
-    readonly kind: FailureKind,
-    message: string,
-    /** The request head had started going to the upstream (nginx `request_sent`). */
-    readonly sent: boolean,
-    /** A response had started (headers received): no retry is possible. */
-    readonly afterHeaders: boolean,
-  ) {
-    super(message);
-    this.name = "UpstreamFailure";
-  }
+function endpointKey(e: EndpointOptions): string {
+  return `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
 }
 
 /** Map an undici/socket error to nginx's failure classes. */
@@ -135,41 +181,10 @@ export function classify(err: unknown): FailureKind {
   return "error";
 }
 
-/** Where the response body goes; `data` returns false to pause the upstream. */
-export interface BodySink {
-  data(chunk: Buffer): boolean;
-  end(): void;
-  error(err: UpstreamFailure): void;
-}
-
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly statusText: string;
-  readonly headers: HeaderList;
-  /** Attach the consumer; buffered chunks are replayed first. */
-  attach(sink: BodySink): void;
-  /** Let a paused upstream send more. */
-  resume(): void;
-  /** Drop the response (closes the upstream connection). */
-  abort(): void;
-}
-
 export interface UpstreamUpgrade {
   readonly status: 101;
   readonly headers: HeaderList;
   readonly socket: Duplex;
-}
-
-export interface DispatchRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: HeaderList;
-  readonly body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer> | null;
-  /** No keep-alive for this exchange (Connection: close). */
-  readonly close: boolean;
-  readonly upgrade: string | null;
-  readonly readTimeout: number;
-  readonly sendTimeout: number;
 }
 
 function rawToList(raw: Buffer[] | string[] | null): HeaderList {
@@ -182,14 +197,14 @@ function rawToList(raw: Buffer[] | string[] | null): HeaderList {
 }
 
 /**
- * Send one request on `pool`. Resolves at the response head (or the 101), rejects with
+ * Send one request on an undici `pool`. Resolves at the response head (or the 101), rejects with
  * an UpstreamFailure before it. `abortSignal` cancels (client gone).
  */
 export function dispatchUpstream(
   pool: Dispatcher,
   req: DispatchRequest,
   onConnected: () => void,
-): { result: Promise<UpstreamResponse | UpstreamUpgrade>; cancel: (why: Error) => void } {
+): Dispatched {
   let abortFn: ((err?: Error) => void) | null = null;
   let cancelled: Error | null = null;
   let sent = false;

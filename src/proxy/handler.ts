@@ -18,7 +18,6 @@ import type { Logger } from "../core/log.js";
 import {
   UpstreamClients,
   UpstreamFailure,
-  dispatchUpstream,
   type DispatchRequest,
   type UpstreamResponse,
   type UpstreamUpgrade,
@@ -202,17 +201,22 @@ export class ProxyHandler {
         readTimeout: o.readTimeout,
         sendTimeout: o.sendTimeout,
       };
-      const pool = this.deps.clients.pool({
-        scheme: target.scheme,
-        ...endpointOf(peer.address),
-        connectTimeout: o.connectTimeout,
-        keepaliveTimeout: group.spec.keepaliveTimeout,
-        keepaliveRequests: group.spec.keepaliveRequests,
-      });
-      const d = dispatchUpstream(pool, dreq, () => {
-        attempt.connected();
-      });
-      cancelCurrent = d.cancel;
+      const d = this.deps.clients.dispatch(
+        {
+          scheme: target.scheme,
+          ...endpointOf(peer.address),
+          connectTimeout: o.connectTimeout,
+          keepaliveTimeout: group.spec.keepaliveTimeout,
+          keepaliveRequests: group.spec.keepaliveRequests,
+        },
+        dreq,
+        () => {
+          attempt.connected();
+        },
+      );
+      cancelCurrent = (why) => {
+        d.cancel(why);
+      };
       let reply: UpstreamResponse | UpstreamUpgrade;
       try {
         reply = await d.result;

@@ -64,6 +64,8 @@ export interface Dispatched {
 export class UpstreamClients {
   private readonly pools = new Map<string, Pool>();
   private readonly plain = new Map<string, PlainPool>();
+  private readonly byEndpoint = new WeakMap<EndpointOptions, PlainPool>();
+  private tick = 0;
 
   /** Send `req` to the endpoint `e`; `onConnected` runs when a connection carries it. */
   dispatch(e: EndpointOptions, req: DispatchRequest, onConnected: () => void): Dispatched {
@@ -75,24 +77,32 @@ export class UpstreamClients {
   }
 
   private plainPool(e: EndpointOptions): PlainPool {
-    const key = endpointKey(e);
-    let p = this.plain.get(key);
-    if (p !== undefined) {
-      this.plain.delete(key);
-      this.plain.set(key, p);
-      return p;
-    }
-    if (this.plain.size >= MAX_POOLS) {
-      for (const [k, old] of this.plain) {
-        if (this.plain.size < MAX_POOLS) break;
-        if (old.running > 0) continue;
-        this.plain.delete(k);
-        void old.close();
+    // The handler passes the same EndpointOptions object for a peer: no key per request.
+    let p = this.byEndpoint.get(e);
+    if (p === undefined || p.retired) {
+      const key = endpointKey(e);
+      p = this.plain.get(key);
+      if (p === undefined) {
+        this.evictPlain();
+        p = new PlainPool(e);
+        this.plain.set(key, p);
       }
+      this.byEndpoint.set(e, p);
     }
-    p = new PlainPool(e);
-    this.plain.set(key, p);
+    p.used = ++this.tick;
     return p;
+  }
+
+  /** As evictIdle, for the plain pools: least recently used ones with nothing running. */
+  private evictPlain(): void {
+    if (this.plain.size < MAX_POOLS) return;
+    const idle = [...this.plain].filter(([, p]) => p.running === 0);
+    idle.sort((a, b) => a[1].used - b[1].used);
+    for (const [key, p] of idle) {
+      if (this.plain.size < MAX_POOLS) break;
+      this.plain.delete(key);
+      void p.close();
+    }
   }
 
   pool(e: EndpointOptions): Pool {

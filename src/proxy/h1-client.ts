@@ -95,6 +95,8 @@ export class PlainPool {
   private readonly idle: Conn[] = [];
   private readonly all = new Set<Conn>();
   running = 0;
+  /** Last use (UpstreamClients' eviction order). */
+  used = 0;
   private closed = false;
   private drained: (() => void) | null = null;
   /** undici's default Host: the origin's host[:port] (brackets kept for IPv6). */
@@ -103,6 +105,11 @@ export class PlainPool {
   constructor(readonly e: PlainEndpoint) {
     const h = e.host.includes(":") ? `[${e.host}]` : e.host;
     this.hostHeader = e.socketPath !== null ? "localhost" : e.port === 80 ? h : `${h}:${e.port}`;
+  }
+
+  /** Closed (or evicted): a new pool must be made for the endpoint. */
+  get retired(): boolean {
+    return this.closed;
   }
 
   /** Send `req`; null when it needs undici (a field undici handles itself). */

@@ -18,6 +18,7 @@ import type { Logger } from "../core/log.js";
 import {
   UpstreamClients,
   UpstreamFailure,
+  type EndpointOptions,
   type DispatchRequest,
   type UpstreamResponse,
   type UpstreamUpgrade,
@@ -75,6 +76,7 @@ export class ProxyHandler {
   private readonly setHeaders: ReadonlyArray<readonly [string, Template]>;
   private readonly hidden: Set<string>;
   private readonly redirect: RedirectRewriter;
+  private readonly endpoints = new WeakMap<Peer, EndpointOptions>();
   /** Single-server groups for `proxy_pass http://host:port` targets. */
   private readonly implicit = new Map<string, UpstreamGroup>();
 
@@ -202,13 +204,7 @@ export class ProxyHandler {
         sendTimeout: o.sendTimeout,
       };
       const d = this.deps.clients.dispatch(
-        {
-          scheme: target.scheme,
-          ...endpointOf(peer.address),
-          connectTimeout: o.connectTimeout,
-          keepaliveTimeout: group.spec.keepaliveTimeout,
-          keepaliveRequests: group.spec.keepaliveRequests,
-        },
+        this.endpointFor(peer, target.scheme, group),
         dreq,
         () => {
           attempt.connected();
@@ -310,6 +306,23 @@ export class ProxyHandler {
         (c) => (cancelCurrent = c),
       );
     }
+  }
+
+  /** The connection settings for a peer, one object per peer (the clients cache by it). */
+  private endpointFor(peer: Peer, scheme: "http" | "https", group: UpstreamGroup): EndpointOptions {
+    let e = this.endpoints.get(peer);
+    if (e === undefined || e.scheme !== scheme) {
+      const o = this.options;
+      e = {
+        scheme,
+        ...endpointOf(peer.address),
+        connectTimeout: o.connectTimeout,
+        keepaliveTimeout: group.spec.keepaliveTimeout,
+        keepaliveRequests: group.spec.keepaliveRequests,
+      };
+      this.endpoints.set(peer, e);
+    }
+    return e;
   }
 
   private groupFor(t: PassTarget): UpstreamGroup {

@@ -34,7 +34,7 @@ import {
   hiddenSet,
 } from "./headers.js";
 import { RedirectRewriter } from "./redirect.js";
-import { ResponseSpool } from "./spool.js";
+import { relayBuffered } from "./relay-buffered.js";
 import { tunnel } from "./tunnel.js";
 import { UpstreamLog } from "./log-vars.js";
 import {
@@ -387,33 +387,19 @@ export class ProxyHandler {
     }
 
     if (buffering) {
-      const spool = new ResponseSpool(
+      const how = await relayBuffered(
+        r,
+        res,
+        gone,
         { memory: o.bufferMemory, maxFile: o.maxTempFileSize, tempPath: o.tempPath },
-        () => {
-          r.resume();
-        },
+        finishUpstream,
       );
-      r.attach(spool);
-      // The upstream is released as soon as its reply is fully spooled, not when the
-      // client has read it: that is what buffering is for.
-      void spool.done.then(finishUpstream);
-      try {
-        for await (const chunk of spool.chunks()) {
-          if (gone()) break;
-          if (!res.write(chunk)) await res.drain();
-        }
-        if (gone()) {
-          r.abort();
-        } else res.end();
-      } catch {
+      if (how === "broken") {
         // The upstream broke off mid-body: the client must not take it as complete.
         this.deps.log?.error(
           `upstream prematurely closed connection while reading upstream, request: "${requestLine(req)}", upstream: "${peer.address}"`,
         );
         res.abort();
-      } finally {
-        finishUpstream();
-        await spool.dispose();
       }
       return { handled: true, status: r.status, upstream: ulog.vars() };
     }

@@ -1,8 +1,9 @@
 /**
- * Upstream connections through undici (see docs/architecture.md, "Proxy"): one Pool per
- * upstream server and connection settings, driven through the low-level `dispatch` API
- * so that the proxy sees raw header lists, controls backpressure chunk by chunk and gets
- * the socket of a `101` for tunnelling.
+ * Upstream connections (see docs/architecture.md, "Proxy"): plain http:// requests with
+ * no body or a buffered one go through the plain-socket client (h1-client.ts); the rest
+ * through undici, one Pool per upstream server and connection settings, driven through
+ * the low-level `dispatch` API so that the proxy sees raw header lists, controls
+ * backpressure chunk by chunk and gets the socket of a `101` for tunnelling.
  *
  * What undici cannot do, and what we do instead:
  * - It always writes `HTTP/1.1` request lines. `proxy_http_version 1.0` (nginx's

@@ -1,10 +1,10 @@
 /**
  * A plain-socket HTTP/1.1 client for the proxy's common exchange: an `http://` upstream,
  * no body or a buffered one, no upgrade. undici stays for everything else (streamed and
- * big bodies, upgrades, https); this path exists because with an upstream that closes
- * every connection (Gunicorn sync, nginx's default `Connection: close`) undici's
- * per-connection cost was most of the proxy's CPU (see the perf notes in the report of
- * the perf-proxy branch). It writes the request head as undici does (host first, then
+ * big bodies, upgrades, https). With an upstream that closes every connection (Gunicorn
+ * sync, or nginx's default `Connection: close`) undici's per-connection work (its
+ * connector, a WASM parser per socket, an Error with a stack trace per close) was most
+ * of the proxy's CPU per request. It writes the request head as undici does (host first, then
  * connection, the fields in order, content-length) so upstreams see the same bytes.
  *
  * Timeouts use the socket's own inactivity timer: proxy_connect_timeout until connected,

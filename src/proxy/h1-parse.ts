@@ -18,7 +18,7 @@ export interface ResponseHead {
   readonly status: number;
   readonly statusText: string;
   readonly headers: HeaderList;
-  /** Lower-cased tokens of the Connection fields. */
+  /** A Connection field lists "close". */
   readonly closeToken: boolean;
   /** Transfer-Encoding was present (then Content-Length is ignored, RFC 9112 §6.3). */
   readonly transferEncoding: string | null;

@@ -59,6 +59,8 @@ class Conn {
   owner: Exchange | null = null;
   requests = 0;
   connected = false;
+  /** The socket's inactivity timeout now (setting it again costs a new timer). */
+  private timeoutMs = -1;
   constructor(
     readonly socket: Socket,
     readonly pool: PlainPool,
@@ -87,6 +89,13 @@ class Conn {
       if (this.owner !== null) this.owner.onTimeout();
       else this.pool.drop(this);
     });
+  }
+
+  /** Arm the inactivity timeout (0 = none); any traffic restarts it. */
+  timeout(ms: number): void {
+    if (ms === this.timeoutMs) return;
+    this.timeoutMs = ms;
+    this.socket.setTimeout(ms);
   }
 }
 
@@ -143,7 +152,7 @@ export class PlainPool {
     this.running--;
     c.owner = null;
     if (keep && !this.closed && !c.socket.destroyed) {
-      c.socket.setTimeout(Math.max(1, this.e.keepaliveTimeout));
+      c.timeout(Math.max(1, this.e.keepaliveTimeout));
       this.idle.push(c);
     } else {
       c.socket.destroy();
@@ -266,7 +275,7 @@ export class Exchange implements UpstreamResponse {
     if (c.connected) {
       this.onConnect();
     } else {
-      c.socket.setTimeout(Math.max(0, this.pool.e.connectTimeout));
+      c.timeout(Math.max(0, this.pool.e.connectTimeout));
     }
   }
 
@@ -288,11 +297,11 @@ export class Exchange implements UpstreamResponse {
     }
     this.head = "";
     if (ok) {
-      s.setTimeout(this.req.readTimeout);
+      c.timeout(this.req.readTimeout);
     } else {
-      s.setTimeout(this.req.sendTimeout);
+      c.timeout(this.req.sendTimeout);
       s.once("drain", () => {
-        if (this.conn === c && !this.finished) s.setTimeout(this.req.readTimeout);
+        if (this.conn === c && !this.finished) c.timeout(this.req.readTimeout);
       });
     }
   }

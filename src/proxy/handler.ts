@@ -146,7 +146,7 @@ export class ProxyHandler {
     let streamBody: StreamedBody | null = null;
     if (wantBody && buffered) bodyBuf = await readAll(req.body);
     else if (wantBody) streamBody = new StreamedBody(req.body[Symbol.asyncIterator]());
-    const headers: HeaderList = [...head.headers];
+    const headers: HeaderList = head.headers;
     if (streamBody !== null && req.contentLength !== null) {
       headers.push(["Content-Length", String(req.contentLength)]);
     }

@@ -1,8 +1,9 @@
 /**
- * Upstream connections through undici (see docs/architecture.md, "Proxy"): one Pool per
- * upstream server and connection settings, driven through the low-level `dispatch` API
- * so that the proxy sees raw header lists, controls backpressure chunk by chunk and gets
- * the socket of a `101` for tunnelling.
+ * Upstream connections (see docs/architecture.md, "Proxy"): plain http:// requests with
+ * no body or a buffered one go through the plain-socket client (h1-client.ts); the rest
+ * through undici, one Pool per upstream server and connection settings, driven through
+ * the low-level `dispatch` API so that the proxy sees raw header lists, controls
+ * backpressure chunk by chunk and gets the socket of a `101` for tunnelling.
  *
  * What undici cannot do, and what we do instead:
  * - It always writes `HTTP/1.1` request lines. `proxy_http_version 1.0` (nginx's
@@ -18,6 +19,22 @@ import { Pool, errors as undiciErrors } from "undici";
 import type { Dispatcher } from "undici";
 import type { Duplex } from "node:stream";
 import type { HeaderList } from "../http/types.js";
+import {
+  UpstreamFailure,
+  type BodySink,
+  type DispatchRequest,
+  type FailureKind,
+  type UpstreamResponse,
+} from "./failure.js";
+import { PlainPool } from "./h1-client.js";
+
+export {
+  UpstreamFailure,
+  type BodySink,
+  type DispatchRequest,
+  type FailureKind,
+  type UpstreamResponse,
+};
 
 export interface EndpointOptions {
   readonly scheme: "http" | "https";
@@ -34,12 +51,63 @@ export interface EndpointOptions {
 
 const MAX_POOLS = 256;
 
-/** One Pool per distinct endpoint + connection settings, shared by all locations. */
+/** A request on its way: the head (or the 101) once it comes, and a way to drop it. */
+export interface Dispatched {
+  readonly result: Promise<UpstreamResponse | UpstreamUpgrade>;
+  cancel(why: Error): void;
+}
+
+/**
+ * One pool per distinct endpoint + connection settings, shared by all locations: a
+ * plain-socket one (h1-client.ts) for http:// requests without a streamed body or an
+ * upgrade, undici's Pool for the rest.
+ */
 export class UpstreamClients {
   private readonly pools = new Map<string, Pool>();
+  private readonly plain = new Map<string, PlainPool>();
+  private readonly byEndpoint = new WeakMap<EndpointOptions, PlainPool>();
+  private tick = 0;
+
+  /** Send `req` to the endpoint `e`; `onConnected` runs when a connection carries it. */
+  dispatch(e: EndpointOptions, req: DispatchRequest, onConnected: () => void): Dispatched {
+    if (e.scheme === "http" && req.upgrade === null) {
+      const x = this.plainPool(e).dispatch(req, onConnected);
+      if (x !== null) return x;
+    }
+    return dispatchUpstream(this.pool(e), req, onConnected);
+  }
+
+  private plainPool(e: EndpointOptions): PlainPool {
+    // The handler passes the same EndpointOptions object for a peer: no key per request.
+    let p = this.byEndpoint.get(e);
+    if (p === undefined || p.retired) {
+      const key = endpointKey(e);
+      p = this.plain.get(key);
+      if (p === undefined) {
+        this.evictPlain();
+        p = new PlainPool(e);
+        this.plain.set(key, p);
+      }
+      this.byEndpoint.set(e, p);
+    }
+    p.used = ++this.tick;
+    return p;
+  }
+
+  /** As evictIdle, for the plain pools: least recently used ones with nothing running. */
+  private evictPlain(): void {
+    if (this.plain.size < MAX_POOLS) return;
+    const idle = [...this.plain].filter(([, p]) => p.running === 0);
+    idle.sort((a, b) => a[1].used - b[1].used);
+    for (const [key, p] of idle) {
+      if (this.plain.size < MAX_POOLS) break;
+      this.plain.delete(key);
+      void p.close();
+    }
+  }
 
   pool(e: EndpointOptions): Pool {
-    const key = `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
+    const key = endpointKey(e);
     let p = this.pools.get(key);
     if (p !== undefined) {
       // Most recently used last: the Map's order is the eviction order.
@@ -82,41 +150,30 @@ export class UpstreamClients {
     }
   }
 
-  /** Pools currently open (for tests and stats). */
+  /** undici pools currently open (for tests and stats). */
   get size(): number {
     return this.pools.size;
   }
 
   /** Close every pool (graceful: in-flight requests finish). */
   async close(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values(), ...this.plain.values()];
     this.pools.clear();
+    this.plain.clear();
     await Promise.allSettled(all.map((p) => p.close()));
   }
 
   /** Abort everything now. */
   async destroy(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values(), ...this.plain.values()];
     this.pools.clear();
+    this.plain.clear();
     await Promise.allSettled(all.map((p) => p.destroy()));
   }
 }
 
-/** Why a try failed, in proxy_next_upstream's terms. */
-export type FailureKind = "error" | "timeout" | "invalid_header";
-
-export class UpstreamFailure extends Error {
-  constructor(
-    readonly kind: FailureKind,
-    message: string,
-    /** The request head had started going to the upstream (nginx `request_sent`). */
-    readonly sent: boolean,
-    /** A response had started (headers received): no retry is possible. */
-    readonly afterHeaders: boolean,
-  ) {
-    super(message);
-    this.name = "UpstreamFailure";
-  }
+function endpointKey(e: EndpointOptions): string {
+  return `${e.scheme}|${e.socketPath ?? ""}|${e.host}|${e.port}|${e.connectTimeout}|${e.keepaliveTimeout}|${e.keepaliveRequests}`;
 }
 
 /** Map an undici/socket error to nginx's failure classes. */
@@ -135,41 +192,10 @@ export function classify(err: unknown): FailureKind {
   return "error";
 }
 
-/** Where the response body goes; `data` returns false to pause the upstream. */
-export interface BodySink {
-  data(chunk: Buffer): boolean;
-  end(): void;
-  error(err: UpstreamFailure): void;
-}
-
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly statusText: string;
-  readonly headers: HeaderList;
-  /** Attach the consumer; buffered chunks are replayed first. */
-  attach(sink: BodySink): void;
-  /** Let a paused upstream send more. */
-  resume(): void;
-  /** Drop the response (closes the upstream connection). */
-  abort(): void;
-}
-
 export interface UpstreamUpgrade {
   readonly status: 101;
   readonly headers: HeaderList;
   readonly socket: Duplex;
-}
-
-export interface DispatchRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: HeaderList;
-  readonly body: Buffer | Iterable<Buffer> | AsyncIterable<Buffer> | null;
-  /** No keep-alive for this exchange (Connection: close). */
-  readonly close: boolean;
-  readonly upgrade: string | null;
-  readonly readTimeout: number;
-  readonly sendTimeout: number;
 }
 
 function rawToList(raw: Buffer[] | string[] | null): HeaderList {
@@ -182,14 +208,14 @@ function rawToList(raw: Buffer[] | string[] | null): HeaderList {
 }
 
 /**
- * Send one request on `pool`. Resolves at the response head (or the 101), rejects with
+ * Send one request on an undici `pool`. Resolves at the response head (or the 101), rejects with
  * an UpstreamFailure before it. `abortSignal` cancels (client gone).
  */
 export function dispatchUpstream(
   pool: Dispatcher,
   req: DispatchRequest,
   onConnected: () => void,
-): { result: Promise<UpstreamResponse | UpstreamUpgrade>; cancel: (why: Error) => void } {
+): Dispatched {
   let abortFn: ((err?: Error) => void) | null = null;
   let cancelled: Error | null = null;
   let sent = false;

@@ -18,7 +18,7 @@ import type { Logger } from "../core/log.js";
 import {
   UpstreamClients,
   UpstreamFailure,
-  dispatchUpstream,
+  type EndpointOptions,
   type DispatchRequest,
   type UpstreamResponse,
   type UpstreamUpgrade,
@@ -34,7 +34,7 @@ import {
   hiddenSet,
 } from "./headers.js";
 import { RedirectRewriter } from "./redirect.js";
-import { ResponseSpool } from "./spool.js";
+import { relayBuffered } from "./relay-buffered.js";
 import { tunnel } from "./tunnel.js";
 import { UpstreamLog } from "./log-vars.js";
 import {
@@ -76,6 +76,7 @@ export class ProxyHandler {
   private readonly setHeaders: ReadonlyArray<readonly [string, Template]>;
   private readonly hidden: Set<string>;
   private readonly redirect: RedirectRewriter;
+  private readonly endpoints = new WeakMap<Peer, EndpointOptions>();
   /** Single-server groups for `proxy_pass http://host:port` targets. */
   private readonly implicit = new Map<string, UpstreamGroup>();
 
@@ -145,7 +146,7 @@ export class ProxyHandler {
     let streamBody: StreamedBody | null = null;
     if (wantBody && buffered) bodyBuf = await readAll(req.body);
     else if (wantBody) streamBody = new StreamedBody(req.body[Symbol.asyncIterator]());
-    const headers: HeaderList = [...head.headers];
+    const headers: HeaderList = head.headers;
     if (streamBody !== null && req.contentLength !== null) {
       headers.push(["Content-Length", String(req.contentLength)]);
     }
@@ -202,17 +203,16 @@ export class ProxyHandler {
         readTimeout: o.readTimeout,
         sendTimeout: o.sendTimeout,
       };
-      const pool = this.deps.clients.pool({
-        scheme: target.scheme,
-        ...endpointOf(peer.address),
-        connectTimeout: o.connectTimeout,
-        keepaliveTimeout: group.spec.keepaliveTimeout,
-        keepaliveRequests: group.spec.keepaliveRequests,
-      });
-      const d = dispatchUpstream(pool, dreq, () => {
-        attempt.connected();
-      });
-      cancelCurrent = d.cancel;
+      const d = this.deps.clients.dispatch(
+        this.endpointFor(peer, target.scheme, group),
+        dreq,
+        () => {
+          attempt.connected();
+        },
+      );
+      cancelCurrent = (why) => {
+        d.cancel(why);
+      };
       let reply: UpstreamResponse | UpstreamUpgrade;
       try {
         reply = await d.result;
@@ -253,10 +253,10 @@ export class ProxyHandler {
           );
           continue;
         }
-        sel.release(peer, "failed");
-        this.deps.log?.error(
-          `${f.message} while ${f.sent ? "reading response header from" : "connecting to"} upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`,
-        );
+        const disabled = sel.release(peer, "failed");
+        const where = `while ${f.sent ? "reading response header from" : "connecting to"} upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`;
+        this.deps.log?.error(`${f.message} ${where}`);
+        if (disabled) this.deps.log?.warning(`upstream server temporarily disabled ${where}`);
         const listed =
           next !== null &&
           (f.kind === "error"
@@ -280,7 +280,11 @@ export class ProxyHandler {
       if (next !== null && next.statuses.has(r.status) && sel.tries > 1 && mayRetry(true)) {
         r.abort();
         attempt.done(r.status);
-        sel.release(peer, r.status === 403 || r.status === 404 ? "next" : "failed");
+        if (sel.release(peer, r.status === 403 || r.status === 404 ? "next" : "failed")) {
+          this.deps.log?.warning(
+            `upstream server temporarily disabled while reading response header from upstream, client: ${ctx.clientAddress}, request: "${requestLine(req)}", upstream: "${target.scheme}://${peer.address}${path}"`,
+          );
+        }
         continue;
       }
       if (o.interceptErrors !== null && r.status >= 300 && o.interceptErrors(r.status)) {
@@ -302,6 +306,23 @@ export class ProxyHandler {
         (c) => (cancelCurrent = c),
       );
     }
+  }
+
+  /** The connection settings for a peer, one object per peer (the clients cache by it). */
+  private endpointFor(peer: Peer, scheme: "http" | "https", group: UpstreamGroup): EndpointOptions {
+    let e = this.endpoints.get(peer);
+    if (e === undefined || e.scheme !== scheme) {
+      const o = this.options;
+      e = {
+        scheme,
+        ...endpointOf(peer.address),
+        connectTimeout: o.connectTimeout,
+        keepaliveTimeout: group.spec.keepaliveTimeout,
+        keepaliveRequests: group.spec.keepaliveRequests,
+      };
+      this.endpoints.set(peer, e);
+    }
+    return e;
   }
 
   private groupFor(t: PassTarget): UpstreamGroup {
@@ -366,33 +387,19 @@ export class ProxyHandler {
     }
 
     if (buffering) {
-      const spool = new ResponseSpool(
+      const how = await relayBuffered(
+        r,
+        res,
+        gone,
         { memory: o.bufferMemory, maxFile: o.maxTempFileSize, tempPath: o.tempPath },
-        () => {
-          r.resume();
-        },
+        finishUpstream,
       );
-      r.attach(spool);
-      // The upstream is released as soon as its reply is fully spooled, not when the
-      // client has read it: that is what buffering is for.
-      void spool.done.then(finishUpstream);
-      try {
-        for await (const chunk of spool.chunks()) {
-          if (gone()) break;
-          if (!res.write(chunk)) await res.drain();
-        }
-        if (gone()) {
-          r.abort();
-        } else res.end();
-      } catch {
+      if (how === "broken") {
         // The upstream broke off mid-body: the client must not take it as complete.
         this.deps.log?.error(
           `upstream prematurely closed connection while reading upstream, request: "${requestLine(req)}", upstream: "${peer.address}"`,
         );
         res.abort();
-      } finally {
-        finishUpstream();
-        await spool.dispose();
       }
       return { handled: true, status: r.status, upstream: ulog.vars() };
     }

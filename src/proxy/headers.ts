@@ -48,6 +48,25 @@ export function effectiveSetHeaders(
   return [...configured, ...DEFAULT_SET_HEADERS.filter(([n]) => !named.has(n.toLowerCase()))];
 }
 
+interface CompiledSet {
+  readonly entries: ReadonlyArray<readonly [name: string, lower: string, value: Template]>;
+  /** Lower-cased names the list sets: the client's fields of these names are not passed. */
+  readonly overridden: ReadonlySet<string>;
+}
+
+/** The names of a proxy_set_header list lower-cased once per list, not per request. */
+const compiled = new WeakMap<ReadonlyArray<readonly [string, Template]>, CompiledSet>();
+
+function compile(setHeaders: ReadonlyArray<readonly [string, Template]>): CompiledSet {
+  let c = compiled.get(setHeaders);
+  if (c === undefined) {
+    const entries = setHeaders.map(([n, t]) => [n, n.toLowerCase(), t] as const);
+    c = { entries, overridden: new Set(entries.map((e) => e[1])) };
+    compiled.set(setHeaders, c);
+  }
+  return c;
+}
+
 export function buildUpstreamRequestHead(
   setHeaders: ReadonlyArray<readonly [string, Template]>,
   clientHeaders: HeaderList,
@@ -55,12 +74,10 @@ export function buildUpstreamRequestHead(
   vars: VarGetter,
 ): UpstreamRequestHead {
   const out: HeaderList = [];
-  const overridden = new Set<string>();
+  const { entries, overridden } = compile(setHeaders);
   let connection = "";
   let upgrade = "";
-  for (const [name, tpl] of setHeaders) {
-    const lower = name.toLowerCase();
-    overridden.add(lower);
+  for (const [name, lower, tpl] of entries) {
     const value = tpl(vars);
     if (lower === "connection") {
       connection = value;
@@ -84,15 +101,16 @@ export function buildUpstreamRequestHead(
       out.push([name, value]);
     }
   }
-  const connTokens = connection
-    .toLowerCase()
-    .split(",")
-    .map((t) => t.trim());
-  return {
-    headers: out,
-    close: connTokens.includes("close"),
-    upgrade: connTokens.includes("upgrade") && upgrade !== "" ? upgrade : null,
-  };
+  let close = false;
+  let up = false;
+  if (connection !== "") {
+    for (const t of connection.toLowerCase().split(",")) {
+      const tok = t.trim();
+      if (tok === "close") close = true;
+      else if (tok === "upgrade") up = true;
+    }
+  }
+  return { headers: out, close, upgrade: up && upgrade !== "" ? upgrade : null };
 }
 
 /** Reply fields nginx never passes unless `proxy_pass_header` names them. */

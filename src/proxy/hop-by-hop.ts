@@ -29,6 +29,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 export function connectionTokens(headers: HeaderList): Set<string> {
   const out = new Set<string>();
   for (const [name, value] of headers) {
+    // Only two names matter: skip the rest without lower-casing them.
+    if (name.length !== 10 && name.length !== 16) continue;
     const n = name.toLowerCase();
     if (n !== "connection" && n !== "proxy-connection") continue;
     for (const t of value.split(",")) {

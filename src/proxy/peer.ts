@@ -80,8 +80,11 @@ export class Peer {
     if (this.conns > 0) this.conns--;
   }
 
-  /** True when this release just took the peer out of rotation (for the warning log). */
-  justDisabled(): boolean {
-    return this.maxFails > 0 && this.fails === this.maxFails;
+  /**
+   * After a failed release: the peer is out of rotation (for the warning log). nginx
+   * checks `fails >= max_fails`, so a peer failing again after fail_timeout warns again.
+   */
+  disabled(): boolean {
+    return this.maxFails > 0 && this.fails >= this.maxFails;
   }
 }

@@ -143,17 +143,20 @@ export class Selection {
   /**
    * The try on `peer` ended. "failed" counts toward max_fails (error, timeout, invalid
    * header, and http_5xx listed in proxy_next_upstream); "next" (http_403/404/429) moves
-   * on without blaming the peer.
+   * on without blaming the peer. Returns true when the failure left the peer out of
+   * rotation (nginx then warns "upstream server temporarily disabled").
    */
-  release(peer: Peer, state: ReleaseState): void {
+  release(peer: Peer, state: ReleaseState): boolean {
     const g = this.group;
     if (g.single) {
       if (peer.conns > 0) peer.conns--;
       this.tries = 0;
-      return;
+      return false;
     }
     peer.release(g.now(), state === "failed");
-    if (state === "failed" && peer.justDisabled() && g.onDisabled !== null) g.onDisabled(peer, g);
+    const disabled = state === "failed" && peer.disabled();
+    if (disabled && g.onDisabled !== null) g.onDisabled(peer, g);
     if (this.tries > 0) this.tries--;
+    return disabled;
   }
 }

@@ -350,6 +350,12 @@ def encode_response_head(rid, status, reason, headers):
     """headers: (name, value) native strings, already validated by the caller."""
     if not 0 < rid <= 0xFFFFFFFF:
         raise ProtocolError("BAD_REQUEST_ID", "RESPONSE_HEAD with request id %d" % rid)
+    payload = encode_response_head_payload(status, reason, headers)
+    return _HEADER.pack(RESPONSE_HEAD, 0, 0, rid, len(payload)) + payload
+
+
+def encode_response_head_payload(status, reason, headers):
+    """The RESPONSE_HEAD payload alone: the worker caches it per distinct head."""
     if len(headers) > MAX_HEADERS:
         raise ProtocolError("TOO_MANY_HEADERS", "%d header fields (max %d)" % (len(headers), MAX_HEADERS))
     if not 100 <= status <= 999:
@@ -365,8 +371,18 @@ def encode_response_head(rid, status, reason, headers):
     length = 4 + 2 * len(enc) + sum(lens)
     if length > MAX_PAYLOAD:
         raise ProtocolError("PAYLOAD_TOO_LARGE", "RESPONSE_HEAD of %d bytes" % length)
-    return b"".join([_HEADER.pack(RESPONSE_HEAD, 0, 0, rid, length),
-                     _HEAD_FIXED.pack(status, len(headers)), _table(len(enc)).pack(*lens)] + enc)
+    return b"".join([_HEAD_FIXED.pack(status, len(headers)), _table(len(enc)).pack(*lens)] + enc)
+
+
+def head_frame_header(rid, length, _pack=_HEADER.pack):
+    """Header of a RESPONSE_HEAD frame whose payload came from encode_response_head_payload
+    (hot path: ``rid`` is a decoded request id, ``length`` within MAX_PAYLOAD)."""
+    return _pack(RESPONSE_HEAD, 0, 0, rid, length)
+
+
+def body_frame_header(rid, length, _pack=_HEADER.pack):
+    """Header of one RESPONSE_BODY frame of at most MAX_CHUNK bytes (hot path, as above)."""
+    return _pack(RESPONSE_BODY, 0, 0, rid, length)
 
 
 def decode_response_head(payload):

@@ -105,8 +105,9 @@ class Exchange:
             payload = head.payload
             if payload is None:
                 payload = head.payload = P.encode_response_head_payload(head.code, head.reason, head.headers)
-            self._queue(P.head_frame_header(self.rid, len(payload)))
-            self._queue(payload)
+            n = len(payload)
+            self._out += (P.head_frame_header(self.rid, n), payload)
+            self._outlen += P.HEADER_SIZE + n
 
     def _body(self, data):
         if self.aborted:
@@ -202,8 +203,8 @@ class Exchange:
             return
         self._head()
         if total:
-            self._queue(P.body_frame_header(self.rid, total))
-            self._queue(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            self._out += (P.body_frame_header(self.rid, total), chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            self._outlen += P.HEADER_SIZE + total
 
     def _iterate(self, result, streaming):
         """Send the chunks as the app yields them (``streaming``), or gather a complete

@@ -175,13 +175,21 @@ class Frame:
         return "Frame(%s, id=%d, %d bytes)" % (type_name(self.type), self.id, len(self.payload))
 
 
+def _fast_rules(sender):
+    """type -> (min, max, id must be 0) for the types ``sender`` may send; None for a
+    scope where either is fine (LOG). A frame outside these goes through _check."""
+    return {t: (lo, hi, {"conn": True, "req": False}.get(scope))
+            for t, (scope, lo, hi) in _RULES.items()
+            if sender == "any" or ("worker" if t & 0x80 else "node") == sender}
+
+
 class FrameDecoder:
     """Incremental: push() any split of the stream, get whole frames; fails for good."""
 
     def __init__(self, sender="any"):
         self.sender = sender
+        self._rules = _fast_rules(sender)
         self._buf = bytearray()
-        self._need = None  # payload end of the frame at the front, once its header is checked
         self._failed = None
 
     @property
@@ -189,6 +197,11 @@ class FrameDecoder:
         return len(self._buf)
 
     def push(self, data):
+        return [Frame(t, 0, rid, payload) for t, rid, payload in self.push_raw(data)]
+
+    def push_raw(self, data):
+        """As push(), but each frame as a (type, request id, payload bytes) tuple (flags
+        are always 0): the worker's reader takes this path."""
         if self._failed is not None:
             raise self._failed
         if self._buf:
@@ -200,16 +213,19 @@ class FrameDecoder:
         off = 0
         n = len(buf)
         unpack = _HEADER.unpack_from
+        rules = self._rules
         try:
             while n - off >= HEADER_SIZE:
                 t, flags, reserved, rid, length = unpack(buf, off)
                 if reserved != 0:
                     raise ProtocolError("BAD_RESERVED", "reserved bytes 0x%x" % reserved)
-                _check(t, flags, rid, length, self.sender)
+                rule = rules.get(t)
+                if rule is None or flags or length > rule[1] or length < rule[0] or (rid == 0) is not rule[2]:
+                    _check(t, flags, rid, length, self.sender)  # raises, unless the id may be either
                 end = off + HEADER_SIZE + length
                 if end > n:
                     break
-                out.append(Frame(t, flags, rid, bytes(buf[off + HEADER_SIZE:end])))
+                out.append((t, rid, bytes(buf[off + HEADER_SIZE:end])))
                 off = end
         except ProtocolError as err:
             self._failed = err

@@ -76,6 +76,8 @@ class Channel:
                 self.broken = True  # Node is gone; the reader sees EOF and exits
 
     def read(self):
+        """The next bytes, as a view valid until the next read() (the decoder copies out
+        each frame's payload, and a partial frame, before then)."""
         # Into one preallocated buffer: os.read(fd, 256 KiB) would mmap, mremap and munmap
         # a fresh 256 KiB object on every call (three extra syscalls per request).
         buf = self._rbuf
@@ -83,7 +85,7 @@ class Channel:
             n = self.sock.recv_into(buf)
         else:
             n = os.readv(self.fd, [buf])
-        return bytes(self._rview[:n])
+        return self._rview[:n]
 
 
 class _Slot:
@@ -152,7 +154,7 @@ class Worker:
         """
         with self.lock:
             self.exchanges.pop(ex.rid, None)
-        self.send(frames)
+        self.channel.send(frames)
         with self.lock:
             self.inflight -= 1
             if self.closing and self.inflight == 0:
@@ -246,8 +248,8 @@ class Worker:
                 self._stop(0)  # EOF: Node went away; nothing can be answered any more
                 return None
             try:
-                for frame in self.decoder.push(data):
-                    self.dispatch(frame)
+                for t, rid, payload in self.decoder.push_raw(data):
+                    self.dispatch(t, rid, payload)
             except P.ProtocolError as err:
                 sys.stderr.write("narwhal_worker: %s\n" % err)
                 self._stop(3)
@@ -281,49 +283,49 @@ class Worker:
             leader.wake.release()
             return mine
 
-    def dispatch(self, f):
-        t = f.type
+    def dispatch(self, t, rid, payload):
+        """Handle one frame from Node (already checked by the decoder)."""
         if t == P.REQUEST:
-            req = P.decode_request(f.payload)
+            req = P.decode_request(payload)
             if self.closing:
-                self.send([P.encode_json(P.APP_ERROR, f.id, {
+                self.send([P.encode_json(P.APP_ERROR, rid, {
                     "reason": "worker is shutting down", "traceback": ""})])
                 return
-            ex = Exchange(self, f.id, req)
+            ex = Exchange(self, rid, req)
             if req.body_mode == P.BODY_FRAMES:
                 from .environ import StreamBody
 
                 ex.input = StreamBody(req.body_length, self.need_reader)
             with self.lock:
-                if f.id in self.exchanges:
-                    raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % f.id)
-                self.exchanges[f.id] = ex
+                if rid in self.exchanges:
+                    raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % rid)
+                self.exchanges[rid] = ex
                 self.inflight += 1
                 self.pending.append(ex)
         elif t == P.PING:
-            self.send([P.encode_frame(P.PONG, 0, f.payload)])
+            self.send([P.encode_frame(P.PONG, 0, payload)])
         else:
-            ex = self.exchanges.get(f.id)
+            ex = self.exchanges.get(rid)
             if t == P.BODY or t == P.BODY_END:
                 if ex is None:
                     return  # the request already ended (the app did not read its body)
                 if ex.req.body_mode != P.BODY_FRAMES:
                     raise P.ProtocolError("BAD_VALUE", "%s for request %d whose body is not in frames"
-                                          % (P.type_name(t), f.id))
+                                          % (P.type_name(t), rid))
                 if t == P.BODY:
-                    ex.input.feed(f.payload)
+                    ex.input.feed(payload)
                 else:
                     ex.input.finish()
             elif t == P.ABORT:
                 if ex is not None:
                     ex.abort()
             elif t == P.FILE_ACK:
-                ok = P.decode_file_ack(f.payload)
+                ok = P.decode_file_ack(payload)
                 if ex is not None:
                     ex.file_ack(ok)
             elif t == P.DUMP_STACK:
                 name, stack = current_stack(ex.thread_ident) if ex is not None and ex.thread_ident else ("", "")
-                self.send([P.encode_json(P.STACK, f.id, {"thread": name, "stack": P.truncate_text(stack)})])
+                self.send([P.encode_json(P.STACK, rid, {"thread": name, "stack": P.truncate_text(stack)})])
             elif t == P.SHUTDOWN:
                 with self.lock:
                     self.closing = True

@@ -152,8 +152,8 @@ class ExchangeTest(unittest.TestCase):
 
         h = Harness(app)
         writes = []
-        send = h.worker.send
-        h.worker.send = lambda parts: (writes.append(len(parts)), send(parts))
+        send = h.worker.channel.send  # a spy on the one place that writes the socket
+        h.worker.channel.send = lambda parts: (writes.append(len(parts)), send(parts))
         try:
             for rid, path in ((1, "/list"), (2, "/tuple")):
                 frames = h.run(make_request(path=path), rid)

@@ -17,6 +17,7 @@ Pinned by the golden vectors in test/fixtures/protocol/vectors.json.
 
 import json
 import struct
+from collections import namedtuple
 from itertools import accumulate
 
 PROTOCOL_VERSION = 1
@@ -265,19 +266,25 @@ class _Reader:
 # ---- REQUEST
 
 
-class Request:
-    """Decoded REQUEST metadata. Strings are latin-1 native strings (body_file: a path)."""
+_REQUEST_FIELDS = ("method", "url_scheme", "server_protocol", "target", "path", "query",
+                   "script_name", "remote_addr", "server_name", "body_file", "remote_port",
+                   "server_port", "headers", "body_length", "body_mode", "body")
+_tuple_new = tuple.__new__
 
-    __slots__ = ("method", "url_scheme", "server_protocol", "target", "path", "query",
-                 "script_name", "remote_addr", "remote_port", "server_name", "server_port",
-                 "headers", "body_length", "body_mode", "body_file", "body")
 
-    def __init__(self, **kw):
-        self.body_file = ""
-        self.body = b""
-        self.script_name = ""
-        for k, v in kw.items():
-            setattr(self, k, v)
+class Request(namedtuple("Request", _REQUEST_FIELDS)):
+    """Decoded REQUEST metadata, an immutable record: decode_request builds it in one step
+    from the decoded strings (the first ten in wire order). Strings are latin-1 native
+    strings (body_file: a path); headers is a list of (name, value) pairs."""
+
+    __slots__ = ()
+
+    def __new__(cls, method, url_scheme, server_protocol, target, path, query, remote_addr,
+                remote_port, server_name, server_port, headers, body_length, body_mode,
+                script_name="", body_file="", body=b""):
+        return _tuple_new(cls, (method, url_scheme, server_protocol, target, path, query,
+                                script_name, remote_addr, server_name, body_file, remote_port,
+                                server_port, headers, body_length, body_mode, body))
 
 
 _MAX_U53 = 2 ** 53 - 1
@@ -331,21 +338,13 @@ def decode_request(payload):
         a = b
     body_file = fields[9]
     if body_file:
-        body_file = body_file.encode("latin-1").decode("utf-8", "surrogateescape")
+        body_file = fields[9] = body_file.encode("latin-1").decode("utf-8", "surrogateescape")
     if (mode == BODY_FILE) != (body_file != ""):
         raise ProtocolError("BAD_VALUE", "REQUEST body file and mode disagree")
-    req = Request.__new__(Request)
-    (req.method, req.url_scheme, req.server_protocol, req.target, req.path, req.query,
-     req.script_name, req.remote_addr, req.server_name) = fields[:9]
-    req.remote_port = rport
-    req.server_port = sport
     it = iter(fields[10:])
-    req.headers = list(zip(it, it))
-    req.body_length = blen
-    req.body_mode = mode
-    req.body_file = body_file
-    req.body = payload[off:] if off < n else b""
-    return req
+    del fields[10:]
+    return _tuple_new(Request, (*fields, rport, sport, list(zip(it, it)), blen, mode,
+                                payload[off:] if off < n else b""))
 
 
 def _refuse_request(payload):

@@ -21,6 +21,7 @@ _COALESCE = 64 * 1024
 # Iterators over a sequence already in memory (a list or tuple, and what Django's
 # HttpResponse.__iter__ returns): nothing is gained by sending their chunks one by one.
 _IN_MEMORY = (type(iter([])), type(iter(())))
+_get_ident = threading.get_ident
 
 
 def _content_length(headers):
@@ -133,7 +134,7 @@ class Exchange:
     # ---- the request
 
     def run(self):
-        self.thread_ident = threading.get_ident()
+        self.thread_ident = _get_ident()
         worker = self.worker
         result = None
         terminal = None
@@ -156,7 +157,7 @@ class Exchange:
                     self._complete(list(it))
                 else:
                     self._iterate(it, True)
-            if not self.aborted:
+            if not self._sent and not self.aborted:
                 if self._status is None:
                     raise InvalidResponse("the application returned without calling start_response()")
                 self._head()
@@ -165,7 +166,7 @@ class Exchange:
             self._out = []  # a half-built response is dropped; Node answers 500
             self._outlen = 0
         finally:
-            if result is not None and hasattr(result, "close"):
+            if result is not None and type(result) is not list and hasattr(result, "close"):
                 try:
                     result.close()
                 except BaseException as exc:  # noqa: B902

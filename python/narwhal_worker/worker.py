@@ -152,8 +152,10 @@ class Worker:
         as soon as it reads that frame); the in-flight count drops only after the write,
         so a SHUTDOWN exit never cuts a terminal frame.
         """
-        with self.lock:
-            self.exchanges.pop(ex.rid, None)
+        # One atomic dict operation: no lock needed. The reader's check-and-insert of this
+        # id (under the lock) cannot race with it: Node reuses an id only after reading
+        # the terminal frame, which is written below.
+        self.exchanges.pop(ex.rid, None)
         self.channel.send(frames)
         with self.lock:
             self.inflight -= 1

@@ -321,30 +321,57 @@ def decode_request(payload):
     if mode > 2 or reserved or blen > _MAX_U53:
         _refuse_request(payload)
     start = off
-    for length in vals[6:]:
-        off += length
+    off += sum(vals[6:])
     if off > n:
         raise ProtocolError("TRUNCATED", "REQUEST ends inside its strings")
     if (n - off != blen) if mode == BODY_INLINE else (n != off):
         raise ProtocolError("BAD_VALUE", "REQUEST carries %d body bytes, body length %d, mode %d"
                             % (n - off, blen, mode))
     text = payload[start:off].decode("latin-1")
-    fields = []
-    add = fields.append
-    a = 0
-    for length in vals[6:]:
-        b = a + length
-        add(text[a:b])
-        a = b
-    body_file = fields[9]
+    # The ten fixed strings, unrolled (twice as fast as a loop), then the header fields.
+    b = vals[6]
+    method = text[:b]
+    a = b
+    b += vals[7]
+    scheme = text[a:b]
+    a = b
+    b += vals[8]
+    protocol = text[a:b]
+    a = b
+    b += vals[9]
+    target = text[a:b]
+    a = b
+    b += vals[10]
+    path = text[a:b]
+    a = b
+    b += vals[11]
+    query = text[a:b]
+    a = b
+    b += vals[12]
+    script_name = text[a:b]
+    a = b
+    b += vals[13]
+    remote_addr = text[a:b]
+    a = b
+    b += vals[14]
+    server_name = text[a:b]
+    a = b
+    b += vals[15]
+    body_file = text[a:b]
     if body_file:
-        body_file = fields[9] = body_file.encode("latin-1").decode("utf-8", "surrogateescape")
+        body_file = body_file.encode("latin-1").decode("utf-8", "surrogateescape")
     if (mode == BODY_FILE) != (body_file != ""):
         raise ProtocolError("BAD_VALUE", "REQUEST body file and mode disagree")
-    it = iter(fields[10:])
-    del fields[10:]
-    return _tuple_new(Request, (*fields, rport, sport, list(zip(it, it)), blen, mode,
-                                payload[off:] if off < n else b""))
+    strs = []
+    add = strs.append
+    for length in vals[16:]:
+        a = b
+        b += length
+        add(text[a:b])
+    it = iter(strs)
+    return _tuple_new(Request, (method, scheme, protocol, target, path, query, script_name,
+                                remote_addr, server_name, body_file, rport, sport,
+                                list(zip(it, it)), blen, mode, payload[off:] if off < n else b""))
 
 
 def _refuse_request(payload):

@@ -204,7 +204,8 @@ class Exchange:
             return
         self._head()
         if total:
-            self._out += (P.body_frame_header(self.rid, total), chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._out += (P.body_frame_header(self.rid, total), body)
             self._outlen += P.HEADER_SIZE + total
 
     def _iterate(self, result, streaming):

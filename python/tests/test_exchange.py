@@ -147,7 +147,8 @@ class ExchangeTest(unittest.TestCase):
 
         def app(environ, start_response):
             start_response("200 OK", [("Content-Type", "text/html")])
-            made.append(Response([b"<p>", b"", b"hi</p>"] if environ["PATH_INFO"] == "/list" else (b"a", b"b")))
+            chunks = [b"<p>", b"", b"hi</p>"] if environ["PATH_INFO"] == "/list" else (b"a", b"b")
+            made.append(Response(chunks))
             return made[-1]
 
         h = Harness(app)

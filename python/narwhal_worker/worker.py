@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 
 from . import protocol as P
@@ -17,6 +18,7 @@ from .environ import base_environ
 from .exchange import Exchange, current_stack
 
 _READ_SIZE = 256 * 1024
+_monotonic = time.monotonic
 
 
 class Channel:
@@ -99,7 +101,7 @@ class _Slot:
         self.task = None
 
 
-_STANDBY_TICK = 0.01  # seconds a lazy leader may leave fd 3 unread before the standby reads
+_STANDBY_TICK = 0.01  # how long a lazy leader may run one request with fd 3 unread
 _LEAD = "lead"
 _EXIT = "exit"
 
@@ -134,6 +136,7 @@ class Worker:
         # concurrent requests start without delay.
         self.lazy = self.threads == 1
         self.reader_away = False  # the leader is running the app; nobody reads fd 3
+        self.started = 0.0  # monotonic time the request running now started (lazy mode)
         self.closing = False  # SHUTDOWN received
         self.done = threading.Event()
         self.exit_code = 0
@@ -191,13 +194,21 @@ class Worker:
         lock = self.lock
         pending = self.pending
         lazy = self.lazy
+        wait = _STANDBY_TICK
         while True:
             if lazy:
-                if not slot.wake.acquire(timeout=_STANDBY_TICK):
-                    # Standby: take over reading if the leader has been away running the
-                    # app for a whole tick (PING, ABORT must not wait for a long request).
+                if not slot.wake.acquire(timeout=wait):
+                    # Standby: take over reading once the leader has been running the same
+                    # request for a tick (PING, ABORT must not wait for a long request). A
+                    # stream of short requests run inline is left alone: taking over would
+                    # make every request that arrives wake a second thread for the GIL.
+                    wait = _STANDBY_TICK
                     with lock:
                         if not self.reader_away:
+                            continue
+                        left = self.started + _STANDBY_TICK - _monotonic()
+                        if left > 0.001:
+                            wait = left  # a younger request: look again when it is a tick old
                             continue
                         self.reader_away = False
                         self.idle.remove(slot)
@@ -211,6 +222,7 @@ class Worker:
                     task = self._lead()
                 if task is None or task is _EXIT:
                     return
+                self.started = _monotonic()
                 task.run()
                 with lock:
                     if pending:

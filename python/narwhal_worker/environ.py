@@ -55,13 +55,40 @@ def base_environ(threads):
     }
 
 
+# Header name as sent -> environ key: clients repeat the same few names, so the upper(),
+# replace() and concatenation happen once per name. Bounded; cleared when full.
+_keys = {}
+_KEYS_MAX = 1024
+
+
+def environ_key(name):
+    """The environ key of a header field: HTTP_ + name upper-cased with "-" as "_", but
+    CONTENT_TYPE and CONTENT_LENGTH (not HTTP_-prefixed, PEP 3333 / CGI). They are matched
+    before "-" becomes "_", as Gunicorn: a "Content_Length" field (header_map=dangerous)
+    stays HTTP_CONTENT_LENGTH and can never pose as the real framing header."""
+    upper = name.upper()
+    if upper == "CONTENT-TYPE":
+        key = "CONTENT_TYPE"
+    elif upper == "CONTENT-LENGTH":
+        key = "CONTENT_LENGTH"
+    else:
+        key = "HTTP_" + upper.replace("-", "_")
+    if len(_keys) >= _KEYS_MAX:
+        _keys.clear()
+    _keys[name] = key
+    return key
+
+
 def build_environ(base, req, wsgi_input):
-    env = base.copy()
-    if req.script_name:
-        env["SCRIPT_NAME"] = req.script_name
-    script_name = env["SCRIPT_NAME"]
+    env = base.copy()  # then one store per key: cheaper than a dict display merged in
+    script_name = req.script_name
+    if script_name:
+        env["SCRIPT_NAME"] = script_name
+    else:
+        script_name = env["SCRIPT_NAME"]
+    path = req.path
     env["REQUEST_METHOD"] = req.method
-    env["PATH_INFO"] = path_info(req.path, script_name)
+    env["PATH_INFO"] = path_info(path, script_name) if script_name or "%" in path else path
     env["QUERY_STRING"] = req.query
     env["RAW_URI"] = req.target
     env["SERVER_PROTOCOL"] = req.server_protocol
@@ -71,22 +98,16 @@ def build_environ(base, req, wsgi_input):
     env["REMOTE_PORT"] = str(req.remote_port)
     env["wsgi.url_scheme"] = req.url_scheme or "http"
     env["wsgi.input"] = wsgi_input
+    keys = _keys
     for name, value in req.headers:
-        upper = name.upper()
-        # Not HTTP_-prefixed (PEP 3333 / CGI). Matched before "-" becomes "_", as Gunicorn:
-        # a "Content_Length" field (header_map=dangerous) stays HTTP_CONTENT_LENGTH and can
-        # never pose as the real framing header.
-        if upper == "CONTENT-TYPE":
-            env["CONTENT_TYPE"] = value
-            continue
-        if upper == "CONTENT-LENGTH":
-            env["CONTENT_LENGTH"] = value
-            continue
-        key = "HTTP_" + upper.replace("-", "_")
-        old = env.get(key)
-        # Repeated fields joined with "," in wire order, as Gunicorn (RFC 9110 5.3).
-        env[key] = value if old is None else old + "," + value
-    if "CONTENT_LENGTH" not in env and req.body_length:
+        key = keys.get(name) or environ_key(name)
+        if key in env and key[0] == "H":
+            # Repeated fields joined with "," in wire order, as Gunicorn (RFC 9110 5.3);
+            # a repeated Content-Type or Content-Length: the last one.
+            env[key] += "," + value
+        else:
+            env[key] = value
+    if req.body_length and "CONTENT_LENGTH" not in env:
         # A de-chunked body: give apps (Django, Flask) the length they need to read it.
         env["CONTENT_LENGTH"] = str(req.body_length)
     return env

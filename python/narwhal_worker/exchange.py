@@ -14,10 +14,14 @@ import traceback
 
 from . import protocol as P
 from .environ import build_environ, make_input
-from .response import FileWrapper, InvalidResponse, check_headers, check_status
+from .response import FileWrapper, InvalidResponse, check_response
 
 # Small outputs are gathered and written once (head + body + end in one syscall).
 _COALESCE = 64 * 1024
+# Iterators over a sequence already in memory (a list or tuple, and what Django's
+# HttpResponse.__iter__ returns): nothing is gained by sending their chunks one by one.
+_IN_MEMORY = (type(iter([])), type(iter(())))
+_get_ident = threading.get_ident
 
 
 def _content_length(headers):
@@ -36,7 +40,7 @@ def error_report(exc):
 
 class Exchange:
     __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident",
-                 "_status", "_headers", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
+                 "_status", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
 
     def __init__(self, worker, rid, req):
         self.worker = worker
@@ -45,8 +49,7 @@ class Exchange:
         self.input = None
         self.aborted = False
         self.thread_ident = None
-        self._status = None  # (code, reason) once start_response succeeded
-        self._headers = None
+        self._status = None  # response.Head once start_response succeeded
         self._sent = False  # RESPONSE_HEAD written
         self._out = []
         self._outlen = 0
@@ -82,9 +85,7 @@ class Exchange:
                 exc_info = None
         elif self._status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        code_reason = check_status(status)
-        self._headers = check_headers(headers)
-        self._status = code_reason
+        self._status = check_response(status, headers)
         return self.write
 
     def write(self, data):
@@ -101,8 +102,13 @@ class Exchange:
     def _head(self):
         if not self._sent:
             self._sent = True
-            code, reason = self._status
-            self._queue(P.encode_response_head(self.rid, code, reason, self._headers))
+            head = self._status
+            payload = head.payload
+            if payload is None:
+                payload = head.payload = P.encode_response_head_payload(head.code, head.reason, head.headers)
+            n = len(payload)
+            self._out += (P.head_frame_header(self.rid, n), payload)
+            self._outlen += P.HEADER_SIZE + n
 
     def _body(self, data):
         if self.aborted:
@@ -128,7 +134,7 @@ class Exchange:
     # ---- the request
 
     def run(self):
-        self.thread_ident = threading.get_ident()
+        self.thread_ident = _get_ident()
         worker = self.worker
         result = None
         terminal = None
@@ -141,13 +147,17 @@ class Exchange:
                 self.input = make_input(self.req)
             environ = build_environ(worker.base_environ, self.req, self.input)
             result = worker.app(environ, self.start_response)
-            if type(result) is list and self._status is not None and not self._sent:
-                self._small_list(result)
+            if type(result) is list:
+                self._complete(result)
             elif isinstance(result, FileWrapper) and self._hand_off(result):
                 pass
             else:
-                self._iterate(result)
-            if not self.aborted:
+                it = iter(result)
+                if type(it) in _IN_MEMORY:
+                    self._complete(list(it))
+                else:
+                    self._iterate(it, True)
+            if not self._sent and not self.aborted:
                 if self._status is None:
                     raise InvalidResponse("the application returned without calling start_response()")
                 self._head()
@@ -156,7 +166,7 @@ class Exchange:
             self._out = []  # a half-built response is dropped; Node answers 500
             self._outlen = 0
         finally:
-            if result is not None and hasattr(result, "close"):
+            if result is not None and type(result) is not list and hasattr(result, "close"):
                 try:
                     result.close()
                 except BaseException as exc:  # noqa: B902
@@ -178,25 +188,29 @@ class Exchange:
         out.append(P.end_frame(self.rid) if terminal is None else terminal)
         worker.finish(self, out)
 
-    def _small_list(self, result):
-        """The common case (a list of bytes): head and body go out with the terminal frame."""
+    def _complete(self, chunks):
+        """A response already in memory (a list of bytes, the common case): small ones go
+        out with the terminal frame, head + body + end in one write."""
+        if self._status is None or self._sent or self.aborted:
+            self._iterate(chunks, False)
+            return
         total = 0
-        for chunk in result:
-            if not isinstance(chunk, bytes):
+        for chunk in chunks:
+            if type(chunk) is not bytes and not isinstance(chunk, bytes):
                 raise TypeError("the application yielded %s, not bytes" % type(chunk).__name__)
             total += len(chunk)
-        if total > _COALESCE or self.aborted:
-            self._iterate(result)
+        if total > _COALESCE:
+            self._iterate(chunks, False)
             return
         self._head()
         if total:
-            body = result[0] if len(result) == 1 else b"".join(result)
-            self._queue(P.frame_header(P.RESPONSE_BODY, self.rid, total))
-            self._queue(body)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._out += (P.body_frame_header(self.rid, total), body)
+            self._outlen += P.HEADER_SIZE + total
 
-    def _iterate(self, result):
-        # A list or tuple is complete already: gather it and write once at the end.
-        streaming = not isinstance(result, (list, tuple))
+    def _iterate(self, result, streaming):
+        """Send the chunks as the app yields them (``streaming``), or gather a complete
+        response and write it in pieces of _COALESCE bytes."""
         for chunk in result:
             if self.aborted:
                 break
@@ -227,7 +241,7 @@ class Exchange:
         if not stat.S_ISREG(st.st_mode) or offset < 0:
             return False
         length = max(0, st.st_size - offset)
-        declared = _content_length(self._headers)
+        declared = _content_length(self._status.headers)
         if declared is not None and declared < length:
             length = declared  # never hand Node more than the response says it carries
         self._head()

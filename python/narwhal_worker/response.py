@@ -101,6 +101,54 @@ def check_headers(headers):
     return headers
 
 
+class Head:
+    """A validated status and header list; ``payload`` is its RESPONSE_HEAD payload once
+    encoded (lazily: an encoding fault must surface when the head is sent, not in
+    start_response)."""
+
+    __slots__ = ("code", "reason", "headers", "payload")
+
+    def __init__(self, code, reason, headers):
+        self.code = code
+        self.reason = reason
+        self.headers = headers
+        self.payload = None
+
+
+# (status, *headers) -> Head: an app answers the same status and headers again and again,
+# so start_response is one dict lookup and the head is encoded once. Bounded; cleared
+# when full (header values that change on every response only cost the lookup).
+_heads = {}
+_HEADS_MAX = 512
+
+
+def check_response(status, headers):
+    """The validated Head for start_response(status, headers), or InvalidResponse."""
+    key = None
+    if type(headers) is list or type(headers) is tuple:
+        try:
+            key = (status, *headers)
+            head = _heads.get(key)
+        except TypeError:  # an unhashable part: check_headers says what is wrong
+            key = head = None
+        # An equal key is not enough: the checks below refuse a status or a pair that is
+        # a subclass of str or tuple (as before, header strings only need to be equal).
+        if head is not None and type(status) is str:
+            for item in headers:
+                if type(item) is not tuple:
+                    break
+            else:
+                return head
+    code, reason = check_status(status)
+    # A copy: the app may change its list afterwards; what was checked is what is sent.
+    head = Head(code, reason, tuple(check_headers(headers)))
+    if key is not None:
+        if len(_heads) >= _HEADS_MAX:
+            _heads.clear()
+        _heads[key] = head
+    return head
+
+
 class FileWrapper:
     """wsgi.file_wrapper: the worker hands a real file to Node; others are iterated."""
 

@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 
 from . import protocol as P
@@ -17,6 +18,7 @@ from .environ import base_environ
 from .exchange import Exchange, current_stack
 
 _READ_SIZE = 256 * 1024
+_monotonic = time.monotonic
 
 
 class Channel:
@@ -76,6 +78,8 @@ class Channel:
                 self.broken = True  # Node is gone; the reader sees EOF and exits
 
     def read(self):
+        """The next bytes, as a view valid until the next read() (the decoder copies out
+        each frame's payload, and a partial frame, before then)."""
         # Into one preallocated buffer: os.read(fd, 256 KiB) would mmap, mremap and munmap
         # a fresh 256 KiB object on every call (three extra syscalls per request).
         buf = self._rbuf
@@ -83,7 +87,7 @@ class Channel:
             n = self.sock.recv_into(buf)
         else:
             n = os.readv(self.fd, [buf])
-        return bytes(self._rview[:n])
+        return self._rview[:n]
 
 
 class _Slot:
@@ -97,7 +101,7 @@ class _Slot:
         self.task = None
 
 
-_STANDBY_TICK = 0.01  # seconds a lazy leader may leave fd 3 unread before the standby reads
+_STANDBY_TICK = 0.01  # how long a lazy leader may run one request with fd 3 unread
 _LEAD = "lead"
 _EXIT = "exit"
 
@@ -132,6 +136,7 @@ class Worker:
         # concurrent requests start without delay.
         self.lazy = self.threads == 1
         self.reader_away = False  # the leader is running the app; nobody reads fd 3
+        self.started = 0.0  # monotonic time the request running now started (lazy mode)
         self.closing = False  # SHUTDOWN received
         self.done = threading.Event()
         self.exit_code = 0
@@ -150,9 +155,11 @@ class Worker:
         as soon as it reads that frame); the in-flight count drops only after the write,
         so a SHUTDOWN exit never cuts a terminal frame.
         """
-        with self.lock:
-            self.exchanges.pop(ex.rid, None)
-        self.send(frames)
+        # One atomic dict operation: no lock needed. The reader's check-and-insert of this
+        # id (under the lock) cannot race with it: Node reuses an id only after reading
+        # the terminal frame, which is written below.
+        self.exchanges.pop(ex.rid, None)
+        self.channel.send(frames)
         with self.lock:
             self.inflight -= 1
             if self.closing and self.inflight == 0:
@@ -187,13 +194,21 @@ class Worker:
         lock = self.lock
         pending = self.pending
         lazy = self.lazy
+        wait = _STANDBY_TICK
         while True:
             if lazy:
-                if not slot.wake.acquire(timeout=_STANDBY_TICK):
-                    # Standby: take over reading if the leader has been away running the
-                    # app for a whole tick (PING, ABORT must not wait for a long request).
+                if not slot.wake.acquire(timeout=wait):
+                    # Standby: take over reading once the leader has been running the same
+                    # request for a tick (PING, ABORT must not wait for a long request). A
+                    # stream of short requests run inline is left alone: taking over would
+                    # make every request that arrives wake a second thread for the GIL.
+                    wait = _STANDBY_TICK
                     with lock:
                         if not self.reader_away:
+                            continue
+                        left = self.started + _STANDBY_TICK - _monotonic()
+                        if left > 0.001:
+                            wait = left  # a younger request: look again when it is a tick old
                             continue
                         self.reader_away = False
                         self.idle.remove(slot)
@@ -207,6 +222,7 @@ class Worker:
                     task = self._lead()
                 if task is None or task is _EXIT:
                     return
+                self.started = _monotonic()
                 task.run()
                 with lock:
                     if pending:
@@ -246,8 +262,8 @@ class Worker:
                 self._stop(0)  # EOF: Node went away; nothing can be answered any more
                 return None
             try:
-                for frame in self.decoder.push(data):
-                    self.dispatch(frame)
+                for t, rid, payload in self.decoder.push_raw(data):
+                    self.dispatch(t, rid, payload)
             except P.ProtocolError as err:
                 sys.stderr.write("narwhal_worker: %s\n" % err)
                 self._stop(3)
@@ -281,49 +297,49 @@ class Worker:
             leader.wake.release()
             return mine
 
-    def dispatch(self, f):
-        t = f.type
+    def dispatch(self, t, rid, payload):
+        """Handle one frame from Node (already checked by the decoder)."""
         if t == P.REQUEST:
-            req = P.decode_request(f.payload)
+            req = P.decode_request(payload)
             if self.closing:
-                self.send([P.encode_json(P.APP_ERROR, f.id, {
+                self.send([P.encode_json(P.APP_ERROR, rid, {
                     "reason": "worker is shutting down", "traceback": ""})])
                 return
-            ex = Exchange(self, f.id, req)
+            ex = Exchange(self, rid, req)
             if req.body_mode == P.BODY_FRAMES:
                 from .environ import StreamBody
 
                 ex.input = StreamBody(req.body_length, self.need_reader)
             with self.lock:
-                if f.id in self.exchanges:
-                    raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % f.id)
-                self.exchanges[f.id] = ex
+                if rid in self.exchanges:
+                    raise P.ProtocolError("BAD_REQUEST_ID", "request id %d already in flight" % rid)
+                self.exchanges[rid] = ex
                 self.inflight += 1
                 self.pending.append(ex)
         elif t == P.PING:
-            self.send([P.encode_frame(P.PONG, 0, f.payload)])
+            self.send([P.encode_frame(P.PONG, 0, payload)])
         else:
-            ex = self.exchanges.get(f.id)
+            ex = self.exchanges.get(rid)
             if t == P.BODY or t == P.BODY_END:
                 if ex is None:
                     return  # the request already ended (the app did not read its body)
                 if ex.req.body_mode != P.BODY_FRAMES:
                     raise P.ProtocolError("BAD_VALUE", "%s for request %d whose body is not in frames"
-                                          % (P.type_name(t), f.id))
+                                          % (P.type_name(t), rid))
                 if t == P.BODY:
-                    ex.input.feed(f.payload)
+                    ex.input.feed(payload)
                 else:
                     ex.input.finish()
             elif t == P.ABORT:
                 if ex is not None:
                     ex.abort()
             elif t == P.FILE_ACK:
-                ok = P.decode_file_ack(f.payload)
+                ok = P.decode_file_ack(payload)
                 if ex is not None:
                     ex.file_ack(ok)
             elif t == P.DUMP_STACK:
                 name, stack = current_stack(ex.thread_ident) if ex is not None and ex.thread_ident else ("", "")
-                self.send([P.encode_json(P.STACK, f.id, {"thread": name, "stack": P.truncate_text(stack)})])
+                self.send([P.encode_json(P.STACK, rid, {"thread": name, "stack": P.truncate_text(stack)})])
             elif t == P.SHUTDOWN:
                 with self.lock:
                     self.closing = True

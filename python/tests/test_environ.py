@@ -74,6 +74,15 @@ class Environ(unittest.TestCase):
         env = environ(method="POST", headers=[("Transfer-Encoding", "chunked")], body_length=5, body=b"hello")
         self.assertEqual(env["CONTENT_LENGTH"], "5")
 
+    def test_repeated_fields_the_same_on_every_request(self):
+        # The environ key of a name is cached after its first request: nothing changes.
+        headers = [("X-Multi", "a"), ("Content-Type", "text/plain"), ("x-multi", "b"),
+                   ("content-type", "text/html"), ("X-MULTI", "c")]
+        for _ in range(3):
+            env = environ(method="POST", headers=headers)
+            self.assertEqual((env["HTTP_X_MULTI"], env["CONTENT_TYPE"]), ("a,b,c", "text/html"))
+            self.assertNotIn("HTTP_CONTENT_TYPE", env)
+
     def test_latin1_header_values_stay_native_strings(self):
         env = environ(headers=[("X-Name", "caf\u00e9\u00ff")])
         self.assertEqual(env["HTTP_X_NAME"], "caf\u00e9\u00ff")

@@ -130,6 +130,62 @@ class ExchangeTest(unittest.TestCase):
         status, _, headers, body, _ = response(self.serve(app))
         self.assertEqual((status, headers, body), (200, [("X-A", "1"), ("X-B", "2")], b"ok"))
 
+    def test_a_response_iterating_over_a_list_is_written_once(self):
+        # Django's HttpResponse: not a list, but __iter__ returns iter(a list of bytes).
+        class Response:
+            def __init__(self, chunks):
+                self.chunks = chunks
+                self.closed = False
+
+            def __iter__(self):
+                return iter(self.chunks)
+
+            def close(self):
+                self.closed = True
+
+        made = []
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/html")])
+            chunks = [b"<p>", b"", b"hi</p>"] if environ["PATH_INFO"] == "/list" else (b"a", b"b")
+            made.append(Response(chunks))
+            return made[-1]
+
+        h = Harness(app)
+        writes = []
+        send = h.worker.channel.send  # a spy on the one place that writes the socket
+        h.worker.channel.send = lambda parts: (writes.append(len(parts)), send(parts))
+        try:
+            for rid, path in ((1, "/list"), (2, "/tuple")):
+                frames = h.run(make_request(path=path), rid)
+                self.assertEqual([f.type for f in frames], [P.RESPONSE_HEAD, P.RESPONSE_BODY, P.RESPONSE_END])
+                self.assertEqual(frames[1].payload, b"<p>hi</p>" if rid == 1 else b"ab")
+        finally:
+            h.close()
+        self.assertEqual(len(writes), 2)  # one write per request
+        self.assertTrue(all(r.closed for r in made))
+
+    def test_same_head_twice_and_changes_after_start_response(self):
+        class Pair(tuple):
+            pass
+
+        headers = [("Content-Type", "text/plain"), ("X-Id", "7")]
+
+        def app(environ, start_response):
+            mine = list(headers)
+            if environ["PATH_INFO"] == "/subclass":
+                mine[1] = Pair(mine[1])
+            start_response("200 OK", mine)
+            # Changed after start_response: what was checked is what goes out.
+            mine.append(("X-Late", "a\r\nSet-Cookie: x=1"))
+            return [b"x"]
+
+        for _ in range(3):
+            status, _, got, body, end = response(self.serve(app))
+            self.assertEqual((status, got, body, end), (200, headers, b"x", P.RESPONSE_END))
+        # A cached equal head does not let a tuple subclass through.
+        self.assertEqual([f.type for f in self.serve(app, path="/subclass")], [P.APP_ERROR])
+
     def test_exception_mid_stream_after_head(self):
         frames = self.serve(behaviours.app, path="/raise-late")
         self.assertEqual([f.type for f in frames], [P.RESPONSE_HEAD, P.RESPONSE_BODY, P.APP_ERROR])

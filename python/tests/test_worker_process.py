@@ -375,6 +375,23 @@ class SingleThreadReads(unittest.TestCase):
         self.assertEqual([f.type for f in frames], [P.RESPONSE_END])
         self.assertLess(time.monotonic() - t0, 0.9)
 
+    def test_heartbeat_during_a_long_request_after_a_stream_of_short_ones(self):
+        # The standby takes over fd 3 once one request has run for a tick, whatever ran
+        # before it on the reading thread.
+        peer = self.w.peer
+        for rid in range(1, 30):
+            peer.request(rid, make_request(path="/spin", query="0"))
+        for rid in range(1, 30):
+            self.assertEqual(response(peer.until_terminal(rid))[3], b"spun")
+        peer.request(40, make_request(path="/spin", query="0.6"))
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        peer.send(P.encode_frame(P.PING, 0, b"hb"))
+        f = peer.next(2)
+        self.assertEqual((f.type, f.payload), (P.PONG, b"hb"))
+        self.assertLess(time.monotonic() - t0, 0.3)
+        self.assertEqual(response(peer.until_terminal(40))[3], b"spun")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -72,3 +72,10 @@ export const latin1: (buf: Buffer, start: number, end: number) => string =
   typeof (Buffer.prototype as Latin1Buffer).latin1Slice === "function"
     ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice!(start, end)
     : (buf, start, end) => buf.toString("latin1", start, end);
+
+/** True when buf[start, end) holds exactly the latin1 octets of `s` (no string is made). */
+export function sameOctets(buf: Buffer, start: number, end: number, s: string): boolean {
+  if (end - start !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (buf[start + i] !== s.charCodeAt(i)) return false;
+  return true;
+}

@@ -65,6 +65,7 @@ export class Connection implements ResponseHost, BodyHost {
   private ex: Exchange | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerPhase = Phase.None;
+  private timerMs = 0;
   private restartTimer = false;
   private pumping = false;
   private repump = false;
@@ -519,6 +520,12 @@ export class Connection implements ResponseHost, BodyHost {
     }
   }
 
+  /**
+   * Point the one timer at the current phase. The Timeout object is kept across phases
+   * and re-armed with refresh() when the new phase has the same duration (the usual
+   * Idle → None → Idle of each keep-alive exchange), so a request costs no timer
+   * allocation. In phase None the timer stays parked: if it fires then, it does nothing.
+   */
   private rearm(): void {
     const p = this.phase();
     const restart = this.restartTimer;
@@ -528,19 +535,25 @@ export class Connection implements ResponseHost, BodyHost {
       if (restart && p !== Phase.Head && this.timer !== null) this.timer.refresh();
       return;
     }
-    this.clearTimer();
     this.timerPhase = p;
-    if (p !== Phase.None) {
-      this.timer = setTimeout(
-        () => {
-          this.guard(() => {
-            this.onTimeout(p);
-          });
-        },
-        Math.max(1, this.duration(p)),
-      );
+    if (p === Phase.None) return;
+    const ms = Math.max(1, this.duration(p));
+    if (this.timer !== null && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
     }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.timerFired, ms);
   }
+
+  private readonly timerFired = (): void => {
+    const p = this.timerPhase;
+    if (p === Phase.None) return; // parked
+    this.guard(() => {
+      this.onTimeout(p);
+    });
+  };
 
   private clearTimer(): void {
     if (this.timer !== null) {
@@ -551,7 +564,7 @@ export class Connection implements ResponseHost, BodyHost {
   }
 
   private onTimeout(p: Phase): void {
-    this.timer = null;
+    // The Timeout has fired: keep it for refresh() (it re-activates a fired timer).
     this.timerPhase = Phase.None;
     if (this.destroyed) return;
     switch (p) {

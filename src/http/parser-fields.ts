@@ -5,7 +5,7 @@
 import { HttpError } from "../core/errors.js";
 import type { HeaderList } from "./types.js";
 import type { HttpLimits } from "./limits.js";
-import { TCHAR, FIELD_OCTET, SP, HTAB, COLON, latin1 } from "./chars.js";
+import { TCHAR, FIELD_OCTET, SP, HTAB, COLON, latin1, sameOctets } from "./chars.js";
 
 /** Parse `field-name ":" OWS field-value OWS` from one line (terminator removed). */
 export function parseFieldLine(
@@ -13,11 +13,12 @@ export function parseFieldLine(
   start: number,
   end: number,
   limits: HttpLimits,
+  prev?: readonly [string, string],
 ): [string, string] {
-  const colon = buf.indexOf(COLON, start);
+  let colon = start;
+  while (colon < end && buf[colon] !== COLON) colon++;
   // Gunicorn: a line without a colon, or with an empty name, is an invalid header.
-  if (colon < 0 || colon >= end)
-    throw new HttpError("INVALID_HEADER", 400, "header line without colon");
+  if (colon >= end) throw new HttpError("INVALID_HEADER", 400, "header line without colon");
   if (colon === start) throw new HttpError("INVALID_HEADER", 400, "empty header name");
   let nameEnd = colon;
   // RFC 9112 §5.1: no whitespace between name and colon; a server MUST answer 400.
@@ -31,18 +32,42 @@ export function parseFieldLine(
     if (TCHAR[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER_NAME", 400, "invalid header name");
   }
-  return [latin1(buf, start, nameEnd), fieldValue(buf, colon + 1, end)];
+  // Keep-alive clients repeat their fields: the same octets as the previous message's field
+  // at this position reuse its (immutable) strings instead of new ones.
+  const name =
+    prev !== undefined && sameOctets(buf, start, nameEnd, prev[0])
+      ? prev[0]
+      : latin1(buf, start, nameEnd);
+  return [name, fieldValue(buf, colon + 1, end, prev?.[1])];
 }
 
 /** RFC 9110 §5.5: trim OWS, then every octet must be field-vchar, SP or HTAB (no CR, LF, NUL, CTL, DEL). */
-export function fieldValue(buf: Buffer, start: number, end: number): string {
+export function fieldValue(buf: Buffer, start: number, end: number, prev?: string): string {
   while (start < end && (buf[start] === SP || buf[start] === HTAB)) start++;
   while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
   for (let i = start; i < end; i++) {
     if (FIELD_OCTET[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER", 400, "invalid octet in header value");
   }
+  if (prev !== undefined && sameOctets(buf, start, end, prev)) return prev;
   return latin1(buf, start, end);
+}
+
+const LOWER = new Map<string, string>();
+
+/**
+ * A field name in lower case, memoised: the parser hands out the same name strings
+ * message after message, so this is a lookup instead of a new string. Bounded.
+ */
+export function lowerName(name: string): string {
+  let l = LOWER.get(name);
+  if (l === undefined) {
+    l = name.toLowerCase();
+    if (name.length > 64) return l;
+    if (LOWER.size >= 512) LOWER.clear();
+    LOWER.set(name, l);
+  }
+  return l;
 }
 
 /** RFC 9110 §6.5.1: fields that must not appear in a trailer (routing, framing, auth). Gunicorn's list. */
@@ -118,7 +143,7 @@ export class FieldCollector {
       n === 14 ||
       n >= 15
     ) {
-      const lower = name.toLowerCase();
+      const lower = lowerName(name);
       if (this.trailer) {
         if (FORBIDDEN_TRAILERS.has(lower)) {
           throw new HttpError("INVALID_HEADER_NAME", 400, `forbidden trailer field ${name}`);

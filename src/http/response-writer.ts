@@ -10,6 +10,7 @@ import { reasonPhrase } from "../core/status.js";
 import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js";
 import { httpDate } from "./date-cache.js";
 import { errorPage } from "./error-page.js";
+import { lowerName } from "./parser-fields.js";
 
 /** What the writer needs from its connection. */
 export interface ResponseHost {
@@ -47,6 +48,19 @@ function statusLine(status: number, reason: string | undefined): string {
 // Response splitting guard: names are tokens, values have no CR/LF/NUL.
 const BAD_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 const BAD_VALUE = /[\r\n\0]/;
+
+/** Names already checked: handlers use a few constant names, so this is usually one lookup. */
+const GOOD_NAMES = new Set<string>();
+
+function validName(name: string): boolean {
+  if (GOOD_NAMES.has(name)) return true;
+  if (name === "" || BAD_NAME.test(name)) return false;
+  if (name.length <= 64) {
+    if (GOOD_NAMES.size >= 512) GOOD_NAMES.clear();
+    GOOD_NAMES.add(name);
+  }
+  return true;
+}
 
 /** end(body) up to this size copies head and body into one buffer for a single write. */
 const SMALL_BODY = 16 * 1024;
@@ -96,11 +110,11 @@ export class Response implements ResponseWriter {
     let hasDate = false;
     for (let i = 0; i < headers.length; i++) {
       const [name, value] = headers[i]!;
-      if (BAD_NAME.test(name) || name === "" || BAD_VALUE.test(value))
+      if (!validName(name) || BAD_VALUE.test(value))
         throw new TypeError(`invalid header ${JSON.stringify(name)}`);
       const n = name.length;
       if (n === 14 || n === 17 || n === 10 || n === 6 || n === 4) {
-        const lower = name.toLowerCase();
+        const lower = lowerName(name);
         // Framing and connection fields are the writer's own (RFC 9112 §6, §9.6).
         if (lower === "transfer-encoding" || lower === "connection" || lower === "keep-alive")
           continue;

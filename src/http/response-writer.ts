@@ -10,7 +10,7 @@ import { reasonPhrase } from "../core/status.js";
 import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js";
 import { httpDate } from "./date-cache.js";
 import { errorPage } from "./error-page.js";
-import { lowerName } from "./parser-fields.js";
+import { BAD_VALUE, headerBlock, validName } from "./header-block.js";
 
 /** What the writer needs from its connection. */
 export interface ResponseHost {
@@ -43,23 +43,6 @@ function statusLine(status: number, reason: string | undefined): string {
     STATUS_LINES.set(status, l);
   }
   return l;
-}
-
-// Response splitting guard: names are tokens, values have no CR/LF/NUL.
-const BAD_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const BAD_VALUE = /[\r\n\0]/;
-
-/** Names already checked: handlers use a few constant names, so this is usually one lookup. */
-const GOOD_NAMES = new Set<string>();
-
-function validName(name: string): boolean {
-  if (GOOD_NAMES.has(name)) return true;
-  if (name === "" || BAD_NAME.test(name)) return false;
-  if (name.length <= 64) {
-    if (GOOD_NAMES.size >= 512) GOOD_NAMES.clear();
-    GOOD_NAMES.add(name);
-  }
-  return true;
 }
 
 /** end(body) up to this size copies head and body into one buffer for a single write. */
@@ -105,37 +88,14 @@ export class Response implements ResponseWriter {
       throw new TypeError("invalid reason phrase");
     this.status = status;
     this.headersSent = true;
-    let s = "";
-    let hasServer = false;
-    let hasDate = false;
-    for (let i = 0; i < headers.length; i++) {
-      const [name, value] = headers[i]!;
-      if (!validName(name) || BAD_VALUE.test(value))
-        throw new TypeError(`invalid header ${JSON.stringify(name)}`);
-      const n = name.length;
-      if (n === 14 || n === 17 || n === 10 || n === 6 || n === 4) {
-        const lower = lowerName(name);
-        // Framing and connection fields are the writer's own (RFC 9112 §6, §9.6).
-        if (lower === "transfer-encoding" || lower === "connection" || lower === "keep-alive")
-          continue;
-        if (lower === "content-length") {
-          const v = value.trim();
-          if (!/^[0-9]{1,15}$/.test(v))
-            throw new TypeError(`invalid Content-Length ${JSON.stringify(value)}`);
-          this.declared = Number(v);
-          continue;
-        }
-        if (lower === "server") hasServer = true;
-        else if (lower === "date") hasDate = true;
-      }
-      s += name + ": " + value + "\r\n";
-    }
+    const b = headerBlock(headers);
+    if (b.declared >= 0) this.declared = b.declared;
     const srv = this.host.serverHeader;
     this.head =
       statusLine(status, reason) +
-      (hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
-      (hasDate ? "" : "Date: " + httpDate() + "\r\n") +
-      s;
+      (b.hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
+      (b.hasDate ? "" : "Date: " + httpDate() + "\r\n") +
+      b.text;
     // RFC 9110 §6.4.1: HEAD, 1xx, 204, 304 have no content.
     this.noBody = this.isHead || status === 204 || status === 304;
   }
@@ -148,7 +108,7 @@ export class Response implements ResponseWriter {
     if (this.http10) return;
     let s = statusLine(status, undefined);
     for (const [n, v] of headers) {
-      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+      if (!validName(n) || BAD_VALUE.test(v))
         throw new TypeError(`invalid header ${JSON.stringify(n)}`);
       s += n + ": " + v + "\r\n";
     }
@@ -339,7 +299,7 @@ export class Response implements ResponseWriter {
     if (this.headersSent) throw new Error("upgrade: headers already sent");
     let s = "HTTP/1.1 101 Switching Protocols\r\n";
     for (const [n, v] of headers) {
-      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+      if (!validName(n) || BAD_VALUE.test(v))
         throw new TypeError(`invalid header ${JSON.stringify(n)}`);
       s += n + ": " + v + "\r\n";
     }

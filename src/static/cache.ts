@@ -11,6 +11,22 @@
  * per file per turn. `validMs` (nginx `open_file_cache_valid`) optionally stretches that
  * to a time window.
  */
+import type { HeaderList } from "../http/types.js";
+
+/**
+ * What serving a cached file under one set of options always computes the same way: the
+ * Content-Type, and the head of a plain 200 (frozen with constantHeaders, so the writer
+ * reuses its serialisation). Kept for the last (options, URI) pair that served the file.
+ */
+export interface HitPlan {
+  readonly opts: object;
+  readonly uri: string;
+  readonly type: string;
+  readonly typeHeader: string;
+  readonly gzipEligible: boolean;
+  /** The fields of a plain 200 (no gzip, Vary, expires or add_header); null: build per request. */
+  readonly plain: HeaderList | null;
+}
 
 export interface CachedFile {
   readonly path: string;
@@ -31,6 +47,10 @@ export interface CachedFile {
   checkedTurn?: number;
   /** Used since the eviction hand last passed (CLOCK's reference bit). */
   used?: boolean;
+  /** The source object handed out on hits (immutable, so shared). */
+  source?: unknown;
+  /** See HitPlan. */
+  plan?: HitPlan;
 }
 
 export interface FileCacheOptions {

@@ -6,6 +6,8 @@
 import { Readable, pipeline } from "node:stream";
 import { createGzip, gzipSync } from "node:zlib";
 import type { HeaderList, IncomingRequest, ResponseWriter } from "../http/types.js";
+import { constantHeaders } from "../http/header-block.js";
+import type { CachedFile, HitPlan } from "./cache.js";
 import { evaluatePreconditions, ifRangeHolds, type Validators } from "./conditional.js";
 import { weakEtag } from "./etag.js";
 import { expiresHeaders } from "./expires.js";
@@ -49,10 +51,17 @@ export function sendFile(
   varyIn: boolean,
 ): Step {
   const head = req.method === "HEAD";
-  const ct = contentTypeFor(uri, opts.types, opts.defaultType, opts.charset, opts.charsetTypes);
+  const plan = src.entry !== null ? hitPlan(src.entry, uri, opts) : null;
+  const ct =
+    plan !== null
+      ? { type: plan.type, header: plan.typeHeader }
+      : contentTypeFor(uri, opts.types, opts.defaultType, opts.charset, opts.charsetTypes);
   let vary = varyIn;
   let flyGzip = false;
-  if (encoding === null && gzipEligible(opts.gzip, ct.type, src.size)) {
+  if (
+    encoding === null &&
+    (plan !== null ? plan.gzipEligible : gzipEligible(opts.gzip, ct.type, src.size))
+  ) {
     if (opts.gzip.vary) vary = true;
     flyGzip =
       acceptsGzip(req.header("accept-encoding")) &&
@@ -104,6 +113,13 @@ export function sendFile(
     }
   }
 
+  if (plan?.plain != null && !flyGzip && encoding === null && !vary) {
+    // A cached file's plain 200: the head was built (and serialised) once.
+    res.writeHead(200, plan.plain);
+    if (head) res.end();
+    else res.end(src.body!);
+    return sent(200);
+  }
   const headers: HeaderList = [["Content-Type", ct.header]];
   let gz: Buffer | null = null;
   if (flyGzip && src.body !== null) {
@@ -135,6 +151,34 @@ export function sendFile(
     });
   }
   return sent(200);
+}
+
+/** The entry's HitPlan for these options and URI, made (again) when they changed. */
+function hitPlan(e: CachedFile, uri: string, opts: StaticOptions): HitPlan {
+  const p = e.plan;
+  if (p !== undefined && p.opts === opts && p.uri === uri) return p;
+  const ct = contentTypeFor(uri, opts.types, opts.defaultType, opts.charset, opts.charsetTypes);
+  const eligible = gzipEligible(opts.gzip, ct.type, e.size);
+  let plain: HeaderList | null = null;
+  // Only when nothing per request (expires' clock, add_header) goes into the head.
+  if (!eligible && opts.expires.kind === "off" && opts.addHeaders === null) {
+    plain = [
+      ["Content-Type", ct.header],
+      ["Content-Length", String(e.size)],
+      ["Last-Modified", e.lastModified],
+    ];
+    if (opts.etag) plain.push(["ETag", e.etag]);
+    if (opts.maxRanges !== 0) plain.push(["Accept-Ranges", "bytes"]);
+    constantHeaders(plain);
+  }
+  return (e.plan = {
+    opts,
+    uri,
+    type: ct.type,
+    typeHeader: ct.header,
+    gzipEligible: eligible,
+    plain,
+  });
 }
 
 function gzipBody(src: Source, opts: StaticOptions): Buffer {

@@ -59,6 +59,7 @@ const MAX_LEADING_EMPTY_LINES = 0;
 
 const EMPTY = Buffer.alloc(0);
 const NO_TRAILERS: HeaderList = [];
+const END_NO_TRAILERS: ParseEvent = { kind: "end", trailers: NO_TRAILERS };
 
 export interface ParserPeer {
   /** The TCP peer address ("" for unix sockets, which are trusted like Gunicorn does). */
@@ -402,7 +403,7 @@ export class RequestParser {
         case S.End: {
           const trailers = this.trailers;
           this.resetMessage();
-          return { kind: "end", trailers };
+          return trailers === NO_TRAILERS ? END_NO_TRAILERS : { kind: "end", trailers };
         }
 
         case S.Dead:

@@ -9,6 +9,7 @@ import { read } from "node:fs";
 import { reasonPhrase } from "../core/status.js";
 import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js";
 import { httpDate } from "./date-cache.js";
+import { latin1Write } from "./chars.js";
 import { errorPage } from "./error-page.js";
 import { BAD_VALUE, headerBlock, validName } from "./header-block.js";
 
@@ -236,8 +237,8 @@ export class Response implements ResponseWriter {
           // corked head + body would go out through the slower writev path).
           const hl = head.length;
           const one = Buffer.allocUnsafe(hl + n);
-          one.write(head, 0, hl, "latin1");
-          chunk.copy(one, hl, 0, n);
+          latin1Write(one, head, 0);
+          one.set(n === chunk.length ? chunk : chunk.subarray(0, n), hl);
           this.bodyBytesSent += n;
           this.send(one);
         } else {

@@ -111,9 +111,12 @@ export class Connection implements ResponseHost, BodyHost {
   }
 
   private readonly dataListener = (d: Buffer): void => {
-    this.guard(() => {
+    // guard() inlined: no closure per read on the hot path.
+    try {
       this.onData(d);
-    });
+    } catch (e) {
+      this.internalError(e);
+    }
   };
   private readonly endListener = (): void => {
     this.guard(() => {
@@ -130,11 +133,15 @@ export class Connection implements ResponseHost, BodyHost {
     try {
       fn();
     } catch (e) {
-      this.logger.error(
-        `client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-      );
-      this.destroy();
+      this.internalError(e);
     }
+  }
+
+  private internalError(e: unknown): void {
+    this.logger.error(
+      `client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
+    this.destroy();
   }
 
   private get peer(): string {

@@ -59,6 +59,8 @@ const MAX_LEADING_EMPTY_LINES = 0;
 
 const EMPTY = Buffer.alloc(0);
 const NO_TRAILERS: HeaderList = [];
+/** Largest header section whose strings the next message on the connection may reuse. */
+const REUSE_MAX_HEAD = 8192;
 const END_NO_TRAILERS: ParseEvent = { kind: "end", trailers: NO_TRAILERS };
 
 export interface ParserPeer {
@@ -450,7 +452,8 @@ export class RequestParser {
     const line = this.line!;
     const fields = this.fields!;
     const f = fields.framing();
-    this.lastFields = fields.list;
+    // Only a modest section is kept for the next message (an idle connection holds it).
+    this.lastFields = this.headBytes <= REUSE_MAX_HEAD ? fields.list : NO_TRAILERS;
     if (
       f.contentLength !== null &&
       this.limits.maxBodySize > 0 &&

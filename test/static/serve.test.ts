@@ -141,6 +141,15 @@ void test("GET a file: exact status, headers and body, from disk then from the c
   assert.equal(u.body.toString(), "utf8 name\n");
 });
 
+void test("concurrent large files and ranges stay intact (read buffers are pooled)", async () => {
+  const whole = Array.from({ length: 6 }, () => get("/big.bin", {}, "nocache"));
+  const part = get("/big.bin", { Range: "bytes=100000-1500000" }, "nocache");
+  for (const r of await Promise.all(whole)) assert.ok(r.body.equals(fx.big));
+  const p = await part;
+  assert.equal(p.status, 206);
+  assert.ok(p.body.equals(fx.big.subarray(100000, 1500001)));
+});
+
 void test("large files stream from the descriptor (no cache) and keep-alive survives", async () => {
   const r = await get("/big.bin", {}, "nocache");
   assert.equal(r.status, 200);

@@ -33,7 +33,7 @@ const flag = (name: string): string | null => {
   return i >= 0 ? (args[i + 1] ?? null) : null;
 };
 const duration = Number(flag("--duration") ?? "10");
-const only = flag("--only")?.split(",") ?? ["narwhal", "nginx", "caddy"];
+const only = flag("--only")?.split(",") ?? ["narwhal", "narwhal-site", "nginx", "caddy"];
 const write = args.includes("--write");
 const TICK_US = 1e6 / Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
@@ -170,6 +170,7 @@ function buildNarwhal(work: string): string[] {
   const entry = join(out, "bench/static/server.js");
   if (!existsSync(entry)) return ["--import", "tsx", join(here, "server.ts")];
   symlinkSync(join(repo, "node_modules"), join(out, "node_modules"));
+  symlinkSync(join(repo, "conf"), join(out, "conf")); // mime.types for `narwhal -c`
   copyFileSync(join(repo, "package.json"), join(out, "package.json"));
   return [entry];
 }
@@ -202,6 +203,28 @@ async function main(): Promise<void> {
         cwd: repo,
         stdio: ["ignore", "ignore", "inherit"],
       }),
+    // The same files from a site config (`narwhal -c`), the deployed path: the site
+    // pipeline (server selection, locations, filters) in front of the static handler.
+    "narwhal-site": (port) => {
+      const conf = join(work, "site.conf");
+      writeFileSync(
+        conf,
+        `server {\n  listen 127.0.0.1:${port};\n  root ${root};\n  access_log off;\n}\n`,
+      );
+      const tsx = narwhalEntry.length !== 1;
+      const main = tsx ? join(repo, "src/main.ts") : join(work, "dist/src/main.js");
+      const args = [
+        ...(tsx ? ["--import", "tsx"] : []),
+        "--input-type=module",
+        "-e",
+        `import(${JSON.stringify(main)}).then((m) => m.main(process.argv.slice(1)))`,
+        "--",
+      ];
+      return spawn(process.execPath, [...args, "-c", conf], {
+        cwd: repo,
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+    },
     nginx: (port) => {
       const p = join(work, "nginx");
       mkdirSync(join(p, "logs"), { recursive: true });
@@ -298,7 +321,7 @@ http {
     `- ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}\n` +
     `- ${ver("nginx", ["-v"])}; ${ver("caddy", ["version"])}; ${ver("wrk", ["-v"])}\n` +
     `- wrk -t1, ${duration}s per run after a 2 s warm-up; 50 connections (8 for 10 MiB); loopback; keep-alive\n` +
-    `- narwhal: one process, HttpServer + staticHandler with the default FileCache; nginx: one worker, sendfile on, access_log off; Caddy: \`caddy file-server\` (all cores)\n`;
+    `- narwhal: one process, HttpServer + staticHandler with the default FileCache; narwhal-site: \`narwhal -c\` with a \`server { root ...; access_log off; }\` site config; nginx: one worker, sendfile on, access_log off; Caddy: \`caddy file-server\` (all cores)\n`;
   process.stdout.write(env + "\n" + md);
   if (write) {
     writeFileSync(

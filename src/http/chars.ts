@@ -62,7 +62,10 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
 
-type Latin1Buffer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+type Latin1Buffer = Buffer & {
+  latin1Slice?: (start: number, end: number) => string;
+  latin1Write?: (s: string, offset: number) => number;
+};
 
 /**
  * `buf.toString("latin1", start, end)` without the argument-checking wrapper (Node's own
@@ -72,3 +75,16 @@ export const latin1: (buf: Buffer, start: number, end: number) => string =
   typeof (Buffer.prototype as Latin1Buffer).latin1Slice === "function"
     ? (buf, start, end) => (buf as Latin1Buffer).latin1Slice!(start, end)
     : (buf, start, end) => buf.toString("latin1", start, end);
+
+/** True when buf[start, end) holds exactly the latin1 octets of `s` (no string is made). */
+export function sameOctets(buf: Buffer, start: number, end: number, s: string): boolean {
+  if (end - start !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (buf[start + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `buf.write(s, offset, "latin1")` without the argument-checking wrapper (as latin1()). */
+export const latin1Write: (buf: Buffer, s: string, offset: number) => number =
+  typeof (Buffer.prototype as Latin1Buffer).latin1Write === "function"
+    ? (buf, s, offset) => (buf as Latin1Buffer).latin1Write!(s, offset)
+    : (buf, s, offset) => buf.write(s, offset, "latin1");

@@ -15,6 +15,7 @@
  * order and a client that does not read its responses is not read either.
  */
 import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 import { HttpError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { ConnectionInfo, Handler, UpgradedConnection } from "./types.js";
@@ -65,6 +66,10 @@ export class Connection implements ResponseHost, BodyHost {
   private ex: Exchange | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerPhase = Phase.None;
+  /** performance.now() when the pending timer fires; 0 when none is pending. */
+  private timerAt = 0;
+  /** performance.now() at which the current phase times out. */
+  private deadline = 0;
   private restartTimer = false;
   private pumping = false;
   private repump = false;
@@ -106,9 +111,12 @@ export class Connection implements ResponseHost, BodyHost {
   }
 
   private readonly dataListener = (d: Buffer): void => {
-    this.guard(() => {
+    // guard() inlined: no closure per read on the hot path.
+    try {
       this.onData(d);
-    });
+    } catch (e) {
+      this.internalError(e);
+    }
   };
   private readonly endListener = (): void => {
     this.guard(() => {
@@ -125,11 +133,15 @@ export class Connection implements ResponseHost, BodyHost {
     try {
       fn();
     } catch (e) {
-      this.logger.error(
-        `client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-      );
-      this.destroy();
+      this.internalError(e);
     }
+  }
+
+  private internalError(e: unknown): void {
+    this.logger.error(
+      `client ${this.peer}: internal error, closing: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
+    this.destroy();
   }
 
   private get peer(): string {
@@ -519,39 +531,58 @@ export class Connection implements ResponseHost, BodyHost {
     }
   }
 
+  /**
+   * Point the one timer at the current phase: a deadline, checked when the timer fires.
+   * Moving the deadline later costs nothing (a timer still pending fires early, sees the
+   * deadline has moved and sleeps for the rest), so the per-request Idle → None → Send
+   * → Idle changes and each restart on progress cost a clock read, not a timer
+   * operation. Only a deadline earlier than the pending timer re-schedules it.
+   */
   private rearm(): void {
     const p = this.phase();
     const restart = this.restartTimer;
     this.restartTimer = false;
-    if (p === this.timerPhase) {
-      // Head keeps its deadline from the first byte; the others restart on progress.
-      if (restart && p !== Phase.Head && this.timer !== null) this.timer.refresh();
+    // Head keeps its deadline from the first byte; the others restart on progress.
+    if (p === this.timerPhase && !(restart && p !== Phase.Head)) return;
+    this.timerPhase = p;
+    if (p === Phase.None) return; // parked: a timer firing now does nothing
+    const now = performance.now();
+    this.deadline = now + Math.max(1, this.duration(p));
+    if (this.timerAt !== 0 && this.timerAt <= this.deadline) return;
+    this.schedule(this.deadline - now, now);
+  }
+
+  private schedule(ms: number, now: number): void {
+    const d = Math.max(1, Math.ceil(ms));
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(this.timerFired, d);
+    this.timerAt = now + d;
+  }
+
+  private readonly timerFired = (): void => {
+    this.timerAt = 0;
+    const p = this.timerPhase;
+    if (p === Phase.None || this.destroyed) return;
+    const now = performance.now();
+    if (now < this.deadline) {
+      this.schedule(this.deadline - now, now);
       return;
     }
-    this.clearTimer();
-    this.timerPhase = p;
-    if (p !== Phase.None) {
-      this.timer = setTimeout(
-        () => {
-          this.guard(() => {
-            this.onTimeout(p);
-          });
-        },
-        Math.max(1, this.duration(p)),
-      );
-    }
-  }
+    this.guard(() => {
+      this.onTimeout(p);
+    });
+  };
 
   private clearTimer(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    this.timerAt = 0;
     this.timerPhase = Phase.None;
   }
 
   private onTimeout(p: Phase): void {
-    this.timer = null;
     this.timerPhase = Phase.None;
     if (this.destroyed) return;
     switch (p) {

@@ -18,5 +18,6 @@ export type { ProxyInfo } from "./parser-proxy.js";
 export { ipMatcher, type IpMatcher } from "./ip-allow.js";
 export { parseBind, type BindAddress } from "./bind.js";
 export { errorPage } from "./error-page.js";
+export { constantHeaders } from "./header-block.js";
 export { httpDate } from "./date-cache.js";
 export type * from "./types.js";

@@ -5,7 +5,7 @@
 import { HttpError } from "../core/errors.js";
 import type { HeaderList } from "./types.js";
 import type { HttpLimits } from "./limits.js";
-import { TCHAR, FIELD_OCTET, SP, HTAB, COLON, latin1 } from "./chars.js";
+import { TCHAR, FIELD_OCTET, SP, HTAB, COLON, latin1, sameOctets } from "./chars.js";
 
 /** Parse `field-name ":" OWS field-value OWS` from one line (terminator removed). */
 export function parseFieldLine(
@@ -13,11 +13,12 @@ export function parseFieldLine(
   start: number,
   end: number,
   limits: HttpLimits,
+  prev?: readonly [string, string],
 ): [string, string] {
-  const colon = buf.indexOf(COLON, start);
+  let colon = start;
+  while (colon < end && buf[colon] !== COLON) colon++;
   // Gunicorn: a line without a colon, or with an empty name, is an invalid header.
-  if (colon < 0 || colon >= end)
-    throw new HttpError("INVALID_HEADER", 400, "header line without colon");
+  if (colon >= end) throw new HttpError("INVALID_HEADER", 400, "header line without colon");
   if (colon === start) throw new HttpError("INVALID_HEADER", 400, "empty header name");
   let nameEnd = colon;
   // RFC 9112 §5.1: no whitespace between name and colon; a server MUST answer 400.
@@ -31,45 +32,106 @@ export function parseFieldLine(
     if (TCHAR[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER_NAME", 400, "invalid header name");
   }
-  return [latin1(buf, start, nameEnd), fieldValue(buf, colon + 1, end)];
+  // Keep-alive clients repeat their fields: the same octets as the previous message's field
+  // at this position reuse its (immutable) strings instead of new ones.
+  const name =
+    prev !== undefined && sameOctets(buf, start, nameEnd, prev[0])
+      ? prev[0]
+      : latin1(buf, start, nameEnd);
+  return [name, fieldValue(buf, colon + 1, end, prev?.[1])];
 }
 
 /** RFC 9110 §5.5: trim OWS, then every octet must be field-vchar, SP or HTAB (no CR, LF, NUL, CTL, DEL). */
-export function fieldValue(buf: Buffer, start: number, end: number): string {
+export function fieldValue(buf: Buffer, start: number, end: number, prev?: string): string {
   while (start < end && (buf[start] === SP || buf[start] === HTAB)) start++;
   while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
   for (let i = start; i < end; i++) {
     if (FIELD_OCTET[buf[i]!] !== 1)
       throw new HttpError("INVALID_HEADER", 400, "invalid octet in header value");
   }
+  if (prev !== undefined && sameOctets(buf, start, end, prev)) return prev;
   return latin1(buf, start, end);
 }
 
-/** RFC 9110 §6.5.1: fields that must not appear in a trailer (routing, framing, auth). Gunicorn's list. */
-const FORBIDDEN_TRAILERS = new Set([
-  "host",
-  "content-length",
-  "transfer-encoding",
-  "trailer",
-  "authorization",
-  "te",
+const LOWER = new Map<string, string>();
+
+/**
+ * A field name in lower case, memoised: the parser hands out the same name strings
+ * message after message, so this is a lookup instead of a new string. Bounded.
+ */
+export function lowerName(name: string): string {
+  let l = LOWER.get(name);
+  if (l === undefined) {
+    l = name.toLowerCase();
+    if (name.length > 64) return l;
+    if (LOWER.size >= 512) LOWER.clear();
+    LOWER.set(name, l);
+  }
+  return l;
+}
+
+/** What a field name means to the collector (low bits), plus flags. */
+const K = {
+  Plain: 0,
+  Host: 1,
+  ContentType: 2,
+  ContentLength: 3,
+  TransferEncoding: 4,
+  Connection: 5,
+  Expect: 6,
+  // Gunicorn's secure_scheme_headers, in SECURE_SCHEME's order.
+  ForwardedProtocol: 7,
+  ForwardedProto: 8,
+  ForwardedSsl: 9,
+} as const;
+const KIND = 0x0f;
+/** RFC 9110 §6.5.1: must not appear in a trailer (routing, framing, auth). Gunicorn's list. */
+const FORBIDDEN_IN_TRAILER = 0x10;
+/** The name contains "_" (header_map applies). */
+const UNDERSCORE = 0x20;
+
+const KIND_BY_LOWER = new Map<string, number>([
+  ["host", K.Host | FORBIDDEN_IN_TRAILER],
+  ["content-type", K.ContentType],
+  ["content-length", K.ContentLength | FORBIDDEN_IN_TRAILER],
+  ["transfer-encoding", K.TransferEncoding | FORBIDDEN_IN_TRAILER],
+  ["connection", K.Connection],
+  ["expect", K.Expect],
+  ["x-forwarded-protocol", K.ForwardedProtocol],
+  ["x-forwarded-proto", K.ForwardedProto],
+  ["x-forwarded-ssl", K.ForwardedSsl],
+  ["trailer", FORBIDDEN_IN_TRAILER],
+  ["authorization", FORBIDDEN_IN_TRAILER],
+  ["te", FORBIDDEN_IN_TRAILER],
 ]);
 
-/** RFC 9110 §5.3: singleton fields; a repeat makes the message ambiguous (Gunicorn refuses). */
-const SINGLETONS = new Set(["host", "content-type"]);
+/** Gunicorn's secure_scheme_headers: the value that means https, by K - ForwardedProtocol. */
+const SECURE_SCHEME: readonly string[] = ["ssl", "https", "on"];
+
+const KINDS = new Map<string, number>();
+
+/**
+ * The kind and flags of a field name, memoised by the name as received: clients repeat
+ * their names (and the parser reuses the previous message's name strings), so this is
+ * usually one lookup. Bounded.
+ */
+function nameKind(name: string): number {
+  let k = KINDS.get(name);
+  if (k === undefined) {
+    k = (KIND_BY_LOWER.get(lowerName(name)) ?? 0) | (name.includes("_") ? UNDERSCORE : 0);
+    if (name.length <= 64) {
+      if (KINDS.size >= 512) KINDS.clear();
+      KINDS.set(name, k);
+    }
+  }
+  return k;
+}
 
 /** Gunicorn's default forwarder_headers. */
 const DEFAULT_FORWARDER_HEADERS: readonly string[] = ["SCRIPT_NAME", "PATH_INFO"];
 
 /** Registered transfer codings (RFC 9112 §7) we recognise but do not decode. */
 const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
-
-/** Gunicorn's secure_scheme_headers: name → the value that means https. */
-const SECURE_SCHEME: Readonly<Record<string, string>> = {
-  "x-forwarded-protocol": "ssl",
-  "x-forwarded-proto": "https",
-  "x-forwarded-ssl": "on",
-};
 
 export interface Framing {
   contentLength: number | null;
@@ -105,34 +167,17 @@ export class FieldCollector {
   }
 
   add(name: string, value: string): void {
-    // Fast path: most names are not special; only look closer at the lengths that are.
-    const n = name.length;
-    if (
-      n === 4 ||
-      n === 2 ||
-      n === 6 ||
-      n === 7 ||
-      n === 10 ||
-      n === 12 ||
-      n === 13 ||
-      n === 14 ||
-      n >= 15
-    ) {
-      const lower = name.toLowerCase();
-      if (this.trailer) {
-        if (FORBIDDEN_TRAILERS.has(lower)) {
-          throw new HttpError("INVALID_HEADER_NAME", 400, `forbidden trailer field ${name}`);
-        }
-      } else {
-        this.special(lower, name, value);
+    const k = nameKind(name);
+    if (this.trailer) {
+      if (k & FORBIDDEN_IN_TRAILER) {
+        throw new HttpError("INVALID_HEADER_NAME", 400, `forbidden trailer field ${name}`);
       }
+    } else if ((k & KIND) !== K.Plain) {
+      this.special(k & KIND, name, value);
     }
     // Field names with "_" can be confused with "-" ones once mapped to CGI/WSGI names.
     // A trusted front end may still send its forwarder headers (Gunicorn's forwarder_headers).
-    if (
-      name.includes("_") &&
-      !(this.trustForwarded && this.forwarders.includes(name.toUpperCase()))
-    ) {
+    if (k & UNDERSCORE && !(this.trustForwarded && this.forwarders.includes(name.toUpperCase()))) {
       if (this.limits.headerMap === "drop") return;
       if (this.limits.headerMap === "refuse") {
         throw new HttpError("INVALID_HEADER_NAME", 400, `header name with underscore: ${name}`);
@@ -141,31 +186,33 @@ export class FieldCollector {
     this.list.push([name, value]);
   }
 
-  private special(lower: string, name: string, value: string): void {
-    if (SINGLETONS.has(lower)) {
-      const bit = lower === "host" ? 1 : 2;
-      if (this.seen & bit) throw new HttpError("INVALID_HEADER", 400, `duplicate ${name} header`);
-      this.seen |= bit;
-      return;
-    }
-    switch (lower) {
-      case "content-length":
+  private special(kind: number, name: string, value: string): void {
+    switch (kind) {
+      case K.Host:
+      case K.ContentType: {
+        // RFC 9110 §5.3: singleton fields; a repeat makes the message ambiguous (Gunicorn refuses).
+        const bit = kind === K.Host ? 1 : 2;
+        if (this.seen & bit) throw new HttpError("INVALID_HEADER", 400, `duplicate ${name} header`);
+        this.seen |= bit;
+        return;
+      }
+      case K.ContentLength:
         // RFC 9112 §6.3 (5): differing or repeated lengths are unrecoverable; we refuse every repeat.
         if (this.cl !== null)
           throw new HttpError("INVALID_FRAMING", 400, "duplicate Content-Length");
         this.cl = value;
         return;
-      case "transfer-encoding":
+      case K.TransferEncoding:
         (this.te ??= []).push(...value.split(","));
         return;
-      case "connection":
+      case K.Connection:
         for (const tok of value.split(",")) {
           const t = tok.trim().toLowerCase();
           if (t === "close") this.connClose = true;
           else if (t === "keep-alive") this.connKeepAlive = true;
         }
         return;
-      case "expect":
+      case K.Expect:
         // RFC 9110 §10.1.1: the value is case-insensitive; 100-continue in HTTP/1.0 MUST be
         // ignored; any other expectation gets 417.
         if (value.toLowerCase() === "100-continue") {
@@ -179,14 +226,13 @@ export class FieldCollector {
         }
         return;
       default: {
-        const secure = SECURE_SCHEME[lower];
-        if (secure !== undefined && this.trustForwarded) {
-          const s = value === secure ? "https" : "http";
-          if (this.scheme !== null && this.scheme !== s) {
-            throw new HttpError("INVALID_SCHEME_HEADERS", 400, "contradictory scheme headers");
-          }
-          this.scheme = s;
+        if (!this.trustForwarded) return;
+        const secure = SECURE_SCHEME[kind - K.ForwardedProtocol]!;
+        const s = value === secure ? "https" : "http";
+        if (this.scheme !== null && this.scheme !== s) {
+          throw new HttpError("INVALID_SCHEME_HEADERS", 400, "contradictory scheme headers");
         }
+        this.scheme = s;
       }
     }
   }

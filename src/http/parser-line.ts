@@ -5,7 +5,16 @@
 import { HttpError } from "../core/errors.js";
 import type { TargetForm } from "./types.js";
 import type { HttpLimits } from "./limits.js";
-import { TCHAR, TARGET_OCTET, REG_NAME, IP_LITERAL, SCHEME_CHAR, SP, latin1 } from "./chars.js";
+import {
+  TCHAR,
+  TARGET_OCTET,
+  REG_NAME,
+  IP_LITERAL,
+  SCHEME_CHAR,
+  SP,
+  latin1,
+  sameOctets,
+} from "./chars.js";
 
 export interface RequestLine {
   method: string;
@@ -26,12 +35,16 @@ export function parseRequestLine(
   start: number,
   end: number,
   limits: HttpLimits,
-): RequestLine {
+  prev: Readonly<RequestLine> | null = null,
+): Readonly<RequestLine> {
   // RFC 9112 §3: exactly one SP between the three parts; anything else is not a request line.
-  const sp1 = buf.indexOf(SP, start);
-  if (sp1 < 0 || sp1 >= end) throw bad("invalid request line");
-  const sp2 = buf.indexOf(SP, sp1 + 1);
-  if (sp2 < 0 || sp2 >= end) throw bad("invalid request line");
+  // (Byte loops rather than buf.indexOf: on lines this short the native call costs more.)
+  let sp1 = start;
+  while (sp1 < end && buf[sp1] !== SP) sp1++;
+  if (sp1 >= end) throw bad("invalid request line");
+  let sp2 = sp1 + 1;
+  while (sp2 < end && buf[sp2] !== SP) sp2++;
+  if (sp2 >= end) throw bad("invalid request line");
 
   // RFC 9110 §9.1: method = token (case-sensitive).
   if (sp1 === start) throw bad("invalid request line");
@@ -45,7 +58,7 @@ export function parseRequestLine(
   if (!conventional && !limits.permitUnconventionalMethod) {
     throw new HttpError("INVALID_METHOD", 400, "unconventional method");
   }
-  let method = latin1(buf, start, sp1);
+  let method = internedMethod(buf, start, sp1) ?? latin1(buf, start, sp1);
   if (limits.casefoldMethod) method = method.toUpperCase();
 
   // RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive; we speak 1.x.
@@ -70,6 +83,16 @@ export function parseRequestLine(
   for (let i = ts; i < sp2; i++) {
     if (TARGET_OCTET[buf[i]!] !== 1) throw bad("invalid octet in request target");
   }
+  // A keep-alive client often asks for the same target again: reuse the previous
+  // request's strings and split (strings are immutable) when the octets are the same.
+  if (
+    prev !== null &&
+    prev.method === method &&
+    prev.versionMinor === versionMinor &&
+    sameOctets(buf, ts, sp2, prev.target)
+  ) {
+    return prev;
+  }
   const target = latin1(buf, ts, sp2);
   const line: RequestLine = {
     method,
@@ -84,6 +107,18 @@ export function parseRequestLine(
   };
   classifyTarget(method, target, line);
   return line;
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT"];
+
+/** The common methods as shared constant strings (no allocation per request). */
+function internedMethod(buf: Buffer, start: number, end: number): string | null {
+  const c = buf[start];
+  for (let i = 0; i < METHODS.length; i++) {
+    const m = METHODS[i]!;
+    if (m.charCodeAt(0) === c && sameOctets(buf, start, end, m)) return m;
+  }
+  return null;
 }
 
 type TargetParts = Pick<

@@ -12,6 +12,7 @@ import type {
   TargetForm,
 } from "./types.js";
 import type { ParsedHead } from "./parser.js";
+import { lowerName } from "./parser-fields.js";
 
 /** What the body needs from its connection. */
 export interface BodyHost {
@@ -21,16 +22,19 @@ export interface BodyHost {
   bodyConsumed(body: Body): void;
 }
 
+const NO_CHUNKS: Buffer[] = [];
+const NO_TRAILERS: HeaderList = [];
+
 type Waiter = { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void };
 
 export class Body implements RequestBody, AsyncIterator<Buffer> {
-  trailers: HeaderList = [];
+  trailers: HeaderList = NO_TRAILERS;
   bytesRead = 0;
   /** Bytes queued and not yet taken by the handler. */
   queuedBytes = 0;
   started = false;
   done = false;
-  private queue: Buffer[] = [];
+  private queue: Buffer[] = NO_CHUNKS; // allocated on the first queued chunk
   private error: HttpError | null = null;
   private waiter: Waiter | null = null;
 
@@ -50,7 +54,7 @@ export class Body implements RequestBody, AsyncIterator<Buffer> {
       this.started = true;
       if (!this.done) this.host.bodyWanted(this);
     }
-    const b = this.queue.shift();
+    const b = this.queue.length > 0 ? this.queue.shift() : undefined;
     if (b !== undefined) {
       this.queuedBytes -= b.length;
       this.host.bodyConsumed(this);
@@ -77,6 +81,7 @@ export class Body implements RequestBody, AsyncIterator<Buffer> {
       this.waiter = null;
       w.resolve({ done: false, value: chunk });
     } else {
+      if (this.queue === NO_CHUNKS) this.queue = [];
       this.queue.push(chunk);
       this.queuedBytes += chunk.length;
     }
@@ -93,7 +98,7 @@ export class Body implements RequestBody, AsyncIterator<Buffer> {
   fail(err: HttpError): void {
     if (this.done && this.queue.length === 0 && this.waiter === null) return;
     this.error = err;
-    this.queue = [];
+    this.queue = NO_CHUNKS;
     this.queuedBytes = 0;
     const w = this.waiter;
     this.waiter = null;
@@ -102,7 +107,7 @@ export class Body implements RequestBody, AsyncIterator<Buffer> {
 
   /** Nobody will read the rest: drop what is queued and end the iteration. */
   abandon(): void {
-    this.queue = [];
+    this.queue = NO_CHUNKS;
     this.queuedBytes = 0;
     this.done = true;
     const w = this.waiter;
@@ -154,11 +159,11 @@ export class Request implements IncomingRequest {
   }
 
   header(name: string): string | null {
-    const want = name.toLowerCase();
+    const want = lowerName(name);
     const h = this.headers;
     for (let i = 0; i < h.length; i++) {
-      const [n, v] = h[i]!;
-      if (n.length === want.length && n.toLowerCase() === want) return v;
+      const f = h[i]!;
+      if (f[0].length === want.length && lowerName(f[0]) === want) return f[1];
     }
     return null;
   }

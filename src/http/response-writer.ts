@@ -9,7 +9,9 @@ import { read } from "node:fs";
 import { reasonPhrase } from "../core/status.js";
 import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js";
 import { httpDate } from "./date-cache.js";
+import { latin1Write } from "./chars.js";
 import { errorPage } from "./error-page.js";
+import { BAD_VALUE, headerBlock, validName } from "./header-block.js";
 
 /** What the writer needs from its connection. */
 export interface ResponseHost {
@@ -43,10 +45,6 @@ function statusLine(status: number, reason: string | undefined): string {
   }
   return l;
 }
-
-// Response splitting guard: names are tokens, values have no CR/LF/NUL.
-const BAD_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-const BAD_VALUE = /[\r\n\0]/;
 
 /** end(body) up to this size copies head and body into one buffer for a single write. */
 const SMALL_BODY = 16 * 1024;
@@ -91,37 +89,14 @@ export class Response implements ResponseWriter {
       throw new TypeError("invalid reason phrase");
     this.status = status;
     this.headersSent = true;
-    let s = "";
-    let hasServer = false;
-    let hasDate = false;
-    for (let i = 0; i < headers.length; i++) {
-      const [name, value] = headers[i]!;
-      if (BAD_NAME.test(name) || name === "" || BAD_VALUE.test(value))
-        throw new TypeError(`invalid header ${JSON.stringify(name)}`);
-      const n = name.length;
-      if (n === 14 || n === 17 || n === 10 || n === 6 || n === 4) {
-        const lower = name.toLowerCase();
-        // Framing and connection fields are the writer's own (RFC 9112 §6, §9.6).
-        if (lower === "transfer-encoding" || lower === "connection" || lower === "keep-alive")
-          continue;
-        if (lower === "content-length") {
-          const v = value.trim();
-          if (!/^[0-9]{1,15}$/.test(v))
-            throw new TypeError(`invalid Content-Length ${JSON.stringify(value)}`);
-          this.declared = Number(v);
-          continue;
-        }
-        if (lower === "server") hasServer = true;
-        else if (lower === "date") hasDate = true;
-      }
-      s += name + ": " + value + "\r\n";
-    }
+    const b = headerBlock(headers);
+    if (b.declared >= 0) this.declared = b.declared;
     const srv = this.host.serverHeader;
     this.head =
       statusLine(status, reason) +
-      (hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
-      (hasDate ? "" : "Date: " + httpDate() + "\r\n") +
-      s;
+      (b.hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
+      (b.hasDate ? "" : "Date: " + httpDate() + "\r\n") +
+      b.text;
     // RFC 9110 §6.4.1: HEAD, 1xx, 204, 304 have no content.
     this.noBody = this.isHead || status === 204 || status === 304;
   }
@@ -134,7 +109,7 @@ export class Response implements ResponseWriter {
     if (this.http10) return;
     let s = statusLine(status, undefined);
     for (const [n, v] of headers) {
-      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+      if (!validName(n) || BAD_VALUE.test(v))
         throw new TypeError(`invalid header ${JSON.stringify(n)}`);
       s += n + ": " + v + "\r\n";
     }
@@ -262,8 +237,8 @@ export class Response implements ResponseWriter {
           // corked head + body would go out through the slower writev path).
           const hl = head.length;
           const one = Buffer.allocUnsafe(hl + n);
-          one.write(head, 0, hl, "latin1");
-          chunk.copy(one, hl, 0, n);
+          latin1Write(one, head, 0);
+          one.set(n === chunk.length ? chunk : chunk.subarray(0, n), hl);
           this.bodyBytesSent += n;
           this.send(one);
         } else {
@@ -325,7 +300,7 @@ export class Response implements ResponseWriter {
     if (this.headersSent) throw new Error("upgrade: headers already sent");
     let s = "HTTP/1.1 101 Switching Protocols\r\n";
     for (const [n, v] of headers) {
-      if (BAD_NAME.test(n) || BAD_VALUE.test(v))
+      if (!validName(n) || BAD_VALUE.test(v))
         throw new TypeError(`invalid header ${JSON.stringify(n)}`);
       s += n + ": " + v + "\r\n";
     }

@@ -4,13 +4,30 @@
  * derived header values too, so a hit costs at most one stat and no allocation beyond the
  * header list.
  *
- * Freshness: a stat is good for the rest of the event-loop turn it was made in. Requests
- * handled in one turn were read from their sockets in the same poll phase, i.e. together;
- * a request sent after a file changed (a client that writes, then asks) is handled in a
- * later turn and sees the change. Under load this turns one stat per request into one
- * per file per turn. `validMs` (nginx `open_file_cache_valid`) optionally stretches that
- * to a time window.
+ * Freshness: a file is revalidated at most once per `validMs` (default 1000 ms), as nginx's
+ * `open_file_cache_valid` does: a file changed on disk is served as it was for up to that
+ * long, and a hot file costs one stat per second instead of one per request. With
+ * `validMs: 0` a stat is good only for the rest of the event-loop turn it was made in:
+ * requests handled in one turn were read from their sockets in the same poll phase, i.e.
+ * together, so a request sent after a file changed (a client that writes, then asks) is
+ * handled in a later turn and sees the change.
  */
+import type { HeaderList } from "../http/types.js";
+
+/**
+ * What serving a cached file under one set of options always computes the same way: the
+ * Content-Type, and the head of a plain 200 (frozen with constantHeaders, so the writer
+ * reuses its serialisation). Kept for the last (options, URI) pair that served the file.
+ */
+export interface HitPlan {
+  readonly opts: object;
+  readonly uri: string;
+  readonly type: string;
+  readonly typeHeader: string;
+  readonly gzipEligible: boolean;
+  /** The fields of a plain 200 (no gzip, Vary, expires or add_header); null: build per request. */
+  readonly plain: HeaderList | null;
+}
 
 export interface CachedFile {
   readonly path: string;
@@ -31,6 +48,10 @@ export interface CachedFile {
   checkedTurn?: number;
   /** Used since the eviction hand last passed (CLOCK's reference bit). */
   used?: boolean;
+  /** The source object handed out on hits (immutable, so shared). */
+  source?: unknown;
+  /** See HitPlan. */
+  plan?: HitPlan;
 }
 
 export interface FileCacheOptions {
@@ -38,7 +59,7 @@ export interface FileCacheOptions {
   readonly maxFileSize?: number;
   /** Total bytes of bodies (plain and gzipped) kept. */
   readonly maxBytes?: number;
-  /** How long a revalidation stays good, in ms (nginx `open_file_cache_valid`). */
+  /** How long a revalidation stays good, in ms (nginx `open_file_cache_valid`); default 1000, 0: one event-loop turn. */
   readonly validMs?: number;
 }
 
@@ -58,7 +79,7 @@ export class FileCache {
   constructor(o: FileCacheOptions = {}) {
     this.maxFileSize = o.maxFileSize ?? 1024 * 1024;
     this.maxBytes = o.maxBytes ?? 64 * 1024 * 1024;
-    this.validMs = o.validMs ?? 0;
+    this.validMs = o.validMs ?? 1000;
   }
 
   /** The current turn; the first call in a turn schedules its end (setImmediate: after the poll phase). */

@@ -88,16 +88,23 @@ export function realPathAllowed(
   policy: SymlinkPolicy,
 ): boolean {
   if (policy === "follow") return true;
-  for (const refresh of [false, true]) {
-    const rj = realJail(jail, refresh);
-    if (rj === null) continue;
-    const ok =
-      policy === "inside"
-        ? within(realPath, rj)
-        : realPath === (rel === "" ? rj : (rj === "/" ? "" : rj) + "/" + rel);
-    if (ok) return true;
-  }
-  return false;
+  // The memoised real path of the jail first; on a mismatch once more with a fresh one.
+  return (
+    realPathIn(realPath, realJail(jail, false), rel, policy) ||
+    realPathIn(realPath, realJail(jail, true), rel, policy)
+  );
+}
+
+function realPathIn(
+  realPath: string,
+  rj: string | null,
+  rel: string,
+  policy: SymlinkPolicy,
+): boolean {
+  if (rj === null) return false;
+  return policy === "inside"
+    ? within(realPath, rj)
+    : realPath === (rel === "" ? rj : (rj === "/" ? "" : rj) + "/" + rel);
 }
 
 function errnoStatus(err: unknown): { status: 403 | 404 | 500; message: string } {

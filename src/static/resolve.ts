@@ -95,6 +95,23 @@ export function hasDotSegment(uri: string): boolean {
  *   // { ok: true, path: "/srv/a/b.css", jail: "/srv", rel: "a/b.css" }
  */
 export function resolveStaticPath(uri: string, m: PathMapping): Resolution {
+  // Pure in (uri, m): remembered per mapping (options objects live as long as their config).
+  let memo = resolutions.get(m);
+  if (memo === undefined) resolutions.set(m, (memo = new Map<string, Resolution>()));
+  let r = memo.get(uri);
+  if (r === undefined) {
+    r = resolveUncached(uri, m);
+    if (uri.length <= 1024) {
+      if (memo.size >= 1024) memo.clear();
+      memo.set(uri, r);
+    }
+  }
+  return r;
+}
+
+const resolutions = new WeakMap<PathMapping, Map<string, Resolution>>();
+
+function resolveUncached(uri: string, m: PathMapping): Resolution {
   if (uri.length === 0 || uri.charCodeAt(0) !== 0x2f)
     return refuse(400, "URI does not start with /");
   // NUL truncates C paths; backslash is a separator on other systems (defence in depth).

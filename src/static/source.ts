@@ -29,8 +29,9 @@ export interface Source {
 export type Loaded =
   { readonly kind: "source"; readonly src: Source } | Exclude<OpenResult, { kind: "file" }>;
 
+/** The entry as a Source; made once per entry (everything in it is immutable). */
 function memSource(e: CachedFile): Loaded {
-  return {
+  return (e.source ??= {
     kind: "source",
     src: {
       size: e.size,
@@ -41,7 +42,7 @@ function memSource(e: CachedFile): Loaded {
       fd: null,
       entry: e,
     },
-  };
+  } satisfies Loaded) as Loaded;
 }
 
 /** Open a file through the cache: a hit costs one stat, or none when revalidated this turn. */

@@ -76,6 +76,11 @@ before(async () => {
   };
   Object.assign(configs, {
     default: base,
+    // validMs 0: revalidated once per event-loop turn (a change shows on the next request).
+    turn: {
+      ...base,
+      cache: new FileCache({ maxFileSize: 64 * 1024, maxBytes: 1024 * 1024, validMs: 0 }),
+    },
     nocache: { ...base, cache: null },
     alias: staticOptions({
       root: null,
@@ -134,6 +139,15 @@ void test("GET a file: exact status, headers and body, from disk then from the c
   const u = await get("/sp%20ace/%C3%A9.txt");
   assert.equal(u.status, 200);
   assert.equal(u.body.toString(), "utf8 name\n");
+});
+
+void test("concurrent large files and ranges stay intact (read buffers are pooled)", async () => {
+  const whole = Array.from({ length: 6 }, () => get("/big.bin", {}, "nocache"));
+  const part = get("/big.bin", { Range: "bytes=100000-1500000" }, "nocache");
+  for (const r of await Promise.all(whole)) assert.ok(r.body.equals(fx.big));
+  const p = await part;
+  assert.equal(p.status, 206);
+  assert.ok(p.body.equals(fx.big.subarray(100000, 1500001)));
 });
 
 void test("large files stream from the descriptor (no cache) and keep-alive survives", async () => {
@@ -523,18 +537,43 @@ void test("traversal attempts never read outside root/alias", async () => {
 
 void test("the cache revalidates by stat: new content, new validators, symlink swaps refused", async () => {
   const p = join(fx.root, "hot.txt");
+  const get1 = (path: string) => get(path, {}, "turn");
   writeFileSync(p, "version-1");
   utimesSync(p, 1_700_000_000, 1_700_000_000);
-  assert.equal((await get("/hot.txt")).body.toString(), "version-1");
+  assert.equal((await get1("/hot.txt")).body.toString(), "version-1");
   writeFileSync(p, "version-2"); // same size, new mtime
   utimesSync(p, 1_700_000_500, 1_700_000_500);
-  const r = await get("/hot.txt");
+  const r = await get1("/hot.txt");
   assert.equal(r.body.toString(), "version-2");
   assert.equal(r.header("etag"), `"${(1_700_000_500).toString(16)}-9"`);
   unlinkSync(p);
-  assert.equal((await get("/hot.txt")).status, 404);
+  assert.equal((await get1("/hot.txt")).status, 404);
   symlinkSync("../secret.txt", p);
-  const swapped = await get("/hot.txt");
+  const swapped = await get1("/hot.txt");
+  assert.equal(swapped.status, 403);
+  assert.ok(!swapped.raw.includes(SECRET));
+  unlinkSync(p);
+});
+
+void test("by default a cached file is revalidated at most once a second (open_file_cache_valid)", async () => {
+  const p = join(fx.root, "warm.txt");
+  writeFileSync(p, "version-1");
+  utimesSync(p, 1_700_000_000, 1_700_000_000);
+  assert.equal((await get("/warm.txt")).body.toString(), "version-1");
+  writeFileSync(p, "version-2");
+  utimesSync(p, 1_700_000_500, 1_700_000_500);
+  // Within the second: the revalidated entry is served as it was.
+  const stale = await get("/warm.txt");
+  assert.equal(stale.body.toString(), "version-1");
+  assert.equal(stale.header("etag"), `"${(1_700_000_000).toString(16)}-9"`);
+  await new Promise((r) => setTimeout(r, 1100));
+  const fresh = await get("/warm.txt");
+  assert.equal(fresh.body.toString(), "version-2");
+  assert.equal(fresh.header("etag"), `"${(1_700_000_500).toString(16)}-9"`);
+  unlinkSync(p);
+  symlinkSync("../secret.txt", p);
+  await new Promise((r) => setTimeout(r, 1100));
+  const swapped = await get("/warm.txt");
   assert.equal(swapped.status, 403);
   assert.ok(!swapped.raw.includes(SECRET));
   unlinkSync(p);

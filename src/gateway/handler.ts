@@ -48,13 +48,6 @@ export interface GatewayOptions {
 
 const NO_BODY: SpooledBody = Object.freeze({ kind: "memory", chunks: [], length: 0 } as const);
 
-const RECORDS = new WeakMap<IncomingRequest, GatewayRecord>();
-
-/** The gateway's facts about a request (worker pid, queue time...), for the access log. */
-export function gatewayRecord(req: IncomingRequest): GatewayRecord | undefined {
-  return RECORDS.get(req);
-}
-
 /**
  * One request in the gateway. Requests without a body (most) are handed over
  * synchronously: no promise, no microtask between the parsed request and the REQUEST frame.
@@ -73,7 +66,6 @@ class GatewayRequest implements ExchangeOwner {
     private readonly req: IncomingRequest,
     private readonly res: ResponseWriter,
   ) {
-    RECORDS.set(req, this.record);
     res.onClientGone(() => {
       this.clientGone();
     });

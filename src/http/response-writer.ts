@@ -52,6 +52,10 @@ const SMALL_BODY = 16 * 1024;
 /** nginx drops keep-alive after these errors (ngx_http_special_response_handler). */
 const CLOSING_ERRORS = new Set([400, 408, 413, 414, 431, 500, 501]);
 
+function uncorkLater(res: Response): void {
+  res.uncork();
+}
+
 export class Response implements ResponseWriter {
   status = 0;
   headersSent = false;
@@ -70,6 +74,8 @@ export class Response implements ResponseWriter {
   private framing = Framing.None;
   private noBody = false;
   private goneCallbacks: Array<() => void> | null = null;
+  /** The socket is corked by write() until end() or the next tick. */
+  private corked = false;
 
   constructor(
     private readonly host: ResponseHost,
@@ -185,14 +191,24 @@ export class Response implements ResponseWriter {
     }
     this.bodyBytesSent += len;
     const sock = this.host.socket;
-    sock.cork();
-    if (head !== "") this.send(head, "latin1");
     if (this.framing === Framing.Chunked) {
+      // Corked until end() or the next tick: chunks written in one turn, and the
+      // terminator when end() follows, leave in one writev (as node:http does).
+      if (!this.corked) {
+        this.corked = true;
+        sock.cork();
+        process.nextTick(uncorkLater, this);
+      }
+      if (head !== "") this.send(head, "latin1");
       this.send(len.toString(16) + "\r\n", "latin1");
       this.send(chunk);
       this.send("\r\n", "latin1");
-    } else this.send(chunk);
-    sock.uncork();
+    } else {
+      sock.cork();
+      if (head !== "") this.send(head, "latin1");
+      this.send(chunk);
+      sock.uncork();
+    }
     const ok = !sock.writableNeedDrain;
     if (!ok) this.host.writeBlocked();
     return ok;
@@ -254,6 +270,7 @@ export class Response implements ResponseWriter {
     } else {
       if (chunk !== undefined) this.write(chunk);
       if (this.framing === Framing.Chunked && !this.noBody) this.send("0\r\n\r\n", "latin1");
+      this.uncork();
     }
     if (this.framing === Framing.Length && !this.noBody && this.bodyBytesSent < this.declared) {
       // Fewer octets than declared: the client can only notice by the close.
@@ -312,11 +329,20 @@ export class Response implements ResponseWriter {
     return this.host.upgrade(this, s + "\r\n");
   }
 
+  /** Release the cork taken by a chunked write(). */
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.host.socket.uncork();
+  }
+
   closeAfter(): void {
     this.closeRequested = true;
   }
 
   abort(): void {
+    // What was written before the abort still goes out (the client sees where it was cut).
+    this.uncork();
     this.host.abort();
   }
 

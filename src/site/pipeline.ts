@@ -19,9 +19,7 @@ import {
   findListenGroup,
   findNamedLocation,
   matchLocation,
-  normalizeHost,
   normalizeUri,
-  selectServer,
   type ErrorPage,
   type ListenGroup,
   type Location,
@@ -33,6 +31,7 @@ import { accessAllowed } from "./access.js";
 import { requestView } from "./request-view.js";
 import { SiteResponse } from "./response.js";
 import { runScript, type ScriptResult } from "./script.js";
+import { ServerChooser } from "./server-choice.js";
 import type { Site } from "./site.js";
 import { RequestState } from "./state.js";
 import { staticOptionsFor } from "./static-options.js";
@@ -61,15 +60,16 @@ function splitArgs(uri: string, args: string): { uri: string; args: string } {
 export function siteHandler(site: () => Site, groupKey: string): Handler {
   // The listener's group, when it is the only one on its socket (the common case): no
   // per-request lookup by local address. Recomputed when a reload brings a new Site.
+  // The Pipeline (no per-request state) and its Host memory live as long as the Site.
   let seen: Site | null = null;
-  let only: ListenGroup | null = null;
+  let pipe: Pipeline | null = null;
   return (req, res) => {
     const s = site();
-    if (s !== seen) {
+    if (s !== seen || pipe === null) {
       seen = s;
-      only = soleGroup(s, groupKey);
+      pipe = new Pipeline(s, groupKey, soleGroup(s, groupKey), new ServerChooser());
     }
-    return new Pipeline(s, groupKey, only).handle(req, res);
+    return pipe.handle(req, res);
   };
 }
 
@@ -94,6 +94,7 @@ class Pipeline {
     private readonly site: Site,
     private readonly groupKey: string,
     private readonly only: ListenGroup | null,
+    private readonly servers: ServerChooser,
   ) {}
 
   /** The error log for the settings in force (error_log at http/server/location). */
@@ -121,8 +122,7 @@ class Pipeline {
     // RFC 9112 §3.2.2 (and nginx): an absolute-form target's authority wins over Host.
     const abs = req.absoluteAuthority;
     const rawHost = abs !== null ? abs.slice(abs.indexOf("://") + 3) : req.header("host");
-    const host = rawHost === null ? "" : normalizeHost(rawHost);
-    const choice = selectServer(group, host ?? "");
+    const { host, choice } = this.servers.choose(group, rawHost);
     const st = new RequestState(this.site, group, req, choice.server, host ?? "");
     st.setCaptures(choice.captures);
     const lookup = variableLookup(st);

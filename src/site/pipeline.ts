@@ -91,10 +91,30 @@ function soleGroup(site: Site, key: string): ListenGroup | null {
   return null;
 }
 
-/** A path nginx's normalisation leaves as it is: no escapes, dot segments or "//". */
-const PLAIN_PATH = /^\/[A-Za-z0-9_\-~./]*$/;
+/**
+ * A path nginx's normalisation leaves as it is: "/" then only [A-Za-z0-9_\-~./], with
+ * no "//" and no "/." (so no dot segments) and no escapes.
+ */
 function isPlainPath(p: string): boolean {
-  return PLAIN_PATH.test(p) && !p.includes("//") && !p.includes("/.");
+  if (p.charCodeAt(0) !== 0x2f) return false;
+  let prev = 0x2f;
+  for (let i = 1; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return false;
+    if (!(
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      c === 0x2f || // /
+      c === 0x2e || // .
+      c === 0x5f || // _
+      c === 0x2d || // -
+      c === 0x7e // ~
+    ))
+      return false;
+    prev = c;
+  }
+  return true;
 }
 
 class Pipeline {
@@ -321,7 +341,9 @@ class Pipeline {
   }
 
   private afterRewrite(st: RequestState, lookup: VariableLookup): Phase {
-    if (!accessAllowed(st.conf.access, st.req.connection, lookup("remote_addr") ?? "")) {
+    const rules = st.conf.access;
+    // $remote_addr (realip applied) only when there are rules to match it against.
+    if (rules.length > 0 && !accessAllowed(rules, st.req.connection, lookup("remote_addr") ?? "")) {
       this.log(st).error(
         `access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
       );

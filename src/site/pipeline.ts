@@ -21,6 +21,7 @@ import {
   matchLocation,
   normalizeUri,
   type ErrorPage,
+  type HttpConf,
   type ListenGroup,
   type Location,
   type VariableLookup,
@@ -29,7 +30,7 @@ import type { Handler, HeaderList, IncomingRequest, ResponseWriter } from "../ht
 import { probeStatic, serveStatic, type StaticOutcome } from "../static/index.js";
 import { accessAllowed } from "./access.js";
 import { requestView } from "./request-view.js";
-import { SiteResponse } from "./response.js";
+import { SiteResponse, type FilterContext } from "./response.js";
 import { runScript, type ScriptResult } from "./script.js";
 import { ServerChooser } from "./server-choice.js";
 import type { Site } from "./site.js";
@@ -154,12 +155,7 @@ class Pipeline {
     const st = new RequestState(this.site, group, req, choice.server, host ?? "");
     st.setCaptures(choice.captures);
     const lookup = variableLookup(st);
-    st.res = new SiteResponse(res, {
-      conf: () => st.conf,
-      lookup,
-      origin: () => origin(st, lookup),
-      statusOverride: () => st.statusOverride,
-    });
+    st.res = new SiteResponse(res, new Filters(st, lookup));
     return this.run(
       st,
       lookup,
@@ -229,8 +225,9 @@ class Pipeline {
     return this.failed(st, lookup, err);
   }
 
-  /** The request's pipeline is over: log it once the response has ended. */
+  /** The request's pipeline is over (its settings final): log it once the response has ended. */
   private settle(st: RequestState, lookup: VariableLookup): void {
+    if (st.conf.access_log.length === 0) return;
     st.res.whenDone(() => {
       this.accessLog(st, lookup);
     });
@@ -575,6 +572,23 @@ class Pipeline {
     }
     const code = over !== null && REDIRECT_CODES.has(over) ? over : 302;
     st.res.sendError(code, [["Location", target]]);
+  }
+}
+
+/** What the response filters read from the request's state (one object, no closures). */
+class Filters implements FilterContext {
+  constructor(
+    private readonly st: RequestState,
+    readonly lookup: VariableLookup,
+  ) {}
+  conf(): HttpConf {
+    return this.st.conf;
+  }
+  origin(): string {
+    return origin(this.st, this.lookup);
+  }
+  statusOverride(): number | null {
+    return this.st.statusOverride;
   }
 }
 

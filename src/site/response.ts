@@ -52,7 +52,8 @@ export class SiteResponse implements ResponseWriter {
     readonly inner: ResponseWriter,
     private readonly ctx: FilterContext,
   ) {
-    if (inner.upgrade !== undefined) this.upgrade = (h) => inner.upgrade!(h);
+    // Present only when the inner writer can upgrade; one shared function, no closure.
+    if (inner.upgrade !== undefined) this.upgrade = upgradeInner;
   }
 
   get headersSent(): boolean {
@@ -186,6 +187,10 @@ export class SiteResponse implements ResponseWriter {
   onClientGone(cb: () => void): void {
     this.inner.onClientGone(cb);
   }
+}
+
+function upgradeInner(this: SiteResponse, headers: HeaderList): UpgradedConnection {
+  return this.inner.upgrade!(headers);
 }
 
 function hasRelativeLocation(headers: HeaderList): boolean {

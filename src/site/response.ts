@@ -196,7 +196,9 @@ function upgradeInner(this: SiteResponse, headers: HeaderList): UpgradedConnecti
 function hasRelativeLocation(headers: HeaderList): boolean {
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
-    if (h[1].startsWith("/") && h[0].length === 8 && h[0].toLowerCase() === "location") return true;
+    // Cheapest tests first: most heads have no 8-letter field starting with "/".
+    if (h[0].length === 8 && h[1].charCodeAt(0) === 0x2f && h[0].toLowerCase() === "location")
+      return true;
   }
   return false;
 }

@@ -19,26 +19,34 @@ import {
   findListenGroup,
   findNamedLocation,
   matchLocation,
-  normalizeHost,
   normalizeUri,
-  selectServer,
   type ErrorPage,
+  type HttpConf,
   type ListenGroup,
   type Location,
   type VariableLookup,
 } from "../config/nginx/index.js";
 import type { Handler, HeaderList, IncomingRequest, ResponseWriter } from "../http/types.js";
-import { probeStatic, serveStatic } from "../static/index.js";
+import { probeStatic, serveStatic, type StaticOutcome } from "../static/index.js";
 import { accessAllowed } from "./access.js";
 import { requestView } from "./request-view.js";
-import { SiteResponse } from "./response.js";
+import { SiteResponse, type FilterContext } from "./response.js";
 import { runScript, type ScriptResult } from "./script.js";
+import { ServerChooser } from "./server-choice.js";
 import type { Site } from "./site.js";
 import { RequestState } from "./state.js";
 import { staticOptionsFor } from "./static-options.js";
 import { variableLookup } from "./vars.js";
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * What a phase returns: nothing when it finished synchronously (the common case: no
+ * phase had to wait), else the promise of its end. Phases chain synchronously and
+ * only fall back to promises from the first step that is really asynchronous, so a
+ * request that waits for nothing costs no promise or microtask here.
+ */
+type Phase = void | Promise<void>;
 
 /** Thrown to unwind when the request got its answer deep inside a phase. */
 class Done extends Error {
@@ -61,15 +69,16 @@ function splitArgs(uri: string, args: string): { uri: string; args: string } {
 export function siteHandler(site: () => Site, groupKey: string): Handler {
   // The listener's group, when it is the only one on its socket (the common case): no
   // per-request lookup by local address. Recomputed when a reload brings a new Site.
+  // The Pipeline (no per-request state) and its Host memory live as long as the Site.
   let seen: Site | null = null;
-  let only: ListenGroup | null = null;
+  let pipe: Pipeline | null = null;
   return (req, res) => {
     const s = site();
-    if (s !== seen) {
+    if (s !== seen || pipe === null) {
       seen = s;
-      only = soleGroup(s, groupKey);
+      pipe = new Pipeline(s, groupKey, soleGroup(s, groupKey), new ServerChooser());
     }
-    return new Pipeline(s, groupKey, only).handle(req, res);
+    return pipe.handle(req, res);
   };
 }
 
@@ -83,10 +92,30 @@ function soleGroup(site: Site, key: string): ListenGroup | null {
   return null;
 }
 
-/** A path nginx's normalisation leaves as it is: no escapes, dot segments or "//". */
-const PLAIN_PATH = /^\/[A-Za-z0-9_\-~./]*$/;
+/**
+ * A path nginx's normalisation leaves as it is: "/" then only [A-Za-z0-9_\-~./], with
+ * no "//" and no "/." (so no dot segments) and no escapes.
+ */
 function isPlainPath(p: string): boolean {
-  return PLAIN_PATH.test(p) && !p.includes("//") && !p.includes("/.");
+  if (p.charCodeAt(0) !== 0x2f) return false;
+  let prev = 0x2f;
+  for (let i = 1; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return false;
+    if (!(
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      c === 0x2f || // /
+      c === 0x2e || // .
+      c === 0x5f || // _
+      c === 0x2d || // -
+      c === 0x7e // ~
+    ))
+      return false;
+    prev = c;
+  }
+  return true;
 }
 
 class Pipeline {
@@ -94,6 +123,7 @@ class Pipeline {
     private readonly site: Site,
     private readonly groupKey: string,
     private readonly only: ListenGroup | null,
+    private readonly servers: ServerChooser,
   ) {}
 
   /** The error log for the settings in force (error_log at http/server/location). */
@@ -112,7 +142,7 @@ class Pipeline {
     return found ?? groups.find((g) => g.key === this.groupKey) ?? null;
   }
 
-  async handle(req: IncomingRequest, res: ResponseWriter): Promise<void> {
+  handle(req: IncomingRequest, res: ResponseWriter): Phase {
     const group = this.group(req);
     if (group === null) {
       res.sendError(500);
@@ -121,61 +151,90 @@ class Pipeline {
     // RFC 9112 §3.2.2 (and nginx): an absolute-form target's authority wins over Host.
     const abs = req.absoluteAuthority;
     const rawHost = abs !== null ? abs.slice(abs.indexOf("://") + 3) : req.header("host");
-    const host = rawHost === null ? "" : normalizeHost(rawHost);
-    const choice = selectServer(group, host ?? "");
+    const { host, choice } = this.servers.choose(group, rawHost);
     const st = new RequestState(this.site, group, req, choice.server, host ?? "");
     st.setCaptures(choice.captures);
     const lookup = variableLookup(st);
-    st.res = new SiteResponse(res, {
-      conf: () => st.conf,
+    st.res = new SiteResponse(res, new Filters(st, lookup));
+    return this.run(
+      st,
       lookup,
-      origin: () => origin(st, lookup),
-      statusOverride: () => st.statusOverride,
-    });
-    // Each step may end in an error_page jump, which runs as the next step (once).
-    let step: () => Promise<void> = async () => {
-      if (host === null) {
-        this.log(st).info(
-          `client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`,
-        );
-        this.special(st, lookup, 400);
-      }
-      await this.start(st, lookup);
-    };
+      () => {
+        if (host === null) {
+          this.log(st).info(
+            `client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`,
+          );
+          this.special(st, lookup, 400);
+        }
+        return this.start(st, lookup);
+      },
+      0,
+    );
+  }
+
+  /**
+   * Run `step`; each step may end in an error_page jump or an error answer, which runs
+   * as the next step (error_page applies once). Synchronous until a step returns a
+   * promise; the access log is arranged once, when the last step is over.
+   */
+  private run(st: RequestState, lookup: VariableLookup, first: () => Phase, from: number): Phase {
+    let step = first;
+    let settled = true;
     try {
-      for (let i = 0; ; i++) {
+      for (let i = from; ; i++) {
         if (i === 8) {
           // Cannot happen (error_page applies once); never leave a request unanswered.
           if (!st.res.headersSent) st.res.sendError(500);
           break;
         }
+        let next: (() => Phase) | null;
         try {
-          await step();
-          break;
+          const r = step();
+          if (r === undefined) break;
+          settled = false;
+          return r.then(
+            () => {
+              this.settle(st, lookup);
+            },
+            // The failure is step i's: handled as if it had been thrown synchronously.
+            (err: unknown) =>
+              this.run(
+                st,
+                lookup,
+                () => {
+                  throw err;
+                },
+                i,
+              ),
+          );
         } catch (err) {
-          if (err instanceof ErrorPageJump) {
-            step = () => this.errorPage(st, lookup, err.page, err.status);
-            continue;
-          }
-          if (err instanceof Done) break;
-          const next = this.failed(st, lookup, err);
-          if (next === null) break;
-          step = next;
+          next = this.recover(st, lookup, err);
         }
+        if (next === null) break;
+        step = next;
       }
     } finally {
-      st.res.whenDone(() => {
-        this.accessLog(st, lookup);
-      });
+      if (settled) this.settle(st, lookup);
     }
   }
 
+  /** The step that answers an exception from a phase (null: nothing more to send). */
+  private recover(st: RequestState, lookup: VariableLookup, err: unknown): (() => Phase) | null {
+    if (err instanceof ErrorPageJump) return () => this.errorPage(st, lookup, err.page, err.status);
+    if (err instanceof Done) return null;
+    return this.failed(st, lookup, err);
+  }
+
+  /** The request's pipeline is over (its settings final): log it once the response has ended. */
+  private settle(st: RequestState, lookup: VariableLookup): void {
+    if (st.conf.access_log.length === 0) return;
+    st.res.whenDone(() => {
+      this.accessLog(st, lookup);
+    });
+  }
+
   /** An exception from a phase: the answer to give instead (null: nothing more to send). */
-  private failed(
-    st: RequestState,
-    lookup: VariableLookup,
-    err: unknown,
-  ): (() => Promise<void>) | null {
+  private failed(st: RequestState, lookup: VariableLookup, err: unknown): (() => Phase) | null {
     const status = err instanceof HttpError ? err.status : 500;
     if (!(err instanceof HttpError) || status === null || status >= 500) {
       this.log(st).error(
@@ -204,7 +263,7 @@ class Pipeline {
 
   // ---------------------------------------------------------------- phases
 
-  private async start(st: RequestState, lookup: VariableLookup): Promise<void> {
+  private start(st: RequestState, lookup: VariableLookup): Phase {
     const req = st.req;
     if (req.targetForm === "asterisk" || req.targetForm === "authority")
       this.special(st, lookup, 400);
@@ -218,11 +277,11 @@ class Pipeline {
       this.special(st, lookup, 400);
     }
     st.uri = (n as { uri: string }).uri;
-    await this.fromServerRewrite(st, lookup);
+    return this.fromServerRewrite(st, lookup);
   }
 
   /** NGX_HTTP_SERVER_REWRITE_PHASE onwards (also the entry of every internal redirect). */
-  private async fromServerRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
+  private fromServerRewrite(st: RequestState, lookup: VariableLookup): Phase {
     st.location = null;
     st.conf = st.server.conf;
     const r = runScript(st.server.script, st, lookup, false);
@@ -242,7 +301,7 @@ class Pipeline {
       if (!this.locationRewrite(st, lookup)) break;
       this.countUriChange(st, lookup);
     }
-    await this.afterRewrite(st, lookup);
+    return this.afterRewrite(st, lookup);
   }
 
   /** Run the location's script; true when locations must be searched again. */
@@ -278,18 +337,24 @@ class Pipeline {
     }
   }
 
-  private async afterRewrite(st: RequestState, lookup: VariableLookup): Promise<void> {
-    if (!accessAllowed(st.conf.access, st.req.connection, lookup("remote_addr") ?? "")) {
+  private afterRewrite(st: RequestState, lookup: VariableLookup): Phase {
+    const rules = st.conf.access;
+    // $remote_addr (realip applied) only when there are rules to match it against.
+    if (rules.length > 0 && !accessAllowed(rules, st.req.connection, lookup("remote_addr") ?? "")) {
       this.log(st).error(
         `access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
       );
       this.special(st, lookup, 403);
     }
-    if (st.conf.try_files !== null) await this.tryFiles(st, lookup);
-    await this.content(st, lookup);
+    if (st.conf.try_files !== null) {
+      // tryFiles returns when a file was found; a fallback ends the request (Done).
+      const r = this.tryFiles(st, lookup);
+      if (r !== undefined) return r.then(() => this.content(st, lookup));
+    }
+    return this.content(st, lookup);
   }
 
-  private async tryFiles(st: RequestState, lookup: VariableLookup): Promise<void> {
+  private tryFiles(st: RequestState, lookup: VariableLookup): Phase {
     const tf = st.conf.try_files!;
     for (const t of tf.files) {
       const cand = evaluate(t, lookup);
@@ -303,30 +368,35 @@ class Pipeline {
     }
     const fb = tf.fallback;
     if (fb.kind === "code") this.special(st, lookup, fb.code);
-    if (fb.kind === "named") await this.named(st, lookup, fb.name);
-    else if (fb.kind === "uri") {
+    let r: Phase;
+    if (fb.kind === "named") r = this.named(st, lookup, fb.name);
+    else {
       const { uri, args } = splitArgs(evaluate(fb.uri, lookup), st.args);
-      await this.internalRedirect(st, lookup, uri, args);
+      r = this.internalRedirect(st, lookup, uri, args);
     }
+    if (r !== undefined)
+      return r.then(() => {
+        throw Done.it;
+      });
     throw Done.it;
   }
 
-  private async internalRedirect(
+  private internalRedirect(
     st: RequestState,
     lookup: VariableLookup,
     uri: string,
     args: string,
-  ): Promise<void> {
+  ): Phase {
     this.countUriChange(st, lookup);
     st.uri = uri;
     st.args = args;
     st.internal = true;
     st.uriChanged = true;
-    await this.fromServerRewrite(st, lookup);
+    return this.fromServerRewrite(st, lookup);
   }
 
   /** Jump to `@name` (try_files, error_page): its rewrite phase, then on. */
-  private async named(st: RequestState, lookup: VariableLookup, name: string): Promise<void> {
+  private named(st: RequestState, lookup: VariableLookup, name: string): Phase {
     const loc: Location | null = findNamedLocation(st.server.router, name);
     if (loc === null) {
       this.log(st).error(
@@ -350,7 +420,7 @@ class Pipeline {
         this.countUriChange(st, lookup);
       }
     }
-    await this.afterRewrite(st, lookup);
+    return this.afterRewrite(st, lookup);
   }
 
   // ---------------------------------------------------------------- content
@@ -362,26 +432,9 @@ class Pipeline {
     });
   }
 
-  private async content(st: RequestState, lookup: VariableLookup): Promise<void> {
+  private content(st: RequestState, lookup: VariableLookup): Phase {
     const conf = st.conf;
-    if (conf.proxy_pass !== null) {
-      const h = this.site.proxy.handler(conf, st.location);
-      const loc = st.location;
-      const out = await h.handle(this.view(st), st.res, {
-        vars: (n) => lookup(n) ?? null,
-        uri: st.uri,
-        args: st.args,
-        locationPrefix:
-          loc !== null && loc.regex === null && loc.modifier !== "@" ? loc.name : null,
-        uriChanged: st.uriChanged,
-        clientAddress: lookup("remote_addr") ?? "",
-      });
-      st.upstream = out.upstream;
-      if (out.status === 499) st.finalStatus = 499; // nginx's "client closed request"
-      if (out.handled && out.status === 101) st.res.finish(); // the tunnel has closed
-      if (!out.handled) this.special(st, lookup, out.status);
-      return;
-    }
+    if (conf.proxy_pass !== null) return this.proxy(st, lookup);
     const name = conf.app_pass;
     if (name !== null) {
       const h = this.site.apps(name);
@@ -389,21 +442,52 @@ class Pipeline {
         this.log(st).error(`no app "${name}" is running for app_pass`);
         return this.special(st, lookup, 502);
       }
-      await h(this.view(st), st.res);
-      return;
+      return h(this.view(st), st.res);
     }
-    await this.serveFiles(st, lookup);
+    return this.serveFiles(st, lookup);
   }
 
-  private async serveFiles(st: RequestState, lookup: VariableLookup): Promise<void> {
+  private async proxy(st: RequestState, lookup: VariableLookup): Promise<void> {
+    const h = this.site.proxy.handler(st.conf, st.location);
+    const loc = st.location;
+    const out = await h.handle(this.view(st), st.res, {
+      vars: (n) => lookup(n) ?? null,
+      uri: st.uri,
+      args: st.args,
+      locationPrefix: loc !== null && loc.regex === null && loc.modifier !== "@" ? loc.name : null,
+      uriChanged: st.uriChanged,
+      clientAddress: lookup("remote_addr") ?? "",
+    });
+    st.upstream = out.upstream;
+    if (out.status === 499) st.finalStatus = 499; // nginx's "client closed request"
+    if (out.handled && out.status === 101) st.res.finish(); // the tunnel has closed
+    if (!out.handled) this.special(st, lookup, out.status);
+  }
+
+  private serveFiles(st: RequestState, lookup: VariableLookup): Phase {
     const opts = staticOptionsFor(st.conf, st.location, lookup, st.uri, this.site.fileCache);
+    // The static handler applies expires itself while it writes (it knows the mtime).
     st.res.expiresHere = false;
-    let out;
+    let p: Promise<StaticOutcome>;
     try {
-      out = await serveStatic(this.view(st), st.res, st.uri, opts, this.log(st), st.args);
-    } finally {
+      p = serveStatic(this.view(st), st.res, st.uri, opts, this.log(st), st.args);
+    } catch (err) {
       st.res.expiresHere = true;
+      throw err;
     }
+    return p.then(
+      (out) => {
+        st.res.expiresHere = true;
+        return this.staticOutcome(st, lookup, out);
+      },
+      (err: unknown) => {
+        st.res.expiresHere = true;
+        throw err;
+      },
+    );
+  }
+
+  private staticOutcome(st: RequestState, lookup: VariableLookup, out: StaticOutcome): Phase {
     switch (out.kind) {
       case "sent":
         return;
@@ -414,8 +498,7 @@ class Pipeline {
         this.special(st, lookup, out.status, [["Location", out.location]]);
         return;
       case "internal":
-        await this.internalRedirect(st, lookup, out.uri, st.args);
-        return;
+        return this.internalRedirect(st, lookup, out.uri, st.args);
     }
   }
 
@@ -468,29 +551,44 @@ class Pipeline {
   }
 
   /** error_page: internal redirect to a URI or named location, or a redirect to a URL. */
-  private async errorPage(
+  private errorPage(
     st: RequestState,
     lookup: VariableLookup,
     ep: ErrorPage,
     status: number,
-  ): Promise<void> {
+  ): Phase {
     st.errorPageUsed = true;
     const target = evaluate(ep.uri, lookup);
     const over = ep.response === null ? status : ep.response === "upstream" ? null : ep.response;
     if (target.startsWith("@")) {
       st.statusOverride = over;
-      await this.named(st, lookup, target);
-      return;
+      return this.named(st, lookup, target);
     }
     if (target.startsWith("/")) {
       st.statusOverride = over;
       if (st.method !== "HEAD") st.method = "GET";
       const { uri, args } = splitArgs(target, "");
-      await this.internalRedirect(st, lookup, uri, args);
-      return;
+      return this.internalRedirect(st, lookup, uri, args);
     }
     const code = over !== null && REDIRECT_CODES.has(over) ? over : 302;
     st.res.sendError(code, [["Location", target]]);
+  }
+}
+
+/** What the response filters read from the request's state (one object, no closures). */
+class Filters implements FilterContext {
+  constructor(
+    private readonly st: RequestState,
+    readonly lookup: VariableLookup,
+  ) {}
+  conf(): HttpConf {
+    return this.st.conf;
+  }
+  origin(): string {
+    return origin(this.st, this.lookup);
+  }
+  statusOverride(): number | null {
+    return this.st.statusOverride;
   }
 }
 

@@ -52,7 +52,8 @@ export class SiteResponse implements ResponseWriter {
     readonly inner: ResponseWriter,
     private readonly ctx: FilterContext,
   ) {
-    if (inner.upgrade !== undefined) this.upgrade = (h) => inner.upgrade!(h);
+    // Present only when the inner writer can upgrade; one shared function, no closure.
+    if (inner.upgrade !== undefined) this.upgrade = upgradeInner;
   }
 
   get headersSent(): boolean {
@@ -188,10 +189,16 @@ export class SiteResponse implements ResponseWriter {
   }
 }
 
+function upgradeInner(this: SiteResponse, headers: HeaderList): UpgradedConnection {
+  return this.inner.upgrade!(headers);
+}
+
 function hasRelativeLocation(headers: HeaderList): boolean {
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
-    if (h[1].startsWith("/") && h[0].length === 8 && h[0].toLowerCase() === "location") return true;
+    // Cheapest tests first: most heads have no 8-letter field starting with "/".
+    if (h[0].length === 8 && h[1].charCodeAt(0) === 0x2f && h[0].toLowerCase() === "location")
+      return true;
   }
   return false;
 }

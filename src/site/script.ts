@@ -102,10 +102,11 @@ export function runScript(
   lookup: VariableLookup,
   inLocation: boolean,
 ): ScriptResult {
+  if (script.length === 0) return NEXT;
   for (const s of script) {
     switch (s.kind) {
       case "set":
-        st.setVars.set(s.variable, evaluate(s.value, lookup));
+        (st.setVars ??= new Map()).set(s.variable, evaluate(s.value, lookup));
         break;
       case "break":
         return { kind: "break" };

@@ -33,7 +33,8 @@ export class RequestState {
   /** URI changes left before nginx's "rewrite or internal redirection cycle" 500. */
   changesLeft = MAX_URI_CHANGES;
   captures: Captures = NO_CAPTURES;
-  readonly setVars = new Map<string, string>();
+  /** `set` variables; null until the first `set` runs (most requests have none). */
+  setVars: Map<string, string> | null = null;
   /** error_page was applied once (recursive_error_pages off). */
   errorPageUsed = false;
   /** Status imposed by error_page on the page it redirected to (null: the target's own). */

@@ -17,7 +17,12 @@ import {
 } from "../static/index.js";
 import { expiresPolicy } from "./response.js";
 
-const cache = new WeakMap<HttpConf, WeakMap<object, StaticOptions>>();
+/** Per settings object: whether its options are request-independent, and those options by location. */
+interface PerConf {
+  readonly constant: boolean;
+  readonly byLocation: WeakMap<object, StaticOptions>;
+}
+const cache = new WeakMap<HttpConf, PerConf>();
 const NO_LOCATION = {};
 
 /**
@@ -88,12 +93,15 @@ export function staticOptionsFor(
   uri: string,
   fileCache: FileCache | null,
 ): StaticOptions {
+  let per = cache.get(conf);
+  if (per === undefined) {
+    per = { constant: isConstant(conf), byLocation: new WeakMap() };
+    cache.set(conf, per);
+  }
   const regexAlias = conf.root.alias && location?.regex != null;
-  if (!isConstant(conf) || regexAlias) return build(conf, location, lookup, uri, fileCache);
-  let byLoc = cache.get(conf);
-  if (byLoc === undefined) cache.set(conf, (byLoc = new WeakMap()));
+  if (!per.constant || regexAlias) return build(conf, location, lookup, uri, fileCache);
   const key = location ?? NO_LOCATION;
-  let o = byLoc.get(key);
-  if (o === undefined) byLoc.set(key, (o = build(conf, location, lookup, uri, fileCache)));
+  let o = per.byLocation.get(key);
+  if (o === undefined) per.byLocation.set(key, (o = build(conf, location, lookup, uri, fileCache)));
   return o;
 }

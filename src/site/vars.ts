@@ -212,7 +212,7 @@ export function variableLookup(st: RequestState): VariableLookup {
     if (name.startsWith("arg_")) return argValue(st.args, name.slice(4));
     if (name.startsWith("cookie_")) return cookieValue(st, name.slice(7));
     if (name.startsWith("sent_http_")) return st.res.sentHeader(name.slice(10).replace(/_/g, "-"));
-    const set = st.setVars.get(name);
+    const set = st.setVars?.get(name);
     if (set !== undefined) return set;
     return st.captures.named[name] ?? null;
   };

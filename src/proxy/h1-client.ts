@@ -10,7 +10,7 @@
  * Timeouts use the socket's own inactivity timer: proxy_connect_timeout until connected,
  * proxy_send_timeout while a write waits for drain, proxy_read_timeout afterwards.
  */
-import { connect, type Socket } from "node:net";
+import { connect, type NetConnectOpts, type Socket } from "node:net";
 import type { HeaderList } from "../http/types.js";
 import {
   UpstreamFailure,
@@ -54,6 +54,51 @@ const SPECIAL = new Set([
 const EXPECTS_PAYLOAD = new Set(["PUT", "POST", "PATCH", "QUERY", "PROPFIND", "PROPPATCH"]);
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 
+/** The Conn a socket belongs to (the listeners below are shared by every socket). */
+const CONN = Symbol("conn");
+type ConnSocket = Socket & { [CONN]: Conn };
+
+// One set of listener functions for all connections (no closures per connection): each
+// finds its Conn through the socket and hands the event to the current owner, if any.
+function onSocketConnect(this: ConnSocket): void {
+  const c = this[CONN];
+  c.connected = true;
+  c.owner?.onConnect();
+}
+/**
+ * Reads land in one shared buffer (net's `onread`): no ArrayBuffer per read and no trip
+ * through the Readable machinery. The callback runs synchronously per read, so one
+ * buffer serves every socket; what is read is copied out at once (a small copy, from
+ * Buffer's pool), so nothing downstream ever holds the shared memory.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+function onSocketRead(this: ConnSocket, n: number, shared: Buffer): boolean {
+  const c = this[CONN];
+  if (c.owner !== null) c.owner.onData(Buffer.from(shared.subarray(0, n)));
+  else c.pool.drop(c);
+  return true;
+}
+function onSocketEnd(this: ConnSocket): void {
+  const c = this[CONN];
+  if (c.owner !== null) c.owner.onEnd();
+  else c.pool.drop(c);
+}
+function onSocketError(this: ConnSocket, err: NodeJS.ErrnoException): void {
+  const c = this[CONN];
+  if (c.owner !== null) c.owner.onSocketError(err);
+  else c.pool.drop(c);
+}
+function onSocketClose(this: ConnSocket): void {
+  const c = this[CONN];
+  if (c.owner !== null) c.owner.onClose();
+  c.pool.forget(c);
+}
+function onSocketTimeout(this: ConnSocket): void {
+  const c = this[CONN];
+  if (c.owner !== null) c.owner.onTimeout();
+  else c.pool.drop(c);
+}
+
 /** One upstream connection; its listeners are bound once and follow the current owner. */
 class Conn {
   owner: Exchange | null = null;
@@ -65,30 +110,12 @@ class Conn {
     readonly socket: Socket,
     readonly pool: PlainPool,
   ) {
-    socket.on("connect", () => {
-      this.connected = true;
-      this.owner?.onConnect();
-    });
-    socket.on("data", (d: Buffer) => {
-      if (this.owner !== null) this.owner.onData(d);
-      else this.pool.drop(this);
-    });
-    socket.on("end", () => {
-      if (this.owner !== null) this.owner.onEnd();
-      else this.pool.drop(this);
-    });
-    socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (this.owner !== null) this.owner.onSocketError(err);
-      else this.pool.drop(this);
-    });
-    socket.on("close", () => {
-      if (this.owner !== null) this.owner.onClose();
-      this.pool.forget(this);
-    });
-    socket.on("timeout", () => {
-      if (this.owner !== null) this.owner.onTimeout();
-      else this.pool.drop(this);
-    });
+    (socket as ConnSocket)[CONN] = this;
+    socket.on("connect", onSocketConnect);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+    socket.on("timeout", onSocketTimeout);
   }
 
   /** Arm the inactivity timeout (0 = none); any traffic restarts it. */
@@ -111,7 +138,15 @@ export class PlainPool {
   /** undici's default Host: the origin's host[:port] (brackets kept for IPv6). */
   readonly hostHeader: string;
 
+  /** net.connect's options, built once (the host is used as given: no per-connection work). */
+  private readonly connectOptions: NetConnectOpts;
+
   constructor(readonly e: PlainEndpoint) {
+    const onread = { buffer: READ_BUFFER, callback: onSocketRead };
+    this.connectOptions =
+      e.socketPath !== null
+        ? { path: e.socketPath, onread }
+        : { host: e.host, port: e.port, onread };
     const h = e.host.includes(":") ? `[${e.host}]` : e.host;
     this.hostHeader = e.socketPath !== null ? "localhost" : e.port === 80 ? h : `${h}:${e.port}`;
   }
@@ -137,11 +172,7 @@ export class PlainPool {
       const c = this.idle.pop();
       if (c !== undefined) return c;
     }
-    const e = this.e;
-    const socket =
-      e.socketPath !== null
-        ? connect({ path: e.socketPath })
-        : connect({ host: e.host, port: e.port });
+    const socket = connect(this.connectOptions);
     const c = new Conn(socket, this);
     this.all.add(c);
     return c;

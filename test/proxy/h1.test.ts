@@ -258,3 +258,29 @@ void test("plain client: read timeout and a refused connection (not sent)", asyn
   await assert.rejects(dead.dispatch(GET, () => undefined)!.result, { kind: "error", sent: false });
   await dead.destroy();
 });
+
+void test("plain client: pieces kept by a late sink stay intact while other sockets read", async () => {
+  // Reads share one buffer inside the client: every piece handed out must be its own copy.
+  const big = (c: string): string => c.repeat(200 * 1024);
+  const up = await rawUpstream((req, s) => {
+    const body = big(req.startsWith("GET /a") ? "a" : "b");
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+    // Several writes so that the two replies' reads interleave.
+    for (let off = 0; off < body.length; off += 50 * 1024)
+      s.write(body.slice(off, off + 50 * 1024));
+  });
+  const p = pool(up.port);
+  try {
+    const xa = p.dispatch({ ...GET, path: "/a" }, () => undefined)!;
+    const xb = p.dispatch({ ...GET, path: "/b" }, () => undefined)!;
+    const [ra, rb] = await Promise.all([xa.result, xb.result]);
+    // Attach late: whatever arrived meanwhile was held by the exchanges.
+    await new Promise((r) => setTimeout(r, 50));
+    const [a, b] = await Promise.all([bodyOf(ra), bodyOf(rb)]);
+    assert.equal(a, big("a"));
+    assert.equal(b, big("b"));
+  } finally {
+    await p.destroy();
+    await up.close();
+  }
+});

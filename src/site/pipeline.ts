@@ -27,7 +27,7 @@ import {
   type VariableLookup,
 } from "../config/nginx/index.js";
 import type { Handler, HeaderList, IncomingRequest, ResponseWriter } from "../http/types.js";
-import { probeStatic, serveStatic, type StaticOutcome } from "../static/index.js";
+import { probeStatic, serveStaticNow, type StaticOutcome } from "../static/index.js";
 import { accessAllowed } from "./access.js";
 import { requestView } from "./request-view.js";
 import { SiteResponse, type FilterContext } from "./response.js";
@@ -468,12 +468,16 @@ class Pipeline {
     const opts = staticOptionsFor(st.conf, st.location, lookup, st.uri, this.site.fileCache);
     // The static handler applies expires itself while it writes (it knows the mtime).
     st.res.expiresHere = false;
-    let p: Promise<StaticOutcome>;
+    let p: StaticOutcome | Promise<StaticOutcome>;
     try {
-      p = serveStatic(this.view(st), st.res, st.uri, opts, this.log(st), st.args);
+      p = serveStaticNow(this.view(st), st.res, st.uri, opts, this.log(st), st.args);
     } catch (err) {
       st.res.expiresHere = true;
       throw err;
+    }
+    if (!(p instanceof Promise)) {
+      st.res.expiresHere = true;
+      return this.staticOutcome(st, lookup, p);
     }
     return p.then(
       (out) => {

@@ -1,5 +1,5 @@
 /** The static file handler's public surface. */
-export { serveStatic, type StaticOutcome } from "./handler.js";
+export { serveStatic, serveStaticNow, type StaticOutcome } from "./handler.js";
 export { staticOptions, type StaticOptions } from "./options.js";
 export { resolveStaticPath, type PathMapping, type Resolution } from "./resolve.js";
 export { probeStatic } from "./probe.js";

@@ -26,7 +26,7 @@ import {
   type FailureKind,
   type UpstreamResponse,
 } from "./failure.js";
-import { PlainPool } from "./h1-client.js";
+import { PlainPool, type PlainEndpoint } from "./h1-client.js";
 
 export {
   UpstreamFailure,
@@ -36,17 +36,9 @@ export {
   type UpstreamResponse,
 };
 
-export interface EndpointOptions {
+/** Where and how to connect (see PlainEndpoint), and the scheme. */
+export interface EndpointOptions extends PlainEndpoint {
   readonly scheme: "http" | "https";
-  /** host (IPv6 without brackets) and port, or a unix socket path. */
-  readonly host: string;
-  readonly port: number;
-  readonly socketPath: string | null;
-  readonly connectTimeout: number;
-  /** Idle keep-alive time (upstream `keepalive_timeout`). */
-  readonly keepaliveTimeout: number;
-  /** Requests per connection (upstream `keepalive_requests`); 0 = unlimited. */
-  readonly keepaliveRequests: number;
 }
 
 const MAX_POOLS = 256;

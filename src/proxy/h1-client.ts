@@ -29,12 +29,14 @@ import {
 } from "./h1-parse.js";
 
 export interface PlainEndpoint {
+  /** host (IPv6 without brackets) and port, or a unix socket path. */
   readonly host: string;
   readonly port: number;
   readonly socketPath: string | null;
   readonly connectTimeout: number;
+  /** Idle keep-alive time (upstream `keepalive_timeout`). */
   readonly keepaliveTimeout: number;
-  /** 0 = unlimited. */
+  /** Requests per connection (upstream `keepalive_requests`); 0 = unlimited. */
   readonly keepaliveRequests: number;
 }
 

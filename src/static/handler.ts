@@ -39,15 +39,8 @@ function logOpenError(
  *   const out = await serveStatic(req, res, "/css/site.css", staticOptions({ root: "/srv/www" }), log);
  *   if (out.kind === "status") res.sendError(out.status, out.headers);
  */
-export async function serveStatic(
-  req: IncomingRequest,
-  res: ResponseWriter,
-  uri: string,
-  opts: StaticOptions,
-  log: Logger,
-  args: string = req.query,
-): Promise<StaticOutcome> {
-  return serveAt(req, res, uri, opts, log, args, 0);
+export async function serveStatic(...a: Parameters<typeof serveStaticNow>): Promise<StaticOutcome> {
+  return serveStaticNow(...a);
 }
 
 /**

@@ -28,14 +28,6 @@ import {
 } from "./failure.js";
 import { PlainPool, type PlainEndpoint } from "./h1-client.js";
 
-export {
-  UpstreamFailure,
-  type BodySink,
-  type DispatchRequest,
-  type FailureKind,
-  type UpstreamResponse,
-};
-
 /** Where and how to connect (see PlainEndpoint), and the scheme. */
 export interface EndpointOptions extends PlainEndpoint {
   readonly scheme: "http" | "https";

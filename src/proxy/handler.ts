@@ -15,14 +15,8 @@
  */
 import type { Handler, IncomingRequest, ResponseWriter, HeaderList } from "../http/types.js";
 import type { Logger } from "../core/log.js";
-import {
-  UpstreamClients,
-  UpstreamFailure,
-  type EndpointOptions,
-  type DispatchRequest,
-  type UpstreamResponse,
-  type UpstreamUpgrade,
-} from "./client.js";
+import { UpstreamClients, type EndpointOptions, type UpstreamUpgrade } from "./client.js";
+import { UpstreamFailure, type DispatchRequest, type UpstreamResponse } from "./failure.js";
 import { UpstreamGroup, type Selection } from "./upstream.js";
 import type { Peer } from "./peer.js";
 import { parsePassUrl, upstreamUri, connectHost, PassUrlError, type PassTarget } from "./pass.js";

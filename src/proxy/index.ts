@@ -18,7 +18,8 @@ export {
   endpointOf,
   type ProxyDeps,
 } from "./handler.js";
-export { UpstreamClients, UpstreamFailure, type FailureKind } from "./client.js";
+export { UpstreamClients } from "./client.js";
+export { UpstreamFailure, type FailureKind } from "./failure.js";
 export { UpstreamGroup, Selection, type GroupClock, type ReleaseState } from "./upstream.js";
 export { Peer } from "./peer.js";
 export { parsePassUrl, upstreamUri, escapeUri, PassUrlError, type PassTarget } from "./pass.js";

@@ -9,7 +9,7 @@
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BodySink, UpstreamFailure } from "./client.js";
+import type { BodySink, UpstreamFailure } from "./failure.js";
 
 let serial = 0;
 const READ_CHUNK = 64 * 1024;

@@ -2,12 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import {
-  UpstreamClients,
-  dispatchUpstream,
-  type UpstreamResponse,
-  type UpstreamUpgrade,
-} from "../../src/proxy/client.js";
+import { UpstreamClients, dispatchUpstream, type UpstreamUpgrade } from "../../src/proxy/client.js";
+import type { UpstreamResponse } from "../../src/proxy/failure.js";
 import { rawRequest } from "../helpers/raw.js";
 import { UpstreamGroup } from "../../src/proxy/upstream.js";
 import { front, get, spec, upstream } from "./helpers.js";

@@ -11,6 +11,13 @@ import { join } from "node:path";
 import { RawClient, rawRequest } from "../helpers/raw.js";
 import { recordFor, sleep, startGateway, type TestGateway } from "./harness.js";
 
+/** One worker, one thread, a queue of 4: where pipelining to the worker and queueing show. */
+const oneThread = (
+  pipeline: number,
+  settings: NonNullable<Parameters<typeof startGateway>[0]["settings"]> = {},
+): Promise<TestGateway> =>
+  startGateway({ app: "misc:app", workers: 1, threads: 1, maxQueue: 4, pipeline, settings });
+
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
 void describe("gateway with misc:app, 2 workers x 2 threads", () => {
@@ -304,13 +311,7 @@ void test("a body over client_max_body_size is a 413 and never reaches a worker"
 void test("REQUESTs kept in Node while the worker's backlog is high go out as it drains (no stall)", async () => {
   // pipeline 4: the 5th request is granted but its REQUEST waits in Node until the
   // worker's backlog falls to threads + pipeline/2; the 6th and 7th wait in the queue.
-  const gw = await startGateway({
-    app: "misc:app",
-    workers: 1,
-    threads: 1,
-    maxQueue: 4,
-    pipeline: 4,
-  });
+  const gw = await oneThread(4);
   try {
     const t0 = performance.now();
     const done: number[] = [];
@@ -336,14 +337,7 @@ void test("a request the protocol cannot carry (over 4096 header fields) is a 50
   // Raised --limit-request-fields lets 4100 fields through HTTP; REQUEST allows 4096.
   // One thread, pipeline 1: the bad request is granted from the queue, inside the
   // worker's read of a terminal frame, which must not be disturbed by it.
-  const gw = await startGateway({
-    app: "misc:app",
-    workers: 1,
-    threads: 1,
-    maxQueue: 4,
-    pipeline: 1,
-    settings: { limit_request_fields: 5000 },
-  });
+  const gw = await oneThread(1, { limit_request_fields: 5000 });
   try {
     const slow = [fetch(gw.url("/sleep?s=0.3")), fetch(gw.url("/sleep?s=0.3"))];
     for (let i = 0; i < 200 && gw.arbiter.inflight < 2; i++) await sleep(10);
@@ -364,13 +358,7 @@ void test("a request the protocol cannot carry (over 4096 header fields) is a 50
 
 void test("a worker holds threads + pipeline requests: the next one waits inside it, then the Node queue", async () => {
   // pipeline 1 (the default is deeper): 2 in the worker, the third in Node's queue.
-  const gw = await startGateway({
-    app: "misc:app",
-    workers: 1,
-    threads: 1,
-    maxQueue: 4,
-    pipeline: 1,
-  });
+  const gw = await oneThread(1);
   try {
     const slow = [
       fetch(gw.url("/sleep?s=0.5")),

@@ -13,28 +13,16 @@
  * regexes, and a request for "/dir" where a proxy location "/dir/" exists (auto
  * redirect) answers with `redirect: true`, checked before regexes.
  */
-import type { LocationLevel, LocationNode, LocationTree } from "./tree.js";
+import {
+  NO_CAPTURES,
+  type LocationLevel,
+  type LocationMatch,
+  type LocationNode,
+  type LocationTree,
+  type RegexCaptures,
+} from "./tree.js";
 
-export interface RegexCaptures {
-  /** $0..$9 and beyond: $0 the whole match, unmatched groups "". */
-  readonly numbered: readonly string[];
-  readonly named: Readonly<Record<string, string>>;
-}
-
-export interface LocationMatch<T> {
-  readonly location: T;
-  /** Captures of the regex location that matched (empty for prefix/exact). */
-  readonly captures: RegexCaptures;
-  /** nginx auto_redirect: answer 301 to the URI with a "/" appended. */
-  readonly redirect: boolean;
-  /** How it matched, for logs and tests. */
-  readonly modifier: LocationNode<T>["modifier"];
-}
-
-const EMPTY: RegexCaptures = Object.freeze({
-  numbered: Object.freeze([]),
-  named: Object.freeze({}),
-});
+export type { LocationMatch, RegexCaptures } from "./tree.js";
 
 type Rc = "ok" | "done" | "again" | "declined";
 
@@ -44,22 +32,32 @@ interface State<T> {
 }
 
 /**
+ * The search's state. Matching is synchronous and never re-entered (a regex cannot call
+ * back), so one state serves every search: no object per request.
+ */
+const scratch: State<unknown> = { node: null, captures: NO_CAPTURES };
+
+/**
  * Find the location for a normalised URI, or null when none matches (the request is
- * then handled with the server's own settings, as nginx does).
+ * then handled with the server's own settings, as nginx does). A match without regex
+ * captures is an object built with the tree, shared by every request that finds it.
  *
  * @example
  *   matchLocation(server.router, "/static/app.css")?.location
  */
 export function matchLocation<T>(tree: LocationTree<T>, uri: string): LocationMatch<T> | null {
-  const st: State<T> = { node: null, captures: EMPTY };
+  const st = scratch as State<T>;
+  st.node = null;
+  st.captures = NO_CAPTURES;
   const rc = findLocation(tree.root, uri, st);
-  if (st.node === null) return null;
-  return {
-    location: st.node.value,
-    captures: st.captures,
-    redirect: rc === "done",
-    modifier: st.node.modifier,
-  };
+  // (findLocation set it: TypeScript cannot see that through the call.)
+  const node = st.node as LocationNode<T> | null;
+  const captures = st.captures;
+  st.node = null;
+  st.captures = NO_CAPTURES;
+  if (node === null) return null;
+  if (captures === NO_CAPTURES) return rc === "done" ? node.redirectTo : node.found;
+  return { location: node.value, captures, redirect: rc === "done", modifier: node.modifier };
 }
 
 /** A named location (`@fallback`): reachable only from try_files, error_page and the like. */
@@ -104,7 +102,7 @@ function findStatic<T>(level: LocationLevel<T>, uri: string, st: State<T>): Rc {
       break; // longest first
     }
   }
-  if (best === null || best.name !== uri) {
+  if (level.anyAutoRedirect && (best === null || best.name !== uri)) {
     // "/dir" where "/dir/" has auto_redirect: found deeper in nginx's tree than any
     // shorter prefix, so it wins over them (but not over a prefix equal to the URI).
     const slashed = uri + "/";

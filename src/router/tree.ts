@@ -21,6 +21,28 @@ export interface LocationSpec<T> {
   readonly children: readonly LocationSpec<T>[];
 }
 
+export interface RegexCaptures {
+  /** $0..$9 and beyond: $0 the whole match, unmatched groups "". */
+  readonly numbered: readonly string[];
+  readonly named: Readonly<Record<string, string>>;
+}
+
+export interface LocationMatch<T> {
+  readonly location: T;
+  /** Captures of the regex location that matched (empty for prefix/exact). */
+  readonly captures: RegexCaptures;
+  /** nginx auto_redirect: answer 301 to the URI with a "/" appended. */
+  readonly redirect: boolean;
+  /** How it matched, for logs and tests. */
+  readonly modifier: LocationModifier;
+}
+
+/** The captures of a match that is not a regex's. */
+export const NO_CAPTURES: RegexCaptures = Object.freeze({
+  numbered: Object.freeze([]),
+  named: Object.freeze({}),
+});
+
 export interface LocationNode<T> {
   readonly name: string;
   readonly modifier: LocationModifier;
@@ -29,6 +51,10 @@ export interface LocationNode<T> {
   readonly value: T;
   /** Nested locations, or null when there are none. */
   readonly nested: LocationLevel<T> | null;
+  /** The answer when this node matched without captures, built once (no object per request). */
+  readonly found: LocationMatch<T>;
+  /** The same with `redirect: true` (auto_redirect). */
+  readonly redirectTo: LocationMatch<T>;
 }
 
 export interface LocationLevel<T> {
@@ -36,6 +62,8 @@ export interface LocationLevel<T> {
   /** Non-exact prefix locations (`^~` and plain), longest first. */
   readonly prefixes: readonly LocationNode<T>[];
   readonly regexes: readonly LocationNode<T>[];
+  /** Some exact or prefix location of this level has auto_redirect. */
+  readonly anyAutoRedirect: boolean;
 }
 
 export interface LocationTree<T> {
@@ -56,6 +84,8 @@ function compileLevel<T>(specs: readonly LocationSpec<T>[]): LocationLevel<T> {
   const prefixes: LocationNode<T>[] = [];
   const regexes: LocationNode<T>[] = [];
   for (const s of specs) {
+    const match = (redirect: boolean): LocationMatch<T> =>
+      Object.freeze({ location: s.value, captures: NO_CAPTURES, redirect, modifier: s.modifier });
     const node: LocationNode<T> = Object.freeze({
       name: s.name,
       modifier: s.modifier,
@@ -63,6 +93,8 @@ function compileLevel<T>(specs: readonly LocationSpec<T>[]): LocationLevel<T> {
       autoRedirect: s.autoRedirect,
       value: s.value,
       nested: s.children.length > 0 ? compileLevel(s.children) : null,
+      found: match(false),
+      redirectTo: match(true),
     });
     if (s.modifier === "=") {
       if (!exact.has(s.name)) exact.set(s.name, node);
@@ -75,5 +107,7 @@ function compileLevel<T>(specs: readonly LocationSpec<T>[]): LocationLevel<T> {
     exact,
     prefixes: Object.freeze(prefixes),
     regexes: Object.freeze(regexes),
+    anyAutoRedirect:
+      prefixes.some((p) => p.autoRedirect) || [...exact.values()].some((e) => e.autoRedirect),
   });
 }

@@ -21,7 +21,6 @@ import {
   matchLocation,
   normalizeUri,
   type ErrorPage,
-  type HttpConf,
   type ListenGroup,
   type Location,
   type VariableLookup,
@@ -30,13 +29,12 @@ import type { Handler, HeaderList, IncomingRequest, ResponseWriter } from "../ht
 import { probeStatic, serveStaticNow, type StaticOutcome } from "../static/index.js";
 import { accessAllowed } from "./access.js";
 import { requestView } from "./request-view.js";
-import { SiteResponse, type FilterContext } from "./response.js";
+import { SiteResponse } from "./response.js";
 import { runScript, type ScriptResult } from "./script.js";
 import { ServerChooser } from "./server-choice.js";
 import type { Site } from "./site.js";
 import { RequestState } from "./state.js";
 import { staticOptionsFor } from "./static-options.js";
-import { variableLookup } from "./vars.js";
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
@@ -152,32 +150,31 @@ class Pipeline {
     const abs = req.absoluteAuthority;
     const rawHost = abs !== null ? abs.slice(abs.indexOf("://") + 3) : req.header("host");
     const { host, choice } = this.servers.choose(group, rawHost);
-    const st = new RequestState(this.site, group, req, choice.server, host ?? "");
+    const st = new RequestState(this.site, group, req, choice.server, host ?? "", host === null);
     st.setCaptures(choice.captures);
-    const lookup = variableLookup(st);
-    st.res = new SiteResponse(res, new Filters(st, lookup));
-    return this.run(
-      st,
-      lookup,
-      () => {
-        if (host === null) {
-          this.log(st).info(
-            `client sent invalid host header while reading client request headers, client: ${lookup("remote_addr") ?? ""}`,
-          );
-          this.special(st, lookup, 400);
-        }
-        return this.start(st, lookup);
-      },
-      0,
-    );
+    // The state is also the filters' context: no object between them.
+    st.res = new SiteResponse(res, st);
+    return this.run(st, null, 0);
+  }
+
+  /** The first step: the Host check, then the phases from $uri on. */
+  private begin(st: RequestState): Phase {
+    if (st.badHost) {
+      this.log(st).info(
+        `client sent invalid host header while reading client request headers, client: ${st.lookup("remote_addr") ?? ""}`,
+      );
+      this.special(st, 400);
+    }
+    return this.start(st);
   }
 
   /**
    * Run `step`; each step may end in an error_page jump or an error answer, which runs
    * as the next step (error_page applies once). Synchronous until a step returns a
-   * promise; the access log is arranged once, when the last step is over.
+   * promise; the access log is arranged once, when the last step is over. A null step
+   * is begin() (no closure for the common request).
    */
-  private run(st: RequestState, lookup: VariableLookup, first: () => Phase, from: number): Phase {
+  private run(st: RequestState, first: (() => Phase) | null, from: number): Phase {
     let step = first;
     let settled = true;
     try {
@@ -189,18 +186,17 @@ class Pipeline {
         }
         let next: (() => Phase) | null;
         try {
-          const r = step();
+          const r = step === null ? this.begin(st) : step();
           if (r === undefined) break;
           settled = false;
           return r.then(
             () => {
-              this.settle(st, lookup);
+              this.settle(st);
             },
             // The failure is step i's: handled as if it had been thrown synchronously.
             (err: unknown) =>
               this.run(
                 st,
-                lookup,
                 () => {
                   throw err;
                 },
@@ -208,54 +204,55 @@ class Pipeline {
               ),
           );
         } catch (err) {
-          next = this.recover(st, lookup, err);
+          next = this.recover(st, err);
         }
         if (next === null) break;
         step = next;
       }
     } finally {
-      if (settled) this.settle(st, lookup);
+      if (settled) this.settle(st);
     }
   }
 
   /** The step that answers an exception from a phase (null: nothing more to send). */
-  private recover(st: RequestState, lookup: VariableLookup, err: unknown): (() => Phase) | null {
-    if (err instanceof ErrorPageJump) return () => this.errorPage(st, lookup, err.page, err.status);
+  private recover(st: RequestState, err: unknown): (() => Phase) | null {
+    if (err instanceof ErrorPageJump) return () => this.errorPage(st, err.page, err.status);
     if (err instanceof Done) return null;
-    return this.failed(st, lookup, err);
+    return this.failed(st, err);
   }
 
   /** The request's pipeline is over (its settings final): log it once the response has ended. */
-  private settle(st: RequestState, lookup: VariableLookup): void {
+  private settle(st: RequestState): void {
     if (st.conf.access_log.length === 0) return;
     st.res.whenDone(() => {
-      this.accessLog(st, lookup);
+      this.accessLog(st);
     });
   }
 
   /** An exception from a phase: the answer to give instead (null: nothing more to send). */
-  private failed(st: RequestState, lookup: VariableLookup, err: unknown): (() => Phase) | null {
+  private failed(st: RequestState, err: unknown): (() => Phase) | null {
     const status = err instanceof HttpError ? err.status : 500;
     if (!(err instanceof HttpError) || status === null || status >= 500) {
       this.log(st).error(
-        `${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${lookup("request") ?? ""}"`,
+        `${err instanceof Error ? (err.stack ?? err.message) : String(err)} while handling "${st.lookup("request") ?? ""}"`,
       );
-    } else this.log(st).info(`${err.message} (${status}), client: ${lookup("remote_addr") ?? ""}`);
+    } else
+      this.log(st).info(`${err.message} (${status}), client: ${st.lookup("remote_addr") ?? ""}`);
     if (st.res.headersSent || status === null) {
       st.res.abort();
       return null;
     }
     st.res.closeAfter();
     return () => {
-      this.special(st, lookup, status);
+      this.special(st, status);
     };
   }
 
-  private accessLog(st: RequestState, lookup: VariableLookup): void {
+  private accessLog(st: RequestState): void {
     const logs = st.conf.access_log;
     if (logs.length === 0) return;
     try {
-      this.site.accessLogs.write(logs, lookup);
+      this.site.accessLogs.write(logs, st.lookup);
     } catch (err) {
       this.log(st).error(`access log: ${(err as Error).message}`);
     }
@@ -263,116 +260,118 @@ class Pipeline {
 
   // ---------------------------------------------------------------- phases
 
-  private start(st: RequestState, lookup: VariableLookup): Phase {
+  private start(st: RequestState): Phase {
     const req = st.req;
-    if (req.targetForm === "asterisk" || req.targetForm === "authority")
-      this.special(st, lookup, 400);
-    const n = isPlainPath(req.path)
-      ? { uri: req.path }
-      : normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
-    if ("status" in n) {
-      this.log(st).info(
-        `client sent invalid request (${n.error}), client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
-      );
-      this.special(st, lookup, 400);
+    if (req.targetForm === "asterisk" || req.targetForm === "authority") this.special(st, 400);
+    if (isPlainPath(req.path)) st.uri = req.path;
+    else {
+      const n = normalizeUri(req.path, { mergeSlashes: st.server.conf.merge_slashes });
+      if ("status" in n) {
+        this.log(st).info(
+          `client sent invalid request (${n.error}), client: ${st.lookup("remote_addr") ?? ""}, request: "${st.lookup("request") ?? ""}"`,
+        );
+        this.special(st, 400);
+      }
+      st.uri = n.uri;
     }
-    st.uri = (n as { uri: string }).uri;
-    return this.fromServerRewrite(st, lookup);
+    return this.fromServerRewrite(st);
   }
 
   /** NGX_HTTP_SERVER_REWRITE_PHASE onwards (also the entry of every internal redirect). */
-  private fromServerRewrite(st: RequestState, lookup: VariableLookup): Phase {
+  private fromServerRewrite(st: RequestState): Phase {
     st.location = null;
     st.conf = st.server.conf;
-    const r = runScript(st.server.script, st, lookup, false);
-    this.scriptAnswer(st, lookup, r);
+    const r = runScript(st.server.script, st, false);
+    this.scriptAnswer(st, r);
     for (;;) {
       const m = matchLocation(st.server.router, st.uri);
       if (m?.redirect === true) {
         const loc = escapeForLocation(st.uri) + "/" + (st.args !== "" ? "?" + st.args : "");
-        this.special(st, lookup, 301, [["Location", loc]]);
+        this.special(st, 301, [["Location", loc]]);
       }
       st.location = m?.location ?? null;
       st.conf = st.location?.conf ?? st.server.conf;
       if (m !== null && m.captures.numbered.length > 0) st.setCaptures(m.captures);
-      if (st.location !== null && st.location.conf.internal && !st.internal)
-        this.special(st, lookup, 404);
-      this.checkBodySize(st, lookup);
-      if (!this.locationRewrite(st, lookup)) break;
-      this.countUriChange(st, lookup);
+      if (st.location !== null && st.location.conf.internal && !st.internal) this.special(st, 404);
+      this.checkBodySize(st);
+      if (!this.locationRewrite(st)) break;
+      this.countUriChange(st);
     }
-    return this.afterRewrite(st, lookup);
+    return this.afterRewrite(st);
   }
 
   /** Run the location's script; true when locations must be searched again. */
-  private locationRewrite(st: RequestState, lookup: VariableLookup): boolean {
+  private locationRewrite(st: RequestState): boolean {
     if (st.location === null) return false;
     const before = st.uriChanges;
-    const r = runScript(st.location.script, st, lookup, true);
-    this.scriptAnswer(st, lookup, r);
+    const r = runScript(st.location.script, st, true);
+    this.scriptAnswer(st, r);
     return r.kind === "last" || (r.kind === "next" && st.uriChanges !== before);
   }
 
-  private countUriChange(st: RequestState, lookup: VariableLookup): void {
+  private countUriChange(st: RequestState): void {
     st.changesLeft--;
     if (st.changesLeft < 0) {
       this.log(st).error(
-        `rewrite or internal redirection cycle while processing "${st.uri}", client: ${lookup("remote_addr") ?? ""}`,
+        `rewrite or internal redirection cycle while processing "${st.uri}", client: ${st.lookup("remote_addr") ?? ""}`,
       );
       st.errorPageUsed = true;
-      this.special(st, lookup, 500);
+      this.special(st, 500);
     }
   }
 
   /** nginx checks Content-Length against the location's limit as soon as the location is known. */
-  private checkBodySize(st: RequestState, lookup: VariableLookup): void {
+  private checkBodySize(st: RequestState): void {
     const max = st.conf.client_max_body_size;
     const cl = st.req.contentLength;
     if (max > 0 && cl !== null && cl > max) {
       this.log(st).error(
-        `client intended to send too large body: ${cl} bytes, client: ${lookup("remote_addr") ?? ""}`,
+        `client intended to send too large body: ${cl} bytes, client: ${st.lookup("remote_addr") ?? ""}`,
       );
       st.res.closeAfter();
-      this.special(st, lookup, 413);
+      this.special(st, 413);
     }
   }
 
-  private afterRewrite(st: RequestState, lookup: VariableLookup): Phase {
+  private afterRewrite(st: RequestState): Phase {
     const rules = st.conf.access;
     // $remote_addr (realip applied) only when there are rules to match it against.
-    if (rules.length > 0 && !accessAllowed(rules, st.req.connection, lookup("remote_addr") ?? "")) {
+    if (
+      rules.length > 0 &&
+      !accessAllowed(rules, st.req.connection, st.lookup("remote_addr") ?? "")
+    ) {
       this.log(st).error(
-        `access forbidden by rule, client: ${lookup("remote_addr") ?? ""}, request: "${lookup("request") ?? ""}"`,
+        `access forbidden by rule, client: ${st.lookup("remote_addr") ?? ""}, request: "${st.lookup("request") ?? ""}"`,
       );
-      this.special(st, lookup, 403);
+      this.special(st, 403);
     }
     if (st.conf.try_files !== null) {
       // tryFiles returns when a file was found; a fallback ends the request (Done).
-      const r = this.tryFiles(st, lookup);
-      if (r !== undefined) return r.then(() => this.content(st, lookup));
+      const r = this.tryFiles(st);
+      if (r !== undefined) return r.then(() => this.content(st));
     }
-    return this.content(st, lookup);
+    return this.content(st);
   }
 
-  private tryFiles(st: RequestState, lookup: VariableLookup): Phase {
+  private tryFiles(st: RequestState): Phase {
     const tf = st.conf.try_files!;
     for (const t of tf.files) {
-      const cand = evaluate(t, lookup);
+      const cand = evaluate(t, st.lookup);
       if (cand === "") continue;
       const dir = cand.endsWith("/");
-      const opts = staticOptionsFor(st.conf, st.location, lookup, cand, this.site.fileCache);
+      const opts = staticOptionsFor(st.conf, st.location, st.lookup, cand, this.site.fileCache);
       if (probeStatic(cand, opts, dir)) {
         st.uri = cand;
         return;
       }
     }
     const fb = tf.fallback;
-    if (fb.kind === "code") this.special(st, lookup, fb.code);
+    if (fb.kind === "code") this.special(st, fb.code);
     let r: Phase;
-    if (fb.kind === "named") r = this.named(st, lookup, fb.name);
+    if (fb.kind === "named") r = this.named(st, fb.name);
     else {
-      const { uri, args } = splitArgs(evaluate(fb.uri, lookup), st.args);
-      r = this.internalRedirect(st, lookup, uri, args);
+      const { uri, args } = splitArgs(evaluate(fb.uri, st.lookup), st.args);
+      r = this.internalRedirect(st, uri, args);
     }
     if (r !== undefined)
       return r.then(() => {
@@ -381,70 +380,66 @@ class Pipeline {
     throw Done.it;
   }
 
-  private internalRedirect(
-    st: RequestState,
-    lookup: VariableLookup,
-    uri: string,
-    args: string,
-  ): Phase {
-    this.countUriChange(st, lookup);
+  private internalRedirect(st: RequestState, uri: string, args: string): Phase {
+    this.countUriChange(st);
     st.uri = uri;
     st.args = args;
     st.internal = true;
     st.uriChanged = true;
-    return this.fromServerRewrite(st, lookup);
+    return this.fromServerRewrite(st);
   }
 
   /** Jump to `@name` (try_files, error_page): its rewrite phase, then on. */
-  private named(st: RequestState, lookup: VariableLookup, name: string): Phase {
+  private named(st: RequestState, name: string): Phase {
     const loc: Location | null = findNamedLocation(st.server.router, name);
     if (loc === null) {
       this.log(st).error(
-        `could not find named location "${name}", client: ${lookup("remote_addr") ?? ""}`,
+        `could not find named location "${name}", client: ${st.lookup("remote_addr") ?? ""}`,
       );
-      return this.special(st, lookup, 500);
+      return this.special(st, 500);
     }
-    this.countUriChange(st, lookup);
+    this.countUriChange(st);
     st.internal = true;
     st.location = loc;
     st.conf = loc.conf;
-    if (this.locationRewrite(st, lookup)) {
-      this.countUriChange(st, lookup);
+    if (this.locationRewrite(st)) {
+      this.countUriChange(st);
       // A rewrite in a named location searches the normal locations again.
       for (;;) {
         const m = matchLocation(st.server.router, st.uri);
         st.location = m?.location ?? null;
         st.conf = st.location?.conf ?? st.server.conf;
         if (m !== null && m.captures.numbered.length > 0) st.setCaptures(m.captures);
-        if (!this.locationRewrite(st, lookup)) break;
-        this.countUriChange(st, lookup);
+        if (!this.locationRewrite(st)) break;
+        this.countUriChange(st);
       }
     }
-    return this.afterRewrite(st, lookup);
+    return this.afterRewrite(st);
   }
 
   // ---------------------------------------------------------------- content
 
   private view(st: RequestState): IncomingRequest {
-    return requestView(st.req, {
-      method: st.method !== st.req.method ? st.method : null,
-      maxBody: st.conf.client_max_body_size,
-    });
+    return requestView(
+      st.req,
+      st.method !== st.req.method ? st.method : null,
+      st.conf.client_max_body_size,
+    );
   }
 
-  private content(st: RequestState, lookup: VariableLookup): Phase {
+  private content(st: RequestState): Phase {
     const conf = st.conf;
-    if (conf.proxy_pass !== null) return this.proxy(st, lookup);
+    if (conf.proxy_pass !== null) return this.proxy(st, st.lookup);
     const name = conf.app_pass;
     if (name !== null) {
       const h = this.site.apps(name);
       if (h === null) {
         this.log(st).error(`no app "${name}" is running for app_pass`);
-        return this.special(st, lookup, 502);
+        return this.special(st, 502);
       }
       return h(this.view(st), st.res);
     }
-    return this.serveFiles(st, lookup);
+    return this.serveFiles(st);
   }
 
   private async proxy(st: RequestState, lookup: VariableLookup): Promise<void> {
@@ -461,11 +456,11 @@ class Pipeline {
     st.upstream = out.upstream;
     if (out.status === 499) st.finalStatus = 499; // nginx's "client closed request"
     if (out.handled && out.status === 101) st.res.finish(); // the tunnel has closed
-    if (!out.handled) this.special(st, lookup, out.status);
+    if (!out.handled) this.special(st, out.status);
   }
 
-  private serveFiles(st: RequestState, lookup: VariableLookup): Phase {
-    const opts = staticOptionsFor(st.conf, st.location, lookup, st.uri, this.site.fileCache);
+  private serveFiles(st: RequestState): Phase {
+    const opts = staticOptionsFor(st.conf, st.location, st.lookup, st.uri, this.site.fileCache);
     // The static handler applies expires itself while it writes (it knows the mtime).
     st.res.expiresHere = false;
     let p: StaticOutcome | Promise<StaticOutcome>;
@@ -477,12 +472,12 @@ class Pipeline {
     }
     if (!(p instanceof Promise)) {
       st.res.expiresHere = true;
-      return this.staticOutcome(st, lookup, p);
+      return this.staticOutcome(st, p);
     }
     return p.then(
       (out) => {
         st.res.expiresHere = true;
-        return this.staticOutcome(st, lookup, out);
+        return this.staticOutcome(st, out);
       },
       (err: unknown) => {
         st.res.expiresHere = true;
@@ -491,26 +486,26 @@ class Pipeline {
     );
   }
 
-  private staticOutcome(st: RequestState, lookup: VariableLookup, out: StaticOutcome): Phase {
+  private staticOutcome(st: RequestState, out: StaticOutcome): Phase {
     switch (out.kind) {
       case "sent":
         return;
       case "status":
-        this.special(st, lookup, out.status, out.headers);
+        this.special(st, out.status, out.headers);
         return;
       case "redirect":
-        this.special(st, lookup, out.status, [["Location", out.location]]);
+        this.special(st, out.status, [["Location", out.location]]);
         return;
       case "internal":
-        return this.internalRedirect(st, lookup, out.uri, st.args);
+        return this.internalRedirect(st, out.uri, st.args);
     }
   }
 
   // ---------------------------------------------------------------- answers
 
   /** A script that answered (return / redirect) ends the request here. */
-  private scriptAnswer(st: RequestState, lookup: VariableLookup, r: ScriptResult): void {
-    if (r.kind === "redirect") this.special(st, lookup, r.code, [["Location", r.location]]);
+  private scriptAnswer(st: RequestState, r: ScriptResult): void {
+    if (r.kind === "redirect") this.special(st, r.code, [["Location", r.location]]);
     if (r.kind !== "return") return;
     const { code, text } = r;
     if (code === 444) {
@@ -519,9 +514,8 @@ class Pipeline {
       st.res.abort();
       throw Done.it;
     }
-    if (REDIRECT_CODES.has(code) && text !== null)
-      this.special(st, lookup, code, [["Location", text]]);
-    if (code >= 400 && text === null) this.special(st, lookup, code);
+    if (REDIRECT_CODES.has(code) && text !== null) this.special(st, code, [["Location", text]]);
+    if (code >= 400 && text === null) this.special(st, code);
     // ngx_http_send_response: the text as the body, typed with default_type.
     const body = Buffer.from(text ?? "", "utf8");
     const headers: HeaderList = [];
@@ -536,12 +530,7 @@ class Pipeline {
    * Answer `status` the way nginx's special response handler does: through the
    * location's error_page (once per request), else the built-in page. Never returns.
    */
-  private special(
-    st: RequestState,
-    lookup: VariableLookup,
-    status: number,
-    headers: HeaderList = [],
-  ): never {
+  private special(st: RequestState, status: number, headers: HeaderList = []): never {
     if (st.res.headersSent) {
       st.res.abort();
       throw Done.it;
@@ -555,44 +544,22 @@ class Pipeline {
   }
 
   /** error_page: internal redirect to a URI or named location, or a redirect to a URL. */
-  private errorPage(
-    st: RequestState,
-    lookup: VariableLookup,
-    ep: ErrorPage,
-    status: number,
-  ): Phase {
+  private errorPage(st: RequestState, ep: ErrorPage, status: number): Phase {
     st.errorPageUsed = true;
-    const target = evaluate(ep.uri, lookup);
+    const target = evaluate(ep.uri, st.lookup);
     const over = ep.response === null ? status : ep.response === "upstream" ? null : ep.response;
     if (target.startsWith("@")) {
       st.statusOverride = over;
-      return this.named(st, lookup, target);
+      return this.named(st, target);
     }
     if (target.startsWith("/")) {
       st.statusOverride = over;
       if (st.method !== "HEAD") st.method = "GET";
       const { uri, args } = splitArgs(target, "");
-      return this.internalRedirect(st, lookup, uri, args);
+      return this.internalRedirect(st, uri, args);
     }
     const code = over !== null && REDIRECT_CODES.has(over) ? over : 302;
     st.res.sendError(code, [["Location", target]]);
-  }
-}
-
-/** What the response filters read from the request's state (one object, no closures). */
-class Filters implements FilterContext {
-  constructor(
-    private readonly st: RequestState,
-    readonly lookup: VariableLookup,
-  ) {}
-  conf(): HttpConf {
-    return this.st.conf;
-  }
-  origin(): string {
-    return origin(this.st, this.lookup);
-  }
-  statusOverride(): number | null {
-    return this.st.statusOverride;
   }
 }
 
@@ -611,22 +578,6 @@ function contentType(st: RequestState): string {
   return st.conf.charset !== null && st.conf.charset !== "off"
     ? `${t}; charset=${st.conf.charset}`
     : t;
-}
-
-/** scheme://host[:port] of this request, for absolute_redirect (nginx's port_in_redirect on). */
-function origin(st: RequestState, lookup: VariableLookup): string {
-  const c = st.req.connection;
-  const scheme = st.req.scheme;
-  // server_name_in_redirect on: the primary server name; off (default): $host.
-  let host = st.conf.server_name_in_redirect
-    ? (st.server.serverNameText[0] ?? "")
-    : (lookup("host") ?? "");
-  if (host === "")
-    host = c.family === "unix" ? "localhost" : (lookup("server_addr") ?? "localhost");
-  if (c.family === "unix") return `${scheme}://${host}`;
-  const port = c.localPort;
-  const dflt = scheme === "https" ? 443 : 80;
-  return `${scheme}://${host}${port === dflt ? "" : ":" + String(port)}`;
 }
 
 /** A decoded URI made safe for a Location header (spaces, controls, "%" and non-ASCII escaped). */

@@ -49,32 +49,32 @@ class LimitedBody implements RequestBody {
   }
 }
 
-export interface ViewOptions {
-  /** Method to present (error_page redirects); null keeps the client's. */
-  readonly method: string | null;
-  /** client_max_body_size in bytes; 0 = unlimited. */
-  readonly maxBody: number;
-}
-
-/** @example const r = requestView(req, { method: "GET", maxBody: 1 << 20 }); */
-export function requestView(req: IncomingRequest, o: ViewOptions): IncomingRequest {
-  const changeMethod = o.method !== null && o.method !== req.method;
+/**
+ * `method`: the method to present (error_page redirects), null keeps the client's;
+ * `maxBody`: client_max_body_size in bytes, 0 = unlimited. Returns `req` itself when
+ * nothing changes (the common case: no object per request).
+ *
+ * @example const r = requestView(req, "GET", 1 << 20);
+ */
+export function requestView(
+  req: IncomingRequest,
+  method: string | null,
+  maxBody: number,
+): IncomingRequest {
+  const changeMethod = method !== null && method !== req.method;
   const limitBody =
-    o.maxBody > 0 &&
-    !req.body.empty &&
-    (req.contentLength === null || req.contentLength > o.maxBody);
+    maxBody > 0 && !req.body.empty && (req.contentLength === null || req.contentLength > maxBody);
   if (!changeMethod && !limitBody) return req;
   const view = Object.create(req) as IncomingRequest & Record<string, unknown>;
   if (changeMethod) {
     const headers = req.headers.filter(([n]) => !CONDITIONAL.has(n.toLowerCase()));
-    Object.defineProperty(view, "method", { value: o.method });
+    Object.defineProperty(view, "method", { value: method });
     Object.defineProperty(view, "headers", { value: headers });
     Object.defineProperty(view, "header", {
       value: (name: string): string | null =>
         CONDITIONAL.has(name.toLowerCase()) ? null : req.header(name),
     });
   }
-  if (limitBody)
-    Object.defineProperty(view, "body", { value: new LimitedBody(req.body, o.maxBody) });
+  if (limitBody) Object.defineProperty(view, "body", { value: new LimitedBody(req.body, maxBody) });
   return view;
 }

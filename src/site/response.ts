@@ -33,19 +33,23 @@ export function expiresPolicy(e: Expires): ExpiresPolicy {
 
 export interface FilterContext {
   /** The settings in force now (the final location's after internal redirects). */
-  conf(): HttpConf;
-  lookup: VariableLookup;
+  readonly conf: HttpConf;
+  readonly lookup: VariableLookup;
   /** scheme://host[:port] for absolute redirects. */
   origin(): string;
-  statusOverride(): number | null;
+  /** The status error_page imposes on the page it redirected to; null: the page's own. */
+  readonly statusOverride: number | null;
 }
+
+const NO_HEADERS = Object.freeze([]) as unknown as HeaderList;
 
 export class SiteResponse implements ResponseWriter {
   /** Off while the static handler writes: it applies expires itself (it knows the mtime). */
   expiresHere = true;
   private done = false;
   private doneCallbacks: (() => void)[] | null = null;
-  private sent: HeaderList = [];
+  /** Replaced, never changed in place: the shared empty list until a head goes out. */
+  private sent: HeaderList = NO_HEADERS;
   upgrade?: (headers: HeaderList) => UpgradedConnection;
 
   constructor(
@@ -80,7 +84,7 @@ export class SiteResponse implements ResponseWriter {
 
   /** The headers the filters add for `status` (add_header, expires, absolute Location). */
   filter(status: number, headers: HeaderList): HeaderList {
-    const conf = this.ctx.conf();
+    const conf = this.ctx.conf;
     if (
       conf.add_header.length === 0 &&
       (!this.expiresHere || conf.expires.kind === "off") &&
@@ -117,7 +121,7 @@ export class SiteResponse implements ResponseWriter {
   }
 
   writeHead(status: number, headers: HeaderList, reason?: string): void {
-    const over = this.ctx.statusOverride();
+    const over = this.ctx.statusOverride;
     const st = over !== null && status === 200 ? over : status;
     const h = this.filter(st, headers);
     this.sent = h;

@@ -93,16 +93,16 @@ function condition(c: IfCondition, st: RequestState, lookup: VariableLookup): bo
  * Run a script. `inLocation` decides whether an `if` block's settings take over.
  *
  * @example
- *   const r = runScript(loc.script, st, lookup, true);
+ *   const r = runScript(loc.script, st, true);
  *   if (r.kind === "last") { ...search locations again... }
  */
 export function runScript(
   script: readonly Statement[],
   st: RequestState,
-  lookup: VariableLookup,
   inLocation: boolean,
 ): ScriptResult {
   if (script.length === 0) return NEXT;
+  const lookup = st.lookup;
   for (const s of script) {
     switch (s.kind) {
       case "set":
@@ -119,7 +119,7 @@ export function runScript(
       case "if": {
         if (!condition(s.condition, st, lookup)) break;
         if (inLocation) st.conf = s.conf;
-        const r = runScript(s.script, st, lookup, inLocation);
+        const r = runScript(s.script, st, inLocation);
         if (r.kind !== "next") return r;
         break;
       }

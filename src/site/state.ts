@@ -5,11 +5,20 @@
  * variables, and the bookkeeping nginx keeps on `ngx_http_request_t` (uri_changes,
  * internal, error_page).
  */
-import type { Captures, HttpConf, ListenGroup, Location, Server } from "../config/nginx/index.js";
+import type {
+  Captures,
+  HttpConf,
+  ListenGroup,
+  Location,
+  Server,
+  VariableLookup,
+} from "../config/nginx/index.js";
 import type { IncomingRequest } from "../http/types.js";
 import type { UpstreamLogVars } from "../proxy/index.js";
+import { requestOrigin } from "./origin.js";
 import type { Site } from "./site.js";
-import type { SiteResponse } from "./response.js";
+import type { FilterContext, SiteResponse } from "./response.js";
+import { variableLookup } from "./vars.js";
 
 /** nginx's NGX_HTTP_MAX_URI_CHANGES: rewrites + internal redirects per request. */
 export const MAX_URI_CHANGES = 10;
@@ -19,7 +28,11 @@ const NO_CAPTURES: Captures = Object.freeze({
   named: Object.freeze({}),
 });
 
-export class RequestState {
+/**
+ * Also what the response filters read (FilterContext): the settings in force, the
+ * error_page status and the variables, straight from the state, with no object between.
+ */
+export class RequestState implements FilterContext {
   server: Server;
   location: Location | null = null;
   /** The settings in force: the location's, an `if` block's, or the server's. */
@@ -48,19 +61,33 @@ export class RequestState {
   method: string;
   /** The writer wrapper (set as soon as the pipeline starts). */
   res!: SiteResponse;
+  /** Built on first use: a request that reads no variable (no script, log or filter) needs none. */
+  private vars: VariableLookup | null = null;
 
   constructor(
     readonly site: Site,
     readonly group: ListenGroup,
     readonly req: IncomingRequest,
     server: Server,
-    /** Host as nginx's $host sees it (lower case, port removed), "" when absent. */
+    /** Host as nginx's $host sees it (lower case, port removed), "" when absent or invalid. */
     readonly host: string,
+    /** The Host (or absolute-form authority) was invalid: the request is answered 400. */
+    readonly badHost = false,
   ) {
     this.server = server;
     this.conf = server.conf;
     this.args = req.query;
     this.method = req.method;
+  }
+
+  /** Every nginx variable of this request (see vars.ts). */
+  get lookup(): VariableLookup {
+    return (this.vars ??= variableLookup(this));
+  }
+
+  /** scheme://host[:port] of this request, for absolute redirects. */
+  origin(): string {
+    return requestOrigin(this);
   }
 
   setCaptures(c: Captures): void {

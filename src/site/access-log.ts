@@ -26,6 +26,13 @@ function hex(b: number): string {
 
 /** @example escapeDefault('a"b') // 'a\\x22b' */
 export function escapeDefault(v: string): string {
+  // Most values (addresses, paths, user agents) need no escape: return them as they are.
+  let i = 0;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) break;
+  }
+  if (i === v.length) return v;
   let out = "";
   for (const ch of v) {
     const c = ch.codePointAt(0)!;

@@ -28,3 +28,24 @@ export function timeIso8601(d: Date): string {
 export function msec(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
+
+/** A formatter of the current time, run at most once per wall-clock second. */
+function perSecond(format: (d: Date) => string): () => string {
+  let second = -1;
+  let text = "";
+  return () => {
+    const now = Date.now();
+    const s = Math.floor(now / 1000);
+    if (s !== second) {
+      second = s;
+      text = format(new Date(now));
+    }
+    return text;
+  };
+}
+
+/** $time_local now (formatted once per second, as nginx's cached time strings). */
+export const timeLocalNow = perSecond(timeLocal);
+
+/** $time_iso8601 now. */
+export const timeIso8601Now = perSecond(timeIso8601);

@@ -11,7 +11,7 @@ import { evaluate, type VariableLookup } from "../config/nginx/index.js";
 import { addXForwardedFor, parseCidr, parsePassUrl, realIp, type Cidr } from "../proxy/index.js";
 import { VERSION } from "../version.js";
 import type { RequestState } from "./state.js";
-import { msec, timeIso8601, timeLocal } from "./time.js";
+import { msec, timeIso8601Now, timeLocalNow } from "./time.js";
 
 /** `$http_user_agent` → every "User-Agent" field, joined as nginx 1.23+ joins them. */
 function requestHeader(st: RequestState, dashed: string): string | null {
@@ -91,130 +91,142 @@ function remoteAddr(st: RequestState): string {
   );
 }
 
+/** The proxy_pass target of the location in force (the proxy computes the same). */
+function proxyTarget(
+  st: RequestState,
+  lookup: VariableLookup,
+): ReturnType<typeof parsePassUrl> | null {
+  const pp = st.conf.proxy_pass;
+  if (pp === null) return null;
+  try {
+    return parsePassUrl(evaluate(pp.url, lookup));
+  } catch {
+    return null;
+  }
+}
+
+/** How one variable is read from a request's state. */
+type Getter = (st: RequestState, lookup: VariableLookup) => string | null;
+
+/**
+ * nginx's built-in variables by name. Found once per name (getterOf), not by comparing
+ * the name with each of them on every read.
+ */
+const TABLE: Readonly<Record<string, Getter>> = {
+  host: (st) => (st.host !== "" ? st.host : (st.server.serverNameText[0] ?? "")),
+  remote_addr: (st) => remoteAddr(st),
+  remote_port: (st) =>
+    st.req.connection.family === "unix" ? "" : String(st.req.connection.remotePort),
+  scheme: (st) => st.req.scheme,
+  request_uri: (st) => requestUri(st),
+  uri: (st) => st.uri,
+  document_uri: (st) => st.uri,
+  args: (st) => st.args,
+  query_string: (st) => st.args,
+  is_args: (st) => (st.args !== "" ? "?" : ""),
+  request_method: (st) => st.method,
+  request: (st) =>
+    `${st.req.method} ${st.req.target} HTTP/${st.req.versionMajor}.${st.req.versionMinor}`,
+  server_name: (st) => st.server.serverNameText[0] ?? "",
+  server_port: (st) =>
+    st.req.connection.family === "unix" ? "" : String(st.req.connection.localPort),
+  server_addr: (st) =>
+    st.req.connection.family === "unix" ? "unix:" : stripMapped(st.req.connection.localAddress),
+  server_protocol: (st) => `HTTP/${st.req.versionMajor}.${st.req.versionMinor}`,
+  status: (st) => String(st.finalStatus ?? st.res.status).padStart(3, "0"),
+  body_bytes_sent: (st) => String(st.res.bodyBytesSent),
+  bytes_sent: (st) => String(st.res.bytesSent),
+  request_time: (st) => msec(Number((process.hrtime.bigint() - st.req.startedAt) / 1_000_000n)),
+  time_local: () => timeLocalNow(),
+  time_iso8601: () => timeIso8601Now(),
+  msec: () => msec(Date.now()),
+  connection: (st) => String(st.req.connection.id),
+  connection_requests: (st) => String(st.req.connection.requests),
+  document_root: (st, lookup) => documentRoot(st, lookup),
+  realpath_root: (st, lookup) => {
+    const root = documentRoot(st, lookup);
+    try {
+      return realpathSync(root);
+    } catch {
+      return null;
+    }
+  },
+  request_length: (st) => String(st.req.headBytes + st.req.body.bytesRead),
+  request_filename: (st, lookup) => {
+    const root = documentRoot(st, lookup);
+    if (st.conf.root.alias && st.location !== null && st.location.regex === null) {
+      return root + st.uri.slice(st.location.name.length);
+    }
+    return root.replace(/\/$/, "") + st.uri;
+  },
+  content_type: (st) => st.req.header("content-type"),
+  content_length: (st) => st.req.header("content-length"),
+  hostname: () => hostname(),
+  pid: () => String(process.pid),
+  nginx_version: () => VERSION,
+  remote_user: (st) => remoteUser(st),
+  request_body: () => null,
+  proxy_add_x_forwarded_for: (st, lookup) =>
+    addXForwardedFor(st.req.headers, lookup("remote_addr") ?? ""),
+  proxy_host: (st, lookup) => proxyTarget(st, lookup)?.proxyHost ?? null,
+  proxy_port: (st, lookup) => proxyTarget(st, lookup)?.proxyPort ?? null,
+  upstream_addr: (st) => st.upstream?.addr ?? null,
+  upstream_status: (st) => st.upstream?.status ?? null,
+  upstream_response_time: (st) => st.upstream?.responseTime ?? null,
+  upstream_connect_time: (st) => st.upstream?.connectTime ?? null,
+  upstream_header_time: (st) => st.upstream?.headerTime ?? null,
+};
+
+const BUILTIN = new Map<string, Getter>(Object.entries(TABLE));
+
+/** The getter of a name that is not built in: prefixed names, `set` variables, named captures. */
+function otherGetter(name: string): Getter {
+  if (name.length === 1 && name >= "0" && name <= "9") {
+    const i = Number(name);
+    return (st) => st.captures.numbered[i] ?? null;
+  }
+  if (name.startsWith("http_")) {
+    const dashed = name.slice(5).replace(/_/g, "-");
+    return (st) => requestHeader(st, dashed);
+  }
+  if (name.startsWith("arg_")) {
+    const arg = name.slice(4);
+    return (st) => argValue(st.args, arg);
+  }
+  if (name.startsWith("cookie_")) {
+    const cookie = name.slice(7);
+    return (st) => cookieValue(st, cookie);
+  }
+  if (name.startsWith("sent_http_")) {
+    const dashed = name.slice(10).replace(/_/g, "-");
+    return (st) => st.res.sentHeader(dashed);
+  }
+  return (st) => {
+    const set = st.setVars?.get(name);
+    if (set !== undefined) return set;
+    return st.captures.named[name] ?? null;
+  };
+}
+
+/** Names come from the config; the bound only guards against an unforeseen caller. */
+const MAX_GETTERS = 4096;
+const getters = new Map<string, Getter>();
+
+function getterOf(name: string): Getter {
+  let g = getters.get(name);
+  if (g === undefined) {
+    const digit = name.length === 1 && name >= "0" && name <= "9";
+    g = (!digit ? BUILTIN.get(name) : undefined) ?? otherGetter(name);
+    if (getters.size < MAX_GETTERS) getters.set(name, g);
+  }
+  return g;
+}
+
 /**
  * The lookup for one request. Numbered captures are asked for as "1".."9" (and "0"),
  * named ones by name; `set` variables shadow nothing built in (the builder forbids that).
  */
 export function variableLookup(st: RequestState): VariableLookup {
-  const req = st.req;
-  const conn = req.connection;
-  const lookup: VariableLookup = (name) => {
-    if (name.length === 1 && name >= "0" && name <= "9")
-      return st.captures.numbered[Number(name)] ?? null;
-    switch (name) {
-      case "host":
-        return st.host !== "" ? st.host : (st.server.serverNameText[0] ?? "");
-      case "remote_addr":
-        return remoteAddr(st);
-      case "remote_port":
-        return conn.family === "unix" ? "" : String(conn.remotePort);
-      case "scheme":
-        return req.scheme;
-      case "request_uri":
-        return requestUri(st);
-      case "uri":
-      case "document_uri":
-        return st.uri;
-      case "args":
-      case "query_string":
-        return st.args;
-      case "is_args":
-        return st.args !== "" ? "?" : "";
-      case "request_method":
-        return st.method;
-      case "request":
-        return `${req.method} ${req.target} HTTP/${req.versionMajor}.${req.versionMinor}`;
-      case "server_name":
-        return st.server.serverNameText[0] ?? "";
-      case "server_port":
-        return conn.family === "unix" ? "" : String(conn.localPort);
-      case "server_addr":
-        return conn.family === "unix" ? "unix:" : stripMapped(conn.localAddress);
-      case "server_protocol":
-        return `HTTP/${req.versionMajor}.${req.versionMinor}`;
-      case "status":
-        return String(st.finalStatus ?? st.res.status).padStart(3, "0");
-      case "body_bytes_sent":
-        return String(st.res.bodyBytesSent);
-      case "bytes_sent":
-        return String(st.res.bytesSent);
-      case "request_time":
-        return msec(Number((process.hrtime.bigint() - req.startedAt) / 1_000_000n));
-      case "time_local":
-        return timeLocal(new Date());
-      case "time_iso8601":
-        return timeIso8601(new Date());
-      case "msec":
-        return msec(Date.now());
-      case "connection":
-        return String(conn.id);
-      case "connection_requests":
-        return String(conn.requests);
-      case "document_root":
-        return documentRoot(st, lookup);
-      case "realpath_root": {
-        const root = documentRoot(st, lookup);
-        try {
-          return realpathSync(root);
-        } catch {
-          return null;
-        }
-      }
-      case "request_length":
-        return String(req.headBytes + req.body.bytesRead);
-      case "request_filename": {
-        const root = documentRoot(st, lookup);
-        if (st.conf.root.alias && st.location !== null && st.location.regex === null) {
-          return root + st.uri.slice(st.location.name.length);
-        }
-        return root.replace(/\/$/, "") + st.uri;
-      }
-      case "content_type":
-        return req.header("content-type");
-      case "content_length":
-        return req.header("content-length");
-      case "hostname":
-        return hostname();
-      case "pid":
-        return String(process.pid);
-      case "nginx_version":
-        return VERSION;
-      case "remote_user":
-        return remoteUser(st);
-      case "request_body":
-        return null;
-      case "proxy_add_x_forwarded_for":
-        return addXForwardedFor(req.headers, lookup("remote_addr") ?? "");
-      case "proxy_host":
-      case "proxy_port": {
-        // The proxy_pass target of the location in force (the proxy computes the same).
-        const pp = st.conf.proxy_pass;
-        if (pp === null) return null;
-        try {
-          const t = parsePassUrl(evaluate(pp.url, lookup));
-          return name === "proxy_host" ? t.proxyHost : t.proxyPort;
-        } catch {
-          return null;
-        }
-      }
-      case "upstream_addr":
-        return st.upstream?.addr ?? null;
-      case "upstream_status":
-        return st.upstream?.status ?? null;
-      case "upstream_response_time":
-        return st.upstream?.responseTime ?? null;
-      case "upstream_connect_time":
-        return st.upstream?.connectTime ?? null;
-      case "upstream_header_time":
-        return st.upstream?.headerTime ?? null;
-    }
-    if (name.startsWith("http_")) return requestHeader(st, name.slice(5).replace(/_/g, "-"));
-    if (name.startsWith("arg_")) return argValue(st.args, name.slice(4));
-    if (name.startsWith("cookie_")) return cookieValue(st, name.slice(7));
-    if (name.startsWith("sent_http_")) return st.res.sentHeader(name.slice(10).replace(/_/g, "-"));
-    const set = st.setVars?.get(name);
-    if (set !== undefined) return set;
-    return st.captures.named[name] ?? null;
-  };
+  const lookup: VariableLookup = (name) => getterOf(name)(st, lookup);
   return lookup;
 }

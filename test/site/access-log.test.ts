@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { get, startSite, type RunningSite } from "./harness.js";
 import { escapeDefault } from "../../src/site/index.js";
+import { timeIso8601, timeIso8601Now, timeLocal, timeLocalNow } from "../../src/site/time.js";
 
 const CONF = `
 events {}
@@ -95,6 +96,12 @@ void describe("access_log and log_format", () => {
 
   void it("default escaping writes quotes, backslashes, controls and non-ASCII as \\xHH", () => {
     assert.equal(escapeDefault('a"b\\c\x01\u00ff\u20ac'), "a\\x22b\\x5Cc\\x01\\xFF\\xE2\\x82\\xAC");
+    // Printable ASCII passes as it is; the first byte to escape may come late or last.
+    const plain = "Mozilla/5.0 (X11; Linux x86_64) ~!#$%&'()*+,-./:;<=>?@[]^_`{|}";
+    assert.equal(escapeDefault(plain), plain);
+    assert.equal(escapeDefault(""), "");
+    assert.equal(escapeDefault(plain + "\x7f"), plain + "\\x7F");
+    assert.equal(escapeDefault("\tx"), "\\x09x");
   });
 });
 
@@ -103,4 +110,19 @@ void it("an access log that cannot be opened stops startup with nginx's open() m
     startSite("server { listen 127.0.0.1:PORT; access_log DIR/no/such/dir/a.log; }"),
     /open\(\) ".*\/no\/such\/dir\/a\.log" failed \(ENOENT\)/,
   );
+});
+
+void it("$time_local and $time_iso8601 are formatted once per second, and right", () => {
+  for (let tries = 0; tries < 5; tries++) {
+    const before = Math.floor(Date.now() / 1000);
+    const local = timeLocalNow();
+    const iso = timeIso8601Now();
+    const d = new Date();
+    if (Math.floor(d.getTime() / 1000) !== before) continue; // a second boundary passed
+    assert.equal(local, timeLocal(d));
+    assert.equal(iso, timeIso8601(d));
+    assert.equal(timeLocalNow(), local);
+    return;
+  }
+  assert.fail("no stable second in five tries");
 });

@@ -11,8 +11,9 @@
  *   createSite(config, log, { apps?, fileCache? }) → Site
  *   variableLookup(state) → VariableLookup         (every nginx variable of a request)
  *
- * Files, one job each: pipeline.ts (the phases), script.ts (rewrite module), vars.ts
- * (variables), response.ts (header filters: add_header, expires, absolute Location),
+ * Files, one job each: pipeline.ts (the phases), state.ts (one request's state),
+ * script.ts (rewrite module), vars.ts (variables), response.ts (header filters:
+ * add_header, expires, absolute Location), origin.ts (scheme://host:port for them),
  * access.ts (allow/deny), request-view.ts (method after error_page, body cap),
  * static-options.ts / proxy-options.ts (model → handler options), access-log.ts
  * (log_format), error-log.ts (error_log per level), listeners.ts (listen groups →

@@ -52,6 +52,8 @@ void test("parseHead refuses what an upstream must not send", () => {
     "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
     "HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
     "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX: a\nY: b\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX: a\r\n: b\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n",

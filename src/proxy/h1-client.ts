@@ -76,8 +76,11 @@ function onSocketConnect(this: ConnSocket): void {
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 function onSocketRead(this: ConnSocket, n: number, shared: Buffer): boolean {
   const c = this[CONN];
-  if (c.owner !== null) c.owner.onData(Buffer.from(shared.subarray(0, n)));
-  else c.pool.drop(c);
+  if (c.owner !== null) {
+    const d = Buffer.allocUnsafe(n);
+    shared.copy(d, 0, 0, n);
+    c.owner.onData(d);
+  } else c.pool.drop(c);
   return true;
 }
 function onSocketEnd(this: ConnSocket): void {
@@ -90,10 +93,11 @@ function onSocketError(this: ConnSocket, err: NodeJS.ErrnoException): void {
   if (c.owner !== null) c.owner.onSocketError(err);
   else c.pool.drop(c);
 }
-function onSocketClose(this: ConnSocket): void {
+function onSocketClose(this: ConnSocket, hadError: boolean): void {
   const c = this[CONN];
   if (c.owner !== null) c.owner.onClose();
   c.pool.forget(c);
+  if (c.recyclable && !hadError) recycle(this);
 }
 function onSocketTimeout(this: ConnSocket): void {
   const c = this[CONN];
@@ -101,18 +105,39 @@ function onSocketTimeout(this: ConnSocket): void {
   else c.pool.drop(c);
 }
 
+/**
+ * Closed sockets kept for the next connection: net.Socket supports connect() again once
+ * 'close' was emitted (documented), which skips building a new Duplex and adding its
+ * listeners; with an upstream that closes every connection that was a tenth of the
+ * proxy's CPU per request. Only sockets that ended cleanly (no error, nothing queued,
+ * not paused) come here, so connect() finds the state a new socket would have.
+ */
+const spare: ConnSocket[] = [];
+const MAX_SPARE = 256;
+
+function recycle(s: ConnSocket): void {
+  if (spare.length >= MAX_SPARE) return;
+  if (s.writableLength !== 0 || s.writableEnded || s.readableLength !== 0 || s.isPaused()) return;
+  if (s.listenerCount("drain") !== 0) s.removeAllListeners("drain");
+  spare.push(s);
+}
+
 /** One upstream connection; its listeners are bound once and follow the current owner. */
 class Conn {
   owner: Exchange | null = null;
   requests = 0;
   connected = false;
+  /** Destroyed by us after a complete exchange: its socket may serve a later connection. */
+  recyclable = false;
   /** The socket's inactivity timeout now (setting it again costs a new timer). */
   private timeoutMs = -1;
   constructor(
     readonly socket: Socket,
     readonly pool: PlainPool,
+    reused: boolean,
   ) {
     (socket as ConnSocket)[CONN] = this;
+    if (reused) return;
     socket.on("connect", onSocketConnect);
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
@@ -174,20 +199,27 @@ export class PlainPool {
       const c = this.idle.pop();
       if (c !== undefined) return c;
     }
-    const socket = connect(this.connectOptions);
-    const c = new Conn(socket, this);
+    const old = spare.pop();
+    const c =
+      old !== undefined
+        ? new Conn(old.connect(this.connectOptions), this, true)
+        : new Conn(connect(this.connectOptions), this, false);
     this.all.add(c);
     return c;
   }
 
-  /** The exchange on `c` ended; keep the connection for the next request or close it. */
-  done(c: Conn, keep: boolean): void {
+  /**
+   * The exchange on `c` ended; keep the connection for the next request or close it.
+   * `clean`: the exchange completed (nothing of it is left in the socket's state).
+   */
+  done(c: Conn, keep: boolean, clean = false): void {
     this.running--;
     c.owner = null;
     if (keep && !this.closed && !c.socket.destroyed) {
       c.timeout(Math.max(1, this.e.keepaliveTimeout));
       this.idle.push(c);
     } else {
+      c.recyclable = clean && !c.socket.destroyed;
       c.socket.destroy();
     }
     if (this.running === 0 && this.drained !== null) this.drained();
@@ -251,6 +283,8 @@ export class Exchange implements UpstreamResponse {
   private chunked: ChunkedDecoder | null = null;
   private sink: BodySink | null = null;
   private pending: Buffer[] | null = null;
+  /** The socket was paused for this exchange (no reader yet, or the sink is full). */
+  private paused = false;
   private ended = false;
   private failed: UpstreamFailure | null = null;
 
@@ -343,6 +377,7 @@ export class Exchange implements UpstreamResponse {
     if (this.finished) return;
     if (this.headersSeen) {
       this.bodyBytes(d);
+      this.holdUntilAttached();
       return;
     }
     let buf = this.buf === null ? d : Buffer.concat([this.buf, d]);
@@ -389,6 +424,12 @@ export class Exchange implements UpstreamResponse {
       if (buf.length > 0) this.keep = false;
       this.complete();
     } else if (buf.length > 0) this.bodyBytes(buf);
+    this.holdUntilAttached();
+  }
+
+  /** Body bytes wait for attach(): read no more until then (unless the body is all here). */
+  private holdUntilAttached(): void {
+    if (!this.finished && this.sink === null && this.pending !== null) this.pause();
   }
 
   private bodyBytes(d: Buffer): void {
@@ -427,20 +468,33 @@ export class Exchange implements UpstreamResponse {
   private deliver(piece: Buffer): void {
     if (this.finished) return;
     if (this.sink !== null) {
-      if (!this.sink.data(piece)) this.conn?.socket.pause();
+      if (!this.sink.data(piece)) this.pause();
       return;
     }
+    // Held until attach(); onData pauses the socket if the body goes on after this read.
     (this.pending ??= []).push(piece);
-    this.conn?.socket.pause();
   }
 
-  private complete(): void {
+  private pause(): void {
+    if (this.paused || this.conn === null) return;
+    this.paused = true;
+    this.conn.socket.pause();
+  }
+
+  private unpause(): void {
+    if (!this.paused || this.conn === null) return;
+    this.paused = false;
+    this.conn.socket.resume();
+  }
+
+  /** The response is complete; `atEof`: the upstream's close delimited it. */
+  private complete(atEof = false): void {
     if (this.finished) return;
+    this.unpause();
     this.finished = true;
     const c = this.conn!;
     this.conn = null;
-    c.socket.resume();
-    this.pool.done(c, this.keep);
+    this.pool.done(c, this.keep, !atEof);
     this.ended = true;
     if (this.sink !== null) this.sink.end();
   }
@@ -449,7 +503,7 @@ export class Exchange implements UpstreamResponse {
     if (this.finished) return;
     if (this.headersSeen && this.framing.kind === "close") {
       this.keep = false;
-      this.complete();
+      this.complete(true);
       return;
     }
     this.fail("error", "upstream prematurely closed connection");
@@ -495,11 +549,11 @@ export class Exchange implements UpstreamResponse {
     if (pending !== null) for (const p of pending) more = sink.data(p) && more;
     if (this.failed !== null) sink.error(this.failed);
     else if (this.ended) sink.end();
-    else if (more) this.conn?.socket.resume();
+    else if (more) this.unpause();
   }
 
   resume(): void {
-    if (!this.finished) this.conn?.socket.resume();
+    if (!this.finished) this.unpause();
   }
 
   abort(): void {

@@ -34,20 +34,24 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$
 /** Parse the head in buf[0, end) (end = index of the blank line's CRLF CRLF). */
 export function parseHead(buf: Buffer, end: number): ResponseHead {
   const text = buf.toString("latin1", 0, end);
-  const lines = text.split("\r\n");
-  const m = STATUS_LINE.exec(lines[0]!);
+  // Lines end at CRLF (a bare CR or LF stays in its line and fails the checks below).
+  let eol = text.indexOf("\r\n");
+  if (eol < 0) eol = text.length;
+  const m = STATUS_LINE.exec(eol === text.length ? text : text.slice(0, eol));
   if (m === null) throw new InvalidResponse("upstream sent no valid HTTP/1.0 header");
   const headers: HeaderList = [];
   let closeToken = false;
   let te: string | null = null;
   let cl: string | null = null;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new InvalidResponse("upstream sent invalid header");
-    const name = line.slice(0, colon);
+  while (eol < text.length) {
+    const start = eol + 2;
+    eol = text.indexOf("\r\n", start);
+    if (eol < 0) eol = text.length;
+    const colon = text.indexOf(":", start);
+    if (colon <= start || colon >= eol) throw new InvalidResponse("upstream sent invalid header");
+    const name = text.slice(start, colon);
     if (!TOKEN.test(name)) throw new InvalidResponse("upstream sent invalid header");
-    const value = trimOws(line.slice(colon + 1));
+    const value = trimmedSlice(text, colon + 1, eol);
     if (BAD_VALUE.test(value)) throw new InvalidResponse("upstream sent invalid header");
     headers.push([name, value]);
     const n = name.length;
@@ -74,6 +78,13 @@ export function parseHead(buf: Buffer, end: number): ResponseHead {
     transferEncoding: te,
     contentLength: cl === null ? null : Number(cl),
   };
+}
+
+/** s[from, to) without leading and trailing SP/HTAB, sliced once. */
+function trimmedSlice(s: string, from: number, to: number): string {
+  while (from < to && (s.charCodeAt(from) === 32 || s.charCodeAt(from) === 9)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 32 || s.charCodeAt(to - 1) === 9)) to--;
+  return s.slice(from, to);
 }
 
 function trimOws(s: string): string {

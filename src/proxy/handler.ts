@@ -66,6 +66,8 @@ function pieces(buf: Buffer): Iterable<Buffer> {
 
 export class ProxyHandler {
   private readonly staticTarget: PassTarget | null;
+  /** The group of a constant proxy_pass, found on first use. */
+  private staticGroup: UpstreamGroup | null = null;
   private readonly passTemplate: Template | null;
   private readonly setHeaders: ReadonlyArray<readonly [string, Template]>;
   private readonly hidden: Set<string>;
@@ -320,6 +322,11 @@ export class ProxyHandler {
   }
 
   private groupFor(t: PassTarget): UpstreamGroup {
+    if (t === this.staticTarget) return (this.staticGroup ??= this.findGroup(t));
+    return this.findGroup(t);
+  }
+
+  private findGroup(t: PassTarget): UpstreamGroup {
     if (t.unixPath === null && t.noPort) {
       const g = this.deps.upstreams.get(t.host.toLowerCase());
       if (g !== undefined) return g;
@@ -483,7 +490,7 @@ async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
 }
 
 function headerValue(h: HeaderList, lower: string): string | null {
-  for (const [n, v] of h) if (n.toLowerCase() === lower) return v;
+  for (const [n, v] of h) if (n.length === lower.length && n.toLowerCase() === lower) return v;
   return null;
 }
 

@@ -153,8 +153,8 @@ export function buildClientResponseHeaders(
 
 /** `$proxy_add_x_forwarded_for`: the client's X-Forwarded-For values, then $remote_addr. */
 export function addXForwardedFor(clientHeaders: HeaderList, remoteAddr: string): string {
-  const parts: string[] = [];
-  for (const [n, v] of clientHeaders) if (n.toLowerCase() === "x-forwarded-for") parts.push(v);
-  parts.push(remoteAddr);
-  return parts.join(", ");
+  let out = "";
+  for (const [n, v] of clientHeaders)
+    if (n.length === 15 && n.toLowerCase() === "x-forwarded-for") out += `${v}, `;
+  return out + remoteAddr;
 }

@@ -25,20 +25,35 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "proxy-authorization",
 ]);
 
+const NO_TOKENS: ReadonlySet<string> = new Set();
+const CLOSE_TOKEN: ReadonlySet<string> = new Set(["close"]);
+
 /** Lower-cased field names listed in the Connection header(s) of a message. */
-export function connectionTokens(headers: HeaderList): Set<string> {
-  const out = new Set<string>();
+export function connectionTokens(headers: HeaderList): ReadonlySet<string> {
+  let out: Set<string> | null = null;
+  let only: ReadonlySet<string> = NO_TOKENS;
   for (const [name, value] of headers) {
     // Only two names matter: skip the rest without lower-casing them.
     if (name.length !== 10 && name.length !== 16) continue;
     const n = name.toLowerCase();
     if (n !== "connection" && n !== "proxy-connection") continue;
+    // The common reply "Connection: close" (Gunicorn's every reply) shares one set.
+    if (
+      out === null &&
+      only === NO_TOKENS &&
+      value.length === 5 &&
+      value.toLowerCase() === "close"
+    ) {
+      only = CLOSE_TOKEN;
+      continue;
+    }
+    out ??= new Set(only);
     for (const t of value.split(",")) {
       const tok = t.trim().toLowerCase();
       if (tok !== "") out.add(tok);
     }
   }
-  return out;
+  return out ?? only;
 }
 
 /** True when `lowerName` must not be forwarded for a message with these Connection tokens. */

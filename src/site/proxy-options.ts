@@ -8,6 +8,7 @@
 import {
   evaluate,
   type HttpConf,
+  type Template as NginxTemplate,
   type Location,
   type Upstream,
   type VariableLookup,
@@ -27,6 +28,20 @@ import {
 
 function asLookup(vars: VarGetter): VariableLookup {
   return (n) => vars(n);
+}
+
+/** A template as the proxy evaluates it; one that is a lone variable ($host) reads it directly. */
+function templateOf(t: NginxTemplate): (vars: VarGetter) => string {
+  if (t.constant) {
+    const v = t.source;
+    return () => v;
+  }
+  const only = t.parts.length === 1 ? t.parts[0]! : null;
+  if (only !== null && typeof only !== "string" && "variable" in only) {
+    const name = only.variable;
+    return (vars) => vars(name) ?? "";
+  }
+  return (vars) => evaluate(t, asLookup(vars));
 }
 
 function redirectSpec(conf: HttpConf): RedirectSpec {
@@ -62,9 +77,7 @@ export function proxyOptions(
   return {
     ...PROXY_DEFAULTS,
     pass: url.constant ? url.source : (vars: VarGetter) => evaluate(url, asLookup(vars)),
-    setHeaders: (conf.proxy_set_header ?? []).map(
-      ([name, t]) => [name, (vars: VarGetter) => evaluate(t, asLookup(vars))] as const,
-    ),
+    setHeaders: (conf.proxy_set_header ?? []).map(([name, t]) => [name, templateOf(t)] as const),
     hideHeaders: conf.proxy_hide_header,
     passHeaders: conf.proxy_pass_header,
     redirect: redirectSpec(conf),

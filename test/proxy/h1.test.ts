@@ -2,7 +2,7 @@
 // exchanges over real sockets (keep-alive reuse, keepalive_requests, early closes).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
+import { createServer, Socket as NetSocket, type Socket } from "node:net";
 import { ChunkedDecoder, InvalidResponse, framingOf, parseHead } from "../../src/proxy/h1-parse.js";
 import { PlainPool } from "../../src/proxy/h1-client.js";
 import type { BodySink, UpstreamFailure, UpstreamResponse } from "../../src/proxy/failure.js";
@@ -52,6 +52,8 @@ void test("parseHead refuses what an upstream must not send", () => {
     "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
     "HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
     "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX: a\nY: b\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX: a\r\n: b\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n",
@@ -280,6 +282,51 @@ void test("plain client: pieces kept by a late sink stay intact while other sock
     assert.equal(a, big("a"));
     assert.equal(b, big("b"));
   } finally {
+    await p.destroy();
+    await up.close();
+  }
+});
+
+void test("plain client: a closed socket serves a later connection like a new one", async () => {
+  // Each reply closes its connection (as Gunicorn's sync workers do).
+  const up = await rawUpstream((req, s) => {
+    if (req.startsWith("GET /slow")) return; // never answers: the read timeout fires
+    const body = req.startsWith("GET /big") ? "z".repeat(300 * 1024) : "small";
+    s.end(`HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+  const sockets = new Set<Socket>();
+  const proto = NetSocket.prototype;
+  const connect = Object.getOwnPropertyDescriptor(proto, "connect")!;
+  Object.defineProperty(proto, "connect", {
+    ...connect,
+    value(this: Socket, ...args: unknown[]): Socket {
+      sockets.add(this);
+      return Reflect.apply(connect.value as (...a: unknown[]) => Socket, this, args);
+    },
+  });
+  const p = pool(up.port);
+  try {
+    const run = async (path: string, late = false): Promise<string | UpstreamFailure> => {
+      const r = await p.dispatch({ ...GET, path, close: true }, () => undefined)!.result;
+      // A late reader: the socket is paused until it attaches.
+      if (late) await new Promise((res) => setTimeout(res, 30));
+      return bodyOf(r);
+    };
+    for (let i = 0; i < 5; i++) assert.equal(await run("/a"), "small");
+    assert.equal(await run("/big", true), "z".repeat(300 * 1024));
+    await assert.rejects(
+      p.dispatch({ ...GET, path: "/slow", close: true, readTimeout: 50 }, () => undefined)!.result,
+      { kind: "timeout" },
+    );
+    for (let i = 0; i < 5; i++)
+      assert.equal(
+        await run(i % 2 === 0 ? "/a" : "/big"),
+        i % 2 === 0 ? "small" : "z".repeat(300 * 1024),
+      );
+    assert.equal(up.conns(), 12);
+    assert.ok(sockets.size < 12, `${sockets.size} sockets for 12 connections`);
+  } finally {
+    Object.defineProperty(proto, "connect", connect);
     await p.destroy();
     await up.close();
   }

@@ -7,7 +7,7 @@ import {
   effectiveSetHeaders,
   hiddenSet,
 } from "../../src/proxy/headers.js";
-import { HOP_BY_HOP, stripHopByHop } from "../../src/proxy/hop-by-hop.js";
+import { HOP_BY_HOP, connectionTokens, stripHopByHop } from "../../src/proxy/hop-by-hop.js";
 import { RedirectRewriter } from "../../src/proxy/redirect.js";
 import { parsePassUrl, upstreamUri, escapeUri } from "../../src/proxy/pass.js";
 import type { HeaderList } from "../../src/http/types.js";
@@ -44,6 +44,28 @@ void test("hop-by-hop list is RFC 9110 §7.6.1's, plus the fields Connection nam
     ["Keep-Alive", "timeout=5"],
   ];
   assert.deepEqual(stripHopByHop(h), [["X-Kept", "2"]]);
+  // A lone "close" (a shared set inside) still names a field; later Connection fields add to it.
+  assert.deepEqual([...connectionTokens([["Connection", "Close"]])], ["close"]);
+  assert.deepEqual(
+    [
+      ...connectionTokens([
+        ["connection", "close"],
+        ["Proxy-Connection", "X-A, x-b"],
+      ]),
+    ].sort(),
+    ["close", "x-a", "x-b"],
+  );
+  assert.deepEqual(
+    stripHopByHop([
+      ["Connection", "close"],
+      ["Close", "1"],
+      ["Connection", "X-Secret"],
+      ["X-Secret", "1"],
+      ["X-Kept", "2"],
+    ]),
+    [["X-Kept", "2"]],
+  );
+  assert.equal(connectionTokens([["X-A", "1"]]).size, 0);
 });
 
 void test("upstream request: nginx defaults Host $proxy_host and Connection close", () => {

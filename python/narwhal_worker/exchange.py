@@ -39,13 +39,16 @@ def error_report(exc):
 
 
 class Exchange:
-    __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident",
+    __slots__ = ("worker", "rid", "req", "environ", "input", "aborted", "thread_ident",
                  "_status", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
 
-    def __init__(self, worker, rid, req):
+    def __init__(self, worker, rid, req, environ=None):
+        """``req``: a protocol.Request, or the RequestBody of an ``environ`` already built
+        by environ.request_environ (the worker's path: wsgi.input is added by run())."""
         self.worker = worker
         self.rid = rid
         self.req = req
+        self.environ = environ
         self.input = None
         self.aborted = False
         self.thread_ident = None
@@ -145,7 +148,11 @@ class Exchange:
         try:
             if self.input is None:  # FRAMES mode: the reader thread made it already
                 self.input = make_input(self.req)
-            environ = build_environ(worker.base_environ, self.req, self.input)
+            environ = self.environ
+            if environ is None:
+                environ = build_environ(worker.base_environ, self.req, self.input)
+            else:
+                environ["wsgi.input"] = self.input
             result = worker.app(environ, self.start_response)
             if type(result) is list:
                 self._complete(result)

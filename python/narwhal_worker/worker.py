@@ -182,7 +182,7 @@ class Worker:
                             self.held_since = now
                         self.held += frames
                         self.held_n += 1
-                        self.held_bytes += sum(map(len, frames))
+                        self.held_bytes += ex._outlen  # noqa: SLF001 - the size of frames
                         return
                 if self.held_n:
                     frames = self.held + frames

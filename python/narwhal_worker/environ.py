@@ -176,15 +176,13 @@ def request_environ(base, payload):
     env["SERVER_PORT"] = str(vals[3])
     env["REMOTE_PORT"] = str(vals[2])
     keys = _keys
-    i = 16
-    end = len(vals)
-    while i < end:
+    lengths = iter(vals[16:])
+    for name_len, value_len in zip(lengths, lengths):
         a = b
-        b += vals[i]
+        b += name_len
         name = text[a:b]
         a = b
-        b += vals[i + 1]
-        i += 2
+        b += value_len
         key = keys.get(name) or environ_key(name)
         if key in env and key[0] == "H":
             env[key] += "," + text[a:b]  # as build_environ

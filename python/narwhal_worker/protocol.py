@@ -315,7 +315,7 @@ def request_layout(payload):
     count = payload[6] << 8 | payload[7]
     if count > MAX_HEADERS:
         _refuse_request(payload)
-    st = _request_struct(count)
+    st = _req_structs.get(count) or _request_struct(count)
     off = st.size
     if off > n:
         _refuse_request(payload)

@@ -179,7 +179,7 @@ class Exchange:
         except BaseException as exc:  # noqa: B902 - any app failure becomes APP_ERROR
             terminal = P.encode_json(P.APP_ERROR, self.rid, error_report(exc))
             self._out = []  # a half-built response is dropped; Node answers 500
-            self._outlen = len(terminal)
+            self._outlen = 0
         finally:
             if result is not None and type(result) is not list and hasattr(result, "close"):
                 try:
@@ -197,8 +197,7 @@ class Exchange:
                     self.input.close()
                 except OSError:
                     pass
-        # Exactly one terminal frame, sent even after ABORT: Node waits for it. _outlen
-        # stays the size of ``out`` (give or take the end frame) for Worker.finish.
+        # Exactly one terminal frame, sent even after ABORT: Node waits for it.
         out = [] if self.aborted else self._out
         self._out = []
         out.append(_pack(_END, 0, 0, self.rid, 0) if terminal is None else terminal)

@@ -102,12 +102,6 @@ class _Slot:
 
 
 _STANDBY_TICK = 0.01  # how long a lazy leader may run one request with fd 3 unread
-# Lazy mode: the frames of a request that took less than _HOLD_FAST are held back while
-# more requests wait on this thread, and written with the next one's (one write for a run
-# of short pipelined requests), for at most _HOLD_AGE and _HOLD_BYTES.
-_HOLD_FAST = 0.0002
-_HOLD_AGE = 0.0005
-_HOLD_BYTES = 64 * 1024
 _LEAD = "lead"
 _EXIT = "exit"
 
@@ -143,10 +137,6 @@ class Worker:
         self.lazy = self.threads == 1
         self.reader_away = False  # the leader is running the app; nobody reads fd 3
         self.started = 0.0  # monotonic time the request running now started (lazy mode)
-        self.held = []  # lazy mode: frames of finished requests not written yet
-        self.held_n = 0  # how many requests they end (still in flight until written)
-        self.held_bytes = 0
-        self.held_since = 0.0
         self.closing = False  # SHUTDOWN received
         self.done = threading.Event()
         self.exit_code = 0
@@ -169,43 +159,9 @@ class Worker:
         # id (under the lock) cannot race with it: Node reuses an id only after reading
         # the terminal frame, which is written below.
         self.exchanges.pop(ex.rid, None)
-        n = 1
-        if self.lazy:
-            with self.lock:
-                if self.pending and not self.closing:
-                    # The next request runs on this thread right after: if this one was
-                    # short, hold its frames back and write them with the next one's.
-                    now = _monotonic()
-                    if now - self.started < _HOLD_FAST and self.held_bytes < _HOLD_BYTES and (
-                            not self.held_n or now - self.held_since < _HOLD_AGE):
-                        if not self.held_n:
-                            self.held_since = now
-                        self.held += frames
-                        self.held_n += 1
-                        self.held_bytes += ex._outlen  # noqa: SLF001 - the size of frames
-                        return
-                if self.held_n:
-                    frames = self.held + frames
-                    n += self.held_n
-                    self.held = []
-                    self.held_n = self.held_bytes = 0
         self.channel.send(frames)
         with self.lock:
-            self.inflight -= n
-            if self.closing and self.inflight == 0:
-                self.done.set()
-
-    def flush_held(self):
-        """Write the held frames now (the request running after them turned out long)."""
-        with self.lock:
-            if not self.held_n:
-                return
-            frames, n = self.held, self.held_n
-            self.held = []
-            self.held_n = self.held_bytes = 0
-        self.channel.send(frames)
-        with self.lock:
-            self.inflight -= n
+            self.inflight -= 1
             if self.closing and self.inflight == 0:
                 self.done.set()
 
@@ -257,7 +213,6 @@ class Worker:
                         self.reader_away = False
                         self.idle.remove(slot)
                     slot.task = _LEAD
-                    self.flush_held()
             else:
                 slot.wake.acquire()
             task = slot.task
@@ -285,7 +240,6 @@ class Worker:
     def need_reader(self):
         """An app thread is about to wait for bytes from Node (BODY, FILE_ACK): make sure
         someone reads the socket now rather than at the next standby tick."""
-        self.flush_held()
         with self.lock:
             if not self.reader_away:
                 return

@@ -393,8 +393,7 @@ class SingleThreadReads(unittest.TestCase):
         self.assertEqual(response(peer.until_terminal(40))[3], b"spun")
 
     def test_short_request_is_answered_while_a_long_one_queued_after_it_runs(self):
-        # Frames of a short request may be held back to share one write with the next
-        # request's, but never for longer than a standby tick when the next one lasts.
+        # Each request's frames go out when it ends, not when the pipelined run ends.
         peer = self.w.peer
         for rid in range(1, 6):
             peer.request(rid, make_request(path="/spin", query="0"))

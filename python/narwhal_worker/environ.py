@@ -8,6 +8,7 @@ import io
 import os
 import sys
 import threading
+from collections import namedtuple
 from urllib.parse import unquote_to_bytes
 
 from . import protocol
@@ -111,6 +112,86 @@ def build_environ(base, req, wsgi_input):
         # A de-chunked body: give apps (Django, Flask) the length they need to read it.
         env["CONTENT_LENGTH"] = str(req.body_length)
     return env
+
+
+class RequestBody(namedtuple("RequestBody", ("body_mode", "body_length", "body_file", "body"))):
+    """The body part of a REQUEST (the fields make_input reads, as in protocol.Request)."""
+
+    __slots__ = ()
+
+
+_tuple_new = tuple.__new__
+_layout = protocol.request_layout
+_body_file_path = protocol.body_file_path
+
+
+def request_environ(base, payload):
+    """build_environ(base, decode_request(payload), ...) in one pass, without the Request:
+    (environ without wsgi.input, RequestBody), or None when the path cannot be mapped
+    (ConfigurationProblem: the caller takes the reference path, which raises it where
+    the app would run). The worker's hot path; protocol faults raise ProtocolError."""
+    vals, text, off = _layout(payload)
+    mode = vals[0]
+    env = base.copy()
+    # The ten fixed strings in wire order (docs/protocol.md), unrolled, then the headers.
+    b = vals[6]
+    env["REQUEST_METHOD"] = text[:b]
+    a = b
+    b += vals[7]
+    env["wsgi.url_scheme"] = text[a:b] or "http"
+    a = b
+    b += vals[8]
+    env["SERVER_PROTOCOL"] = text[a:b]
+    a = b
+    b += vals[9]
+    env["RAW_URI"] = text[a:b]
+    a = b
+    b += vals[10]
+    path = text[a:b]
+    a = b
+    b += vals[11]
+    env["QUERY_STRING"] = text[a:b]
+    a = b
+    b += vals[12]
+    script_name = text[a:b]
+    a = b
+    b += vals[13]
+    env["REMOTE_ADDR"] = text[a:b]
+    a = b
+    b += vals[14]
+    env["SERVER_NAME"] = text[a:b]
+    a = b
+    b += vals[15]
+    body_file = _body_file_path(mode, text[a:b])
+    if script_name:
+        env["SCRIPT_NAME"] = script_name
+    else:
+        script_name = env["SCRIPT_NAME"]
+    if script_name or "%" in path:
+        try:
+            path = path_info(path, script_name)
+        except ConfigurationProblem:
+            return None
+    env["PATH_INFO"] = path
+    env["SERVER_PORT"] = str(vals[3])
+    env["REMOTE_PORT"] = str(vals[2])
+    keys = _keys
+    lengths = iter(vals[16:])
+    for name_len, value_len in zip(lengths, lengths):
+        a = b
+        b += name_len
+        name = text[a:b]
+        a = b
+        b += value_len
+        key = keys.get(name) or environ_key(name)
+        if key in env and key[0] == "H":
+            env[key] += "," + text[a:b]  # as build_environ
+        else:
+            env[key] = text[a:b]
+    blen = vals[5]
+    if blen and "CONTENT_LENGTH" not in env:
+        env["CONTENT_LENGTH"] = str(blen)
+    return env, _tuple_new(RequestBody, (mode, blen, body_file, payload[off:] if off < len(payload) else b""))
 
 
 class BodyReader:

@@ -6,6 +6,7 @@ RESPONSE_FILE for wsgi.file_wrapper), then exactly one terminal frame: RESPONSE_
 APP_ERROR when the app failed (Node answers 500, or cuts the response if already begun).
 """
 
+import io
 import os
 import stat
 import sys
@@ -22,6 +23,12 @@ _COALESCE = 64 * 1024
 # HttpResponse.__iter__ returns): nothing is gained by sending their chunks one by one.
 _IN_MEMORY = (type(iter([])), type(iter(())))
 _get_ident = threading.get_ident
+# Frame headers on the hot path, packed here rather than through protocol's helpers (one
+# Python call less each): ``rid`` is a decoded request id and lengths are within the caps.
+_pack = P._HEADER.pack  # noqa: SLF001
+_HEAD, _BODY, _END, _HSIZE = P.RESPONSE_HEAD, P.RESPONSE_BODY, P.RESPONSE_END, P.HEADER_SIZE
+_BytesIO = io.BytesIO
+_INLINE = P.BODY_INLINE
 
 
 def _content_length(headers):
@@ -39,13 +46,16 @@ def error_report(exc):
 
 
 class Exchange:
-    __slots__ = ("worker", "rid", "req", "input", "aborted", "thread_ident",
+    __slots__ = ("worker", "rid", "req", "environ", "input", "aborted", "thread_ident",
                  "_status", "_sent", "_out", "_outlen", "_ack", "_ack_ok")
 
-    def __init__(self, worker, rid, req):
+    def __init__(self, worker, rid, req, environ=None):
+        """``req``: a protocol.Request, or the RequestBody of an ``environ`` already built
+        by environ.request_environ (the worker's path: wsgi.input is added by run())."""
         self.worker = worker
         self.rid = rid
         self.req = req
+        self.environ = environ
         self.input = None
         self.aborted = False
         self.thread_ident = None
@@ -107,8 +117,8 @@ class Exchange:
             if payload is None:
                 payload = head.payload = P.encode_response_head_payload(head.code, head.reason, head.headers)
             n = len(payload)
-            self._out += (P.head_frame_header(self.rid, n), payload)
-            self._outlen += P.HEADER_SIZE + n
+            self._out += (_pack(_HEAD, 0, 0, self.rid, n), payload)
+            self._outlen += _HSIZE + n
 
     def _body(self, data):
         if self.aborted:
@@ -144,8 +154,13 @@ class Exchange:
             return
         try:
             if self.input is None:  # FRAMES mode: the reader thread made it already
-                self.input = make_input(self.req)
-            environ = build_environ(worker.base_environ, self.req, self.input)
+                req = self.req
+                self.input = _BytesIO(req.body) if req.body_mode == _INLINE else make_input(req)
+            environ = self.environ
+            if environ is None:
+                environ = build_environ(worker.base_environ, self.req, self.input)
+            else:
+                environ["wsgi.input"] = self.input
             result = worker.app(environ, self.start_response)
             if type(result) is list:
                 self._complete(result)
@@ -185,7 +200,7 @@ class Exchange:
         # Exactly one terminal frame, sent even after ABORT: Node waits for it.
         out = [] if self.aborted else self._out
         self._out = []
-        out.append(P.end_frame(self.rid) if terminal is None else terminal)
+        out.append(_pack(_END, 0, 0, self.rid, 0) if terminal is None else terminal)
         worker.finish(self, out)
 
     def _complete(self, chunks):
@@ -205,8 +220,8 @@ class Exchange:
         self._head()
         if total:
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self._out += (P.body_frame_header(self.rid, total), body)
-            self._outlen += P.HEADER_SIZE + total
+            self._out += (_pack(_BODY, 0, 0, self.rid, total), body)
+            self._outlen += _HSIZE + total
 
     def _iterate(self, result, streaming):
         """Send the chunks as the app yields them (``streaming``), or gather a complete

@@ -14,7 +14,7 @@ import time
 import traceback
 
 from . import protocol as P
-from .environ import base_environ
+from .environ import base_environ, request_environ
 from .exchange import Exchange, current_stack
 
 _READ_SIZE = 256 * 1024
@@ -300,12 +300,16 @@ class Worker:
     def dispatch(self, t, rid, payload):
         """Handle one frame from Node (already checked by the decoder)."""
         if t == P.REQUEST:
-            req = P.decode_request(payload)
+            built = request_environ(self.base_environ, payload)
             if self.closing:
                 self.send([P.encode_json(P.APP_ERROR, rid, {
                     "reason": "worker is shutting down", "traceback": ""})])
                 return
-            ex = Exchange(self, rid, req)
+            if built is not None:
+                ex = Exchange(self, rid, built[1], built[0])
+            else:  # a path outside SCRIPT_NAME: run() builds the environ and raises (500)
+                ex = Exchange(self, rid, P.decode_request(payload))
+            req = ex.req
             if req.body_mode == P.BODY_FRAMES:
                 from .environ import StreamBody
 

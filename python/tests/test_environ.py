@@ -7,10 +7,11 @@ import unittest
 
 from narwhal_worker import protocol as P
 from narwhal_worker.environ import (ClientGone, ConfigurationProblem, FileBody, StreamBody,
-                                    base_environ, build_environ, make_input, path_info)
+                                    base_environ, build_environ, make_input, path_info,
+                                    request_environ)
 from narwhal_worker.response import FileWrapper
 
-from .support import make_request
+from .support import VECTORS, make_request
 
 
 def environ(**kw):
@@ -105,6 +106,62 @@ class Environ(unittest.TestCase):
                 environ(path="/elsewhere")
         finally:
             del os.environ["SCRIPT_NAME"]
+
+
+class OnePass(unittest.TestCase):
+    """request_environ (the worker's path) gives exactly build_environ(decode_request())."""
+
+    def both(self, payload):
+        base = base_environ(1)
+        req = P.decode_request(payload)
+        try:
+            want = build_environ(base, req, None)
+        except ConfigurationProblem:
+            self.assertIsNone(request_environ(base, payload))
+            return
+        got, body = request_environ(base, payload)
+        got["wsgi.input"] = None
+        self.assertEqual(got, want)
+        self.assertEqual(tuple(body), (req.body_mode, req.body_length, req.body_file, req.body))
+
+    def test_same_environ_and_body_as_the_reference_path(self):
+        import json
+
+        with open(VECTORS, encoding="utf-8") as f:
+            data = json.load(f)
+        n = 0
+        for v in data["vectors"]:
+            if v["type"] == "REQUEST":
+                with self.subTest(v["name"]):
+                    self.both(bytes.fromhex(v["hex"])[P.HEADER_SIZE:])
+                    n += 1
+        self.assertGreater(n, 0)
+        for kw in (dict(), dict(path="/a%20b", query="q=1"), dict(path="/app/x", script_name="/app"),
+                   dict(url_scheme="", headers=[]),
+                   dict(headers=[("Content-Type", "a/b"), ("content-length", "3"), ("X-A", "1"),
+                                 ("x-a", "2"), ("Content_Length", "9"), ("X-\xe9", "\xff")],
+                        method="POST", body=b"abc", body_length=3),
+                   dict(method="PUT", body_mode=P.BODY_FRAMES, body_length=10),
+                   dict(method="PUT", body_mode=P.BODY_FILE, body_length=10, body_file="/tmp/b\u00e9")):
+            with self.subTest(kw):
+                self.both(P.encode_request(1, make_request(**kw), kw.get("body", b""))[P.HEADER_SIZE:])
+
+    def test_protocol_faults_are_the_reference_ones(self):
+        import json
+
+        with open(VECTORS, encoding="utf-8") as f:
+            data = json.load(f)
+        for b in data["bad"]:
+            raw = bytes.fromhex(b["hex"])
+            if b["stage"] == "frame" or raw[0] != P.REQUEST:
+                continue
+            with self.subTest(b["name"]), self.assertRaises(P.ProtocolError) as cm:
+                request_environ(base_environ(1), raw[P.HEADER_SIZE:])
+            self.assertEqual(cm.exception.fault, b["fault"])
+
+    def test_a_path_outside_script_name_takes_the_reference_path(self):
+        payload = P.encode_request(1, make_request(path="/elsewhere", script_name="/app"))
+        self.assertIsNone(request_environ(base_environ(1), payload[P.HEADER_SIZE:]))
 
 
 class Input(unittest.TestCase):

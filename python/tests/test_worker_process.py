@@ -392,6 +392,31 @@ class SingleThreadReads(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 0.3)
         self.assertEqual(response(peer.until_terminal(40))[3], b"spun")
 
+    def test_short_request_is_answered_while_a_long_one_queued_after_it_runs(self):
+        # Each request's frames go out when it ends, not when the pipelined run ends.
+        peer = self.w.peer
+        for rid in range(1, 6):
+            peer.request(rid, make_request(path="/spin", query="0"))
+        peer.request(6, make_request(path="/spin", query="0.8"))
+        t0 = time.monotonic()
+        for rid in range(1, 6):
+            self.assertEqual(response(peer.until_terminal(rid))[3], b"spun")
+        self.assertLess(time.monotonic() - t0, 0.4)
+        self.assertEqual(response(peer.until_terminal(6))[3], b"spun")
+        self.assertGreater(time.monotonic() - t0, 0.7)
+
+    def test_shutdown_after_a_run_of_pipelined_requests_answers_them_all(self):
+        peer = self.w.peer
+        peer.send(b"".join(P.encode_request(rid, make_request(path="/spin", query="0"))
+                           for rid in range(1, 41)) + P.encode_frame(P.SHUTDOWN, 0))
+        ended = set()
+        while len(ended) < 40:
+            f = peer.next(5)
+            if f.type == P.RESPONSE_END:
+                ended.add(f.id)
+        self.assertEqual(ended, set(range(1, 41)))
+        self.assertEqual(self.w.proc.wait(5), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -17,7 +17,6 @@ import {
   BodyMode,
   decodeAppError,
   decodeResponseFile,
-  decodeResponseHead,
   decodeStack,
   EMPTY,
   encodeAbort,
@@ -29,6 +28,7 @@ import {
   type Frame,
 } from "../protocol/index.js";
 import { disposeBody, type SpooledBody } from "./body-spool.js";
+import { prepareHead, type PreparedHead } from "./head-cache.js";
 import { requestMeta } from "./request-meta.js";
 
 /** Bodies up to this size travel inside the REQUEST frame (one write); bigger ones in BODY frames. */
@@ -79,24 +79,16 @@ export function newRecord(): GatewayRecord {
 
 type Op = () => void | Promise<void>;
 
-const TRIM = /^[ \t]+|[ \t]+$/g;
-
 /** Who answers for an exchange once it is over, or when the pool refuses it (503). */
 export interface ExchangeOwner {
   finished(ex: WsgiExchange): void;
   refused(ex: WsgiExchange, err: PoolUnavailable): void;
 }
 
-interface Head {
-  readonly status: number;
-  readonly reason: string;
-  readonly headers: HeaderList;
-}
-
 export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
   private lease: Lease | null = null;
   /** RESPONSE_HEAD received but not yet written (written with the first body bytes). */
-  private head: Head | null = null;
+  private head: PreparedHead | null = null;
   private clientGone = false;
   private terminal = false;
   private sentAt = 0;
@@ -195,7 +187,7 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
     if (this.terminal && f.type !== FrameType.STACK) return;
     switch (f.type) {
       case FrameType.RESPONSE_HEAD:
-        this.head = decodeResponseHead(f.payload);
+        this.head = prepareHead(f.payload);
         return;
       case FrameType.RESPONSE_BODY: {
         if (this.clientGone) return;
@@ -370,14 +362,8 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
     const h = this.head;
     if (h === null || this.res.headersSent) return;
     this.head = null;
-    // Surrounding SP/HTAB is not part of a field value (RFC 9110 §5.5); Django's
-    // Set-Cookie comes with a leading space. Gunicorn strips it the same way.
-    let headers = padded(h.headers)
-      ? h.headers.map(([n, v]): [string, string] => [n, v.replace(TRIM, "")])
-      : h.headers;
-    if (length !== null && !hasContentLength(headers)) {
-      headers = [...headers, ["Content-Length", String(length)]];
-    }
+    // Trimmed like Gunicorn does (Django's Set-Cookie comes with a leading space).
+    const headers = length !== null && !h.hasLength ? h.withLength(length) : h.headers;
     this.record.responseHeaders = headers;
     this.res.writeHead(h.status, headers, h.reason);
   }
@@ -429,25 +415,4 @@ export class WsgiExchange implements RequestSink, PoolTicket, ReadWaiter {
       this.ops = null;
     }
   }
-}
-
-/** Whether a header value has surrounding SP/HTAB (rare: checked without a regex or closure). */
-function padded(headers: HeaderList): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const v = headers[i]![1];
-    const n = v.length;
-    if (n === 0) continue;
-    const a = v.charCodeAt(0);
-    const z = v.charCodeAt(n - 1);
-    if (a === 32 || a === 9 || z === 32 || z === 9) return true;
-  }
-  return false;
-}
-
-function hasContentLength(headers: HeaderList): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const n = headers[i]![0];
-    if (n.length === 14 && n.toLowerCase() === "content-length") return true;
-  }
-  return false;
 }

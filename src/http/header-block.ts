@@ -18,6 +18,18 @@ export interface HeaderBlock {
   readonly declared: number;
   readonly hasServer: boolean;
   readonly hasDate: boolean;
+  /** Set for a constantHeaders() list: the block is reused, and so may be `memo`. */
+  readonly constant: boolean;
+  /** The writer's head built from this constant block (response-writer.ts); null until then. */
+  memo: HeadMemo | null;
+}
+
+/** A status line + Server + Date + fields, valid while those three are the same strings. */
+export interface HeadMemo {
+  readonly line: string;
+  readonly server: string;
+  readonly date: string;
+  readonly head: string;
 }
 
 // Response splitting guard: names are tokens, values have no CR/LF/NUL.
@@ -38,7 +50,7 @@ export function validName(name: string): boolean {
 }
 
 /** Check and serialise `headers`; throws TypeError on a field that could split the response. */
-export function serializeHeaders(headers: HeaderList): HeaderBlock {
+export function serializeHeaders(headers: HeaderList, constant = false): HeaderBlock {
   let text = "";
   let declared = -1;
   let hasServer = false;
@@ -65,7 +77,7 @@ export function serializeHeaders(headers: HeaderList): HeaderBlock {
     }
     text += name + ": " + value + "\r\n";
   }
-  return { text, declared, hasServer, hasDate };
+  return { text, declared, hasServer, hasDate, constant, memo: null };
 }
 
 const CONSTANT = new WeakMap<HeaderList, HeaderBlock>();
@@ -78,7 +90,7 @@ const CONSTANT = new WeakMap<HeaderList, HeaderBlock>();
 export function constantHeaders(headers: HeaderList): HeaderList {
   for (const f of headers) Object.freeze(f);
   Object.freeze(headers);
-  CONSTANT.set(headers, serializeHeaders(headers));
+  CONSTANT.set(headers, serializeHeaders(headers, true));
   return headers;
 }
 

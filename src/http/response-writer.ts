@@ -11,7 +11,7 @@ import type { HeaderList, ResponseWriter, UpgradedConnection } from "./types.js"
 import { httpDate } from "./date-cache.js";
 import { latin1Write } from "./chars.js";
 import { errorPage } from "./error-page.js";
-import { BAD_VALUE, headerBlock, validName } from "./header-block.js";
+import { BAD_VALUE, headerBlock, validName, type HeaderBlock } from "./header-block.js";
 
 /** What the writer needs from its connection. */
 export interface ResponseHost {
@@ -36,8 +36,20 @@ const enum Framing {
 }
 
 const STATUS_LINES = new Map<number, string>();
+/** The last status line built with a handler's own reason phrase, per status (checked once). */
+const OWN_LINES = new Map<number, { readonly reason: string; readonly line: string }>();
 function statusLine(status: number, reason: string | undefined): string {
-  if (reason !== undefined) return `HTTP/1.1 ${status} ${reason}\r\n`;
+  if (reason !== undefined) {
+    const own = OWN_LINES.get(status);
+    if (own !== undefined && own.reason === reason) return own.line;
+    if (BAD_VALUE.test(reason)) throw new TypeError("invalid reason phrase");
+    const line = `HTTP/1.1 ${status} ${reason}\r\n`;
+    if (reason.length <= 64) {
+      if (OWN_LINES.size >= 256) OWN_LINES.clear();
+      OWN_LINES.set(status, { reason, line });
+    }
+    return line;
+  }
   let l = STATUS_LINES.get(status);
   if (l === undefined) {
     l = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
@@ -51,6 +63,35 @@ const SMALL_BODY = 16 * 1024;
 
 /** nginx drops keep-alive after these errors (ngx_http_special_response_handler). */
 const CLOSING_ERRORS = new Set([400, 408, 413, 414, 431, 500, 501]);
+
+/** Status line, Server, Date and the fields; remembered on a constant block (same three strings). */
+function headText(b: HeaderBlock, line: string, srv: string): string {
+  const date = b.hasDate ? "" : httpDate();
+  const m = b.memo;
+  if (m !== null && m.line === line && m.date === date && m.server === srv) return m.head;
+  const head =
+    line +
+    (b.hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
+    (b.hasDate ? "" : "Date: " + date + "\r\n") +
+    b.text;
+  if (b.constant) b.memo = { line, server: srv, date, head };
+  return head;
+}
+
+const LENGTH_FIELDS = new Map<number, string>();
+/** "Content-Length: n\r\n", the same string for the same n (most bodies have a few sizes). */
+function lengthField(n: number): string {
+  let f = LENGTH_FIELDS.get(n);
+  if (f === undefined) {
+    f = `Content-Length: ${n}\r\n`;
+    if (LENGTH_FIELDS.size >= 1024) LENGTH_FIELDS.clear();
+    LENGTH_FIELDS.set(n, f);
+  }
+  return f;
+}
+
+/** The last complete head: consecutive responses built from one memo share it. */
+let lastHead = { prefix: "", framing: "", connection: "", head: "" };
 
 function uncorkLater(res: Response): void {
   res.uncork();
@@ -91,18 +132,12 @@ export class Response implements ResponseWriter {
     if (this.headersSent) throw new Error("writeHead: headers already sent");
     if (!Number.isInteger(status) || status < 200 || status > 999)
       throw new RangeError(`invalid status ${status}`);
-    if (reason !== undefined && BAD_VALUE.test(reason))
-      throw new TypeError("invalid reason phrase");
+    const line = statusLine(status, reason);
     this.status = status;
     this.headersSent = true;
     const b = headerBlock(headers);
     if (b.declared >= 0) this.declared = b.declared;
-    const srv = this.host.serverHeader;
-    this.head =
-      statusLine(status, reason) +
-      (b.hasServer || srv === "" ? "" : "Server: " + srv + "\r\n") +
-      (b.hasDate ? "" : "Date: " + httpDate() + "\r\n") +
-      b.text;
+    this.head = headText(b, line, this.host.serverHeader);
     // RFC 9110 §6.4.1: HEAD, 1xx, 204, 304 have no content.
     this.noBody = this.isHead || status === 204 || status === 304;
   }
@@ -131,7 +166,7 @@ export class Response implements ResponseWriter {
       f = "";
     } else if (this.declared >= 0) {
       this.framing = Framing.Length;
-      f = `Content-Length: ${this.declared}\r\n`;
+      f = lengthField(this.declared);
     } else if (this.noBody) {
       // HEAD: say what a GET would have carried when we know it (end(body) on HEAD).
       this.framing = Framing.None;
@@ -139,7 +174,7 @@ export class Response implements ResponseWriter {
     } else if (endLength >= 0) {
       this.framing = Framing.Length;
       this.declared = endLength;
-      f = `Content-Length: ${endLength}\r\n`;
+      f = lengthField(endLength);
     } else if (!this.http10) {
       this.framing = Framing.Chunked;
       f = "Transfer-Encoding: chunked\r\n";
@@ -155,8 +190,12 @@ export class Response implements ResponseWriter {
       : this.http10
         ? "Connection: keep-alive\r\n"
         : "";
-    const h = this.head + f + c + "\r\n";
+    const last = lastHead;
+    const prefix = this.head;
     this.head = "";
+    if (last.prefix === prefix && last.framing === f && last.connection === c) return last.head;
+    const h = prefix + f + c + "\r\n";
+    lastHead = { prefix, framing: f, connection: c, head: h };
     return h;
   }
 

@@ -88,9 +88,10 @@ const CONSTANT = new WeakMap<HeaderList, HeaderBlock>();
  * @example const h = constantHeaders([["Content-Type", "text/css"], ["Content-Length", "120"]]);
  */
 export function constantHeaders(headers: HeaderList): HeaderList {
+  const block = serializeHeaders(headers, true); // throws before anything is frozen
   for (const f of headers) Object.freeze(f);
   Object.freeze(headers);
-  CONSTANT.set(headers, serializeHeaders(headers, true));
+  CONSTANT.set(headers, block);
   return headers;
 }
 

@@ -20,6 +20,9 @@ import { findPython } from "../../src/arbiter/interpreter.js";
 import { HttpError } from "../../src/core/errors.js";
 import { spoolBody } from "../../src/gateway/body-spool.js";
 import { requestMeta } from "../../src/gateway/request-meta.js";
+import { prepareHead } from "../../src/gateway/head-cache.js";
+import { serializeHeaders } from "../../src/http/header-block.js";
+import { encodeResponseHead, ProtocolError } from "../../src/protocol/index.js";
 import type { ConnectionInfo, IncomingRequest, RequestBody } from "../../src/http/types.js";
 import { ROOT } from "./harness.js";
 
@@ -190,6 +193,41 @@ void test("request metadata: Gunicorn's SERVER_NAME/PORT (listener; Host on a un
   const v10 = requestMeta(fakeRequest({ versionMinor: 0, scheme: "https" }));
   assert.equal(v10.serverProtocol, "HTTP/1.0");
   assert.equal(v10.urlScheme, "https");
+});
+
+void test("response heads: the same payload bytes give the same prepared head, trimmed and frozen", () => {
+  const payload = (headers: Array<[string, string]>, reason = "OK"): Buffer =>
+    encodeResponseHead(1, { status: 200, reason, headers }).subarray(12);
+  const fields: Array<[string, string]> = [
+    ["Content-Type", "text/plain"],
+    ["Set-Cookie", " a=1 "],
+  ];
+  const a = prepareHead(payload(fields));
+  assert.equal(prepareHead(payload(fields)), a);
+  assert.deepEqual(
+    [a.status, a.reason, a.headers, a.hasLength],
+    [
+      200,
+      "OK",
+      [
+        ["Content-Type", "text/plain"],
+        ["Set-Cookie", "a=1"],
+      ],
+      false,
+    ],
+  );
+  assert.ok(Object.isFrozen(a.headers));
+  assert.equal(a.withLength(11), a.withLength(11));
+  assert.deepEqual(a.withLength(11).at(-1), ["Content-Length", "11"]);
+  assert.notEqual(prepareHead(payload(fields, "Fine")), a);
+  assert.equal(prepareHead(payload([["Content-Length", "5"]])).hasLength, true);
+  // A field the writer refuses is not kept: writeHead() refuses it when the response goes out.
+  const bad = payload([["X-Bad", "a\rb"]]);
+  const b = prepareHead(bad);
+  assert.notEqual(prepareHead(bad), b);
+  assert.ok(!Object.isFrozen(b.headers));
+  assert.throws(() => serializeHeaders(b.headers), TypeError);
+  assert.throws(() => prepareHead(payload(fields).subarray(1)), ProtocolError);
 });
 
 function bodyOf(chunks: Buffer[], failAfter: number | null = null): RequestBody {

@@ -8,6 +8,7 @@ import { rawRequest } from "../helpers/raw.js";
 import { startServer, sleep } from "./util.js";
 import { HttpError } from "../../src/core/errors.js";
 import type { Handler } from "../../src/http/types.js";
+import { constantHeaders } from "../../src/http/header-block.js";
 
 const byPath: Handler = async (req, res) => {
   switch (req.path) {
@@ -193,6 +194,51 @@ void test("upgrade: 101 with the caller's headers, then the raw socket and the e
     );
     assert.match(text, /early:hi;THERE$/);
     assert.equal(r.closed, true);
+  } finally {
+    await s.stop();
+  }
+});
+
+void test("heads built from one constant field list and reason phrases: right framing and checks every time", async () => {
+  const fields = constantHeaders([["Content-Type", "text/plain"]]);
+  const s = await startServer((req, res) => {
+    const reason = req.query === "" ? undefined : decodeURIComponent(req.query);
+    res.writeHead(200, fields, reason);
+    res.end(req.path === "/long" ? "abcdef" : "abc");
+  });
+  try {
+    const get = (target: string, close = false): string =>
+      `GET ${target} HTTP/1.1\r\nHost: a\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
+    const r = await rawRequest(
+      s.port,
+      get("/") + get("/long") + get("/?Fine") + get("/?Fine") + get("/?OK") + get("/", true),
+    );
+    assert.deepEqual(
+      r.responses.map((x) => [
+        x.status,
+        x.reason,
+        x.header("content-length"),
+        x.header("connection"),
+        x.text,
+      ]),
+      [
+        [200, "OK", "3", null, "abc"],
+        [200, "OK", "6", null, "abcdef"],
+        [200, "Fine", "3", null, "abc"],
+        [200, "Fine", "3", null, "abc"],
+        [200, "OK", "3", null, "abc"],
+        [200, "OK", "3", "close", "abc"],
+      ],
+    );
+    // A reason phrase that could split the head is refused, also after a good one.
+    const bad = await rawRequest(s.port, get("/?Fine") + get("/?Fine%0D%0AX-Evil%3A%201"));
+    assert.deepEqual(
+      bad.responses.map((x) => [x.status, x.header("x-evil")]),
+      [
+        [200, null],
+        [500, null],
+      ],
+    );
   } finally {
     await s.stop();
   }

@@ -655,12 +655,11 @@ export class Arbiter {
     const now = performance.now();
     for (const w of this.workers) {
       if (w.timedOut || w.state === "dead" || w.state === "booting") continue;
-      for (const [id, t0] of w.startedAt) {
-        if (now - t0 > timeout) {
-          this.timedOut(w, id, now, timeout);
-          break;
-        }
-      }
+      let late = 0;
+      w.inflight.forEach((id, _sink, t0) => {
+        if (late === 0 && now - t0 > timeout) late = id;
+      });
+      if (late !== 0) this.timedOut(w, late, now, timeout);
     }
   }
 
@@ -671,9 +670,9 @@ export class Arbiter {
     log.critical(
       `WORKER TIMEOUT (pid:${w.pid}): a request ran longer than ${timeout / 1000} s; dumping its stack and replacing the worker`,
     );
-    for (const [rid, t0] of w.startedAt) {
-      if (now - t0 > timeout) w.inflight.get(rid)?.onDeadline?.(timeout);
-    }
+    w.inflight.forEach((_id, sink, t0) => {
+      if (now - t0 > timeout) sink.onDeadline?.(timeout);
+    });
     let done = false;
     const kill = (): void => {
       if (done) return;

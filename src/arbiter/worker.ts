@@ -25,6 +25,7 @@ import {
   type Hello,
 } from "../protocol/index.js";
 import { forwardLines } from "./lines.js";
+import { InflightTable } from "./inflight.js";
 
 /** The gateway's side of one request: receives that request's frames from the worker. */
 export interface RequestSink {
@@ -92,12 +93,10 @@ export class Worker {
   pid: number;
   hello: Hello | null = null;
   bootError: ErrorReport | null = null;
-  /** Requests in flight on this worker, by request id. */
-  readonly inflight = new Map<number, RequestSink>();
+  /** Requests in flight on this worker, by request id, with when each was handed over. */
+  readonly inflight = new InflightTable<RequestSink>();
   /** Asked to exit (SHUTDOWN): its exit is expected, not a crash. */
   retired = false;
-  /** performance.now() when each request in flight was handed to this worker. */
-  readonly startedAt = new Map<number, number>();
   /** Requests this worker has finished (terminal frame received). */
   served = 0;
   /** Recycle after this many requests (--max-requests + jitter); 0 = never. */
@@ -225,17 +224,15 @@ export class Worker {
   /** A fresh request id, unique among this worker's requests in flight; registers the sink. */
   attach(sink: RequestSink, now = performance.now()): number {
     let id = this.nextId;
-    while (this.inflight.has(id)) id = id >= 0xffffffff ? 1 : id + 1;
+    while (!this.inflight.isFree(id)) id = id >= 0xffffffff ? 1 : id + 1;
     this.nextId = id >= 0xffffffff ? 1 : id + 1;
-    this.inflight.set(id, sink);
-    this.startedAt.set(id, now);
+    this.inflight.add(id, sink, now);
     return id;
   }
 
   /** Give back an id whose REQUEST was never sent (it could not be encoded): the thread is free. */
   detach(id: number): void {
-    if (!this.inflight.delete(id)) return;
-    this.startedAt.delete(id);
+    if (this.inflight.take(id) === undefined) return;
     this.onEvent(this.freeEvent);
   }
 
@@ -422,9 +419,7 @@ export class Worker {
       }
       case FrameType.RESPONSE_END:
       case FrameType.APP_ERROR: {
-        const sink = this.inflight.get(f.id);
-        this.inflight.delete(f.id);
-        this.startedAt.delete(f.id);
+        const sink = this.inflight.take(f.id);
         this.served++;
         if (this.deferred && this.backlog <= this.backlogLow) this.scheduleFlush();
         // The thread is free before the sink runs: a queued request may go next.
@@ -452,9 +447,7 @@ export class Worker {
     this.state = "dead";
     this.channel?.destroy();
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`;
-    const lost = [...this.inflight.values()];
-    this.inflight.clear();
-    this.startedAt.clear();
+    const lost = this.inflight.clear();
     for (const sink of lost)
       sink.onWorkerLost(`worker ${this.serial} (pid ${this.pid}) exited with ${how}`);
     this.onEvent({ kind: "exit", worker: this, code, signal });

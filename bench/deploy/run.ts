@@ -15,7 +15,10 @@
  *
  * Environment as bench/wsgi/run.ts (BENCH_DURATION, BENCH_WARMUP, BENCH_ROUNDS,
  * BENCH_WORKERS, BENCH_CONNS default "64", BENCH_PYTHON, BENCH_NARWHAL), plus
- * BENCH_NGINX_WORKERS (nginx worker_processes; default auto, Debian's).
+ * BENCH_NGINX_WORKERS (nginx worker_processes; default auto, Debian's). The warm-up is
+ * 10 s here (2 s in bench/wsgi): V8 compiles by call counts, and at the ~1k req/s of the
+ * proxied Django view the front's hot path was still being compiled (~14% of its CPU)
+ * after a few seconds. The table compares servers in their steady state.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -43,7 +46,7 @@ const flag = (n: string): string | undefined => {
 };
 const quick = argv.includes("--quick");
 const duration = envNumber("BENCH_DURATION", quick ? 3 : 8);
-const warmup = envNumber("BENCH_WARMUP", quick ? 1 : 2);
+const warmup = envNumber("BENCH_WARMUP", quick ? 1 : 10);
 const rounds = Math.max(1, envNumber("BENCH_ROUNDS", 1));
 const workers = envNumber("BENCH_WORKERS", 2);
 const conns = (process.env["BENCH_CONNS"] ?? "64").split(",").map(Number);

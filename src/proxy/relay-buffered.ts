@@ -112,6 +112,11 @@ export async function relayBuffered(
     res.end();
     return "ok";
   } catch {
+    // A client that left makes drain() fail too: that is not the upstream's doing.
+    if (gone()) {
+      r.abort();
+      return "gone";
+    }
     return "broken";
   } finally {
     finishUpstream();

@@ -154,6 +154,7 @@ export async function front(
   groups: UpstreamGroup[] = [],
   location = "/",
   limits: Partial<HttpLimits> = {},
+  log: Logger | null = null,
 ): Promise<ProxyFront> {
   const clients = new UpstreamClients();
   const upstreams = new Map(groups.map((g) => [g.name.toLowerCase(), g]));
@@ -163,7 +164,7 @@ export async function front(
     limits: { ...DEFAULT_LIMITS, ...limits },
     handler: createProxyHandler(
       { ...PROXY_DEFAULTS, ...options },
-      { clients, upstreams, log: null },
+      { clients, upstreams, log },
       location,
       (req) => contextOf(req, location),
       (_req, out) => outcomes.push(out),

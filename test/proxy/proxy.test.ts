@@ -1,7 +1,11 @@
 import { test } from "node:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { rawRequest, RawClient } from "../helpers/raw.js";
 import { UpstreamGroup } from "../../src/proxy/upstream.js";
+import { LineSink, Logger } from "../../src/core/log.js";
 import { deadPort, front, get, sleep, spec, upstream } from "./helpers.js";
 
 const echo = () =>
@@ -370,6 +374,46 @@ void test("proxy_buffering on: a slow client does not hold the upstream; off: it
     await buffered.close();
     await streamed.close();
     await up.close();
+  }
+});
+
+void test("a client that leaves while its reply is spooled and relayed: no upstream error logged", async () => {
+  const piece = Buffer.alloc(64 * 1024, 0x61);
+  const pieces = 64;
+  let sent = 0;
+  const up = await upstream(async (_req, res) => {
+    res.writeHead(200, { "Content-Length": String(pieces * piece.length) });
+    for (let i = 0; i < pieces && !res.destroyed; i++) {
+      if (!res.write(piece)) await new Promise((r) => res.once("drain", r));
+      sent++;
+      await sleep(5);
+    }
+    res.end();
+  });
+  const dir = mkdtempSync(join(tmpdir(), "narwhal-proxy-log-"));
+  const logPath = join(dir, "error.log");
+  const px = await front(
+    { pass: `http://${up.address}`, bufferMemory: 64 * 1024 },
+    [],
+    "/",
+    {},
+    new Logger(new LineSink(logPath), "info"),
+  );
+  try {
+    const c = await RawClient.connect(px.port);
+    c.socket.pause();
+    await c.write(get("/big"));
+    // Gone while the upstream is still sending into the spool.
+    assert.ok(await waitFor(() => sent >= 8, 5000), "the upstream started");
+    c.destroy();
+    assert.ok(await waitFor(() => px.outcomes.length === 1, 5000), "the exchange ended");
+    await sleep(100);
+    const log = readFileSync(logPath, "utf8");
+    assert.doesNotMatch(log, /upstream prematurely closed/);
+  } finally {
+    await px.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -31,6 +31,7 @@ import { watchPython } from "./arbiter/code-watch.js";
 import { workerSpec } from "./arbiter/command.js";
 import { resolveGroup, resolveUser } from "./arbiter/identity.js";
 import { findPython } from "./arbiter/interpreter.js";
+import { batchEventLoop, wantsBatch } from "./arbiter/sched.js";
 import type { WorkerSpec } from "./arbiter/worker.js";
 import { createWsgiHandler } from "./gateway/handler.js";
 import type { Handler } from "./http/types.js";
@@ -137,7 +138,7 @@ function identityOf(a: SiteAppSpec): Identity | null {
   return { uid: u.uid, gid };
 }
 
-function specOf(a: SiteAppSpec, env: NodeJS.ProcessEnv): WorkerSpec {
+function specOf(a: SiteAppSpec, env: NodeJS.ProcessEnv, schedOther: boolean): WorkerSpec {
   const spec = workerSpec({
     python: findPython(a.python, env),
     app: a.module,
@@ -147,9 +148,24 @@ function specOf(a: SiteAppSpec, env: NodeJS.ProcessEnv): WorkerSpec {
     rawEnv: [...a.rawEnv],
     baseEnv: env,
     name: a.procName ?? a.name,
+    schedOther,
   });
   const id = identityOf(a);
   return id === null ? spec : { ...spec, uid: id.uid, gid: id.gid };
+}
+
+/** SCHED_BATCH for the event loop, set by the first app's interpreter (or python3 on PATH). */
+function batchSiteLoop(apps: readonly SiteAppSpec[], log: Logger): void {
+  let python: string;
+  try {
+    python = findPython(apps[0]?.python ?? null);
+  } catch (err) {
+    log.warning(
+      `event_loop_sched batch: ${err instanceof Error ? err.message : String(err)}; running with the default policy`,
+    );
+    return;
+  }
+  void batchEventLoop(python, log);
 }
 
 /** The options fixed for a pool's life; when they change a HUP starts a fresh pool. */
@@ -179,6 +195,8 @@ export async function startApps(
   output: (line: string) => void = (line) => {
     log.info(line);
   },
+  /** The master runs under SCHED_BATCH: workers switch back (arbiter/sched.ts). */
+  schedOther = false,
 ): Promise<RunningApps> {
   const pools = new Map<string, Pool>();
   const handlerOf = (a: SiteAppSpec, arbiter: Arbiter): Handler =>
@@ -195,7 +213,7 @@ export async function startApps(
   const boot = async (a: SiteAppSpec): Promise<Pool> => {
     const timeoutMs = a.timeoutMs ?? 0;
     const arbiter = new Arbiter({
-      spec: specOf(a, env),
+      spec: specOf(a, env, schedOther),
       workers: a.workers,
       maxQueue: a.maxQueue,
       log,
@@ -257,7 +275,7 @@ export async function startApps(
             const p = pools.get(a.name);
             if (p === undefined || fresh.includes(p)) continue;
             // Fresh code and settings, new workers before the old ones go (Gunicorn's HUP).
-            p.arbiter.reload({ spec: specOf(a, env), workers: a.workers });
+            p.arbiter.reload({ spec: specOf(a, env, schedOther), workers: a.workers });
             pools.set(a.name, { ...p, spec: a, handler: handlerOf(a, p.arbiter) });
           }
           for (const p of old) void retire(p, true, p.spec.gracefulTimeoutMs ?? 30_000);
@@ -330,11 +348,21 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   // reload may add some).
   let apps: RunningApps | null = null;
   const appSpecs = appSpecsOf(config);
+  // Read at startup only: the policy is the master's, for its whole life.
+  const batch =
+    opts.apps === undefined && wantsBatch(config.main.event_loop_sched, appSpecs.length > 0);
+  if (batch) batchSiteLoop(appSpecs, log);
   if (opts.apps === undefined) {
     try {
-      apps = await startApps(appSpecs, log, process.env, (line) => {
-        logs.sink.write(line);
-      });
+      apps = await startApps(
+        appSpecs,
+        log,
+        process.env,
+        (line) => {
+          logs.sink.write(line);
+        },
+        batch,
+      );
     } catch (err) {
       process.stderr.write(
         `narwhal: [emerg] ${err instanceof Error ? err.message : String(err)}\n`,

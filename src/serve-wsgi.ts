@@ -13,10 +13,12 @@ import { watchPython } from "./arbiter/code-watch.js";
 import { workerSpec } from "./arbiter/command.js";
 import { parseUmask, resolveGroup, resolveUser } from "./arbiter/identity.js";
 import { findPython } from "./arbiter/interpreter.js";
+import { batchEventLoop, wantsBatch } from "./arbiter/sched.js";
 import type { WorkerSpec } from "./arbiter/worker.js";
 import { NarwhalError } from "./core/errors.js";
 import { LineSink, Logger, isLogLevel } from "./core/log.js";
 import type { Settings } from "./config/resolved.js";
+import type { EventLoopSched } from "./config/setting-types.js";
 import { createWsgiHandler } from "./gateway/handler.js";
 import type { GatewayRecord } from "./gateway/exchange.js";
 import { openAccessLog, type AccessLog } from "./http/access-log.js";
@@ -75,6 +77,7 @@ function specFrom(
   appModule: string,
   env: NodeJS.ProcessEnv,
   id: Identity | null,
+  schedOther: boolean,
 ): WorkerSpec {
   const spec = workerSpec({
     python,
@@ -85,8 +88,14 @@ function specFrom(
     rawEnv: settings.list("raw_env"),
     name: settings.strOrNull("proc_name"),
     baseEnv: env,
+    schedOther,
   });
   return id === null ? spec : { ...spec, uid: id.uid, gid: id.gid };
+}
+
+/** This mode always runs an app pool, so `auto` means SCHED_BATCH (arbiter/sched.ts). */
+function batchWanted(settings: Settings): boolean {
+  return wantsBatch(settings.str("event_loop_sched") as EventLoopSched, true);
 }
 
 /**
@@ -164,11 +173,14 @@ export async function serveWsgi(
   }
   log.info(`Starting narwhal ${VERSION}`);
   log.info(`Using worker: python (${python}), ${settings.num("threads")} thread(s) each`);
+  // Read at startup only: the policy is the master's, for its whole life.
+  const batch = batchWanted(settings);
+  if (batch) void batchEventLoop(python, log);
 
   const timeoutMs = settings.num("timeout") * 1000;
   const grace = settings.num("graceful_timeout") * 1000;
   const arbiter = new Arbiter({
-    spec: specFrom(settings, python, appModule, env, identity),
+    spec: specFrom(settings, python, appModule, env, identity, batch),
     workers: settings.num("workers"),
     maxQueue: settings.num("max_queue"),
     log,
@@ -332,6 +344,7 @@ export async function serveWsgi(
             appModule,
             env,
             identity,
+            batch,
           );
         } catch (err) {
           log.error(

@@ -38,11 +38,26 @@ def parse_args(argv):
     p.add_argument("--name", default="")
     p.add_argument("--connect", default=None)
     p.add_argument("--preload", action="store_true")
+    p.add_argument("--sched-other", action="store_true")
     p.add_argument("app")
     args = p.parse_args(argv)
     if args.threads < 1:
         raise _Usage("--threads must be at least 1")
     return args
+
+
+def reset_sched():
+    """--sched-other: leave the SCHED_BATCH policy inherited from a master that runs its
+    event loop under it (docs/architecture.md), so the app is scheduled as usual. Any other
+    policy was set by the operator and stays. Needs no privilege; done before any thread
+    starts, since threads inherit the policy of the thread that creates them."""
+    if not hasattr(os, "sched_getscheduler") or not hasattr(os, "SCHED_BATCH"):
+        return
+    try:
+        if os.sched_getscheduler(0) == os.SCHED_BATCH:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except OSError:
+        pass  # seccomp or an exotic kernel: the app runs under BATCH, which is only slower
 
 
 def _fd_from(argv):
@@ -94,6 +109,8 @@ def main(argv=None):
             except (OSError, ValueError):
                 channel = None
         return _boot_error(channel, reason, reason, EXIT_WORKER_BOOT)
+    if args.sched_other:
+        reset_sched()
 
     try:
         if args.chdir:

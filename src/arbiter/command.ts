@@ -1,7 +1,7 @@
 /**
  * The worker command line (docs/protocol.md, "Transport and command line") built from
  * Gunicorn-style settings: `python -m narwhal_worker --threads N [--chdir DIR]
- * [--pythonpath DIRS] [--name NAME] APP_MODULE`, with `-e KEY=VALUE` in its environment.
+ * [--pythonpath DIRS] [--name NAME] [--sched-other] APP_MODULE`, with `-e KEY=VALUE` in its environment.
  */
 import { delimiter, join, resolve } from "node:path";
 import { NarwhalError } from "../core/errors.js";
@@ -21,6 +21,8 @@ export interface WorkerCommandOptions {
   readonly name?: string | null;
   /** The environment to start from (default process.env). */
   readonly baseEnv?: NodeJS.ProcessEnv;
+  /** The master runs under SCHED_BATCH (sched.ts): the worker switches back to SCHED_OTHER. */
+  readonly schedOther?: boolean;
 }
 
 /** Parses -e/--env values; a value without "=" is a usage mistake (Gunicorn refuses it too). */
@@ -53,6 +55,7 @@ export function workerSpec(o: WorkerCommandOptions): WorkerSpec {
     );
   }
   if (o.name !== undefined && o.name !== null && o.name !== "") args.push("--name", o.name);
+  if (o.schedOther === true) args.push("--sched-other");
   args.push(o.app);
   const env: NodeJS.ProcessEnv = { ...(o.baseEnv ?? process.env), ...parseRawEnv(o.rawEnv) };
   // narwhal's own package must be importable whatever the app's paths are.

@@ -34,3 +34,7 @@ export interface SettingDecl {
 }
 
 export type SettingValue = number | string | boolean | readonly string[] | null;
+
+/** `--event-loop-sched` / `event_loop_sched`: the event loop's CPU scheduling policy (arbiter/sched.ts). */
+export type EventLoopSched = "auto" | "batch" | "normal";
+export const EVENT_LOOP_SCHED_CHOICES: readonly EventLoopSched[] = ["auto", "batch", "normal"];

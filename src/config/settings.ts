@@ -2,7 +2,7 @@
  * Every command-line / config-file setting, declared once. Names, flags and defaults
  * follow Gunicorn (gunicorn/config.py) where Gunicorn has the setting.
  */
-import type { SettingDecl } from "./setting-types.js";
+import { EVENT_LOOP_SCHED_CHOICES, type SettingDecl } from "./setting-types.js";
 
 export const SETTINGS: readonly SettingDecl[] = [
   // --- server socket
@@ -386,6 +386,16 @@ export const SETTINGS: readonly SettingDecl[] = [
     env: "FORWARDED_ALLOW_IPS",
     section: "Server mechanics",
     doc: "Comma-separated front-end addresses trusted to set `X-Forwarded-Proto` / `X-Forwarded-Ssl`; `*` trusts all.",
+  },
+  {
+    name: "event_loop_sched",
+    flags: ["--event-loop-sched"],
+    kind: "enum",
+    choices: EVENT_LOOP_SCHED_CHOICES,
+    default: "auto",
+    meta: "POLICY",
+    section: "Server mechanics",
+    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` (here: `batch`, since this mode always runs workers); `normal` leaves the policy as inherited.",
   },
   // --- timeouts
   {

@@ -128,7 +128,7 @@ export async function startGateway(o: GatewayOptions): Promise<TestGateway> {
 }
 
 /** How to run narwhal's command line from here: compiled (dist) or through tsx (src). */
-function cliCommand(): { cmd: string; args: string[] } {
+export function cliCommand(): { cmd: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith(".ts")) {
     return {

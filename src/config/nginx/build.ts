@@ -435,6 +435,7 @@ export class Builder {
       (s.values.get(k)?.value as MainConf[K] | undefined) ?? mainBase[k];
     const main: MainConf = {
       worker_processes: get(this.main, "worker_processes"),
+      event_loop_sched: get(this.main, "event_loop_sched"),
       pid: get(this.main, "pid"),
       user: get(this.main, "user"),
       worker_rlimit_nofile: get(this.main, "worker_rlimit_nofile"),

@@ -1,6 +1,15 @@
 /** The main and events contexts, and the blocks that give the config its shape. */
 import type { DirectiveDecl, StructureHandler } from "./directive-types.js";
-import { arg0, flagValue, numberValue, section, setting, sizeValue } from "./table-helpers.js";
+import { EVENT_LOOP_SCHED_CHOICES } from "../setting-types.js";
+import {
+  arg0,
+  enumValue,
+  flagValue,
+  numberValue,
+  section,
+  setting,
+  sizeValue,
+} from "./table-helpers.js";
 
 const STRUCTURE: StructureHandler = { kind: "structure" };
 const core = section("Core and structure");
@@ -17,6 +26,15 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     handler: setting("worker_processes", (c) =>
       arg0(c) === "auto" ? "auto" : numberValue(c, 0, 1),
     ),
+  }),
+  core({
+    name: "event_loop_sched",
+    contexts: ["main"],
+    args: [1, 1],
+    syntax: "event_loop_sched auto | batch | normal;",
+    default: "auto",
+    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` means `batch` when the config has an `app` block, else `normal`, which leaves the policy as inherited. Read at startup.",
+    handler: setting("event_loop_sched", (c) => enumValue(c, EVENT_LOOP_SCHED_CHOICES)),
   }),
   core({
     name: "pid",

@@ -5,6 +5,7 @@
  */
 import type { LocationTree } from "../../router/tree.js";
 import type { Settings } from "../resolved.js";
+import type { EventLoopSched } from "../setting-types.js";
 import type { CompiledRegex } from "./regex.js";
 import type { Template } from "./variables.js";
 
@@ -180,6 +181,7 @@ export interface NextUpstream {
 
 export interface MainConf {
   readonly worker_processes: number | "auto";
+  readonly event_loop_sched: EventLoopSched;
   /** Absolute path of the pid file, or null when none is configured. */
   readonly pid: string | null;
   readonly user: string | null;

@@ -8,8 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { waitPort } from "../deploy/harness.js";
 import { cliCommand } from "../gateway/harness.js";
 import { freePort, tempDir } from "../site/harness.js";
 import { appDir, bootedPids, PYTHON, runCli, serve, sleep, waitFor } from "./harness.js";
@@ -142,23 +142,6 @@ server {
 }
 `;
 
-async function listening(port: number, ms: number): Promise<boolean> {
-  return waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const c = connect(port, "127.0.0.1");
-        c.on("connect", () => {
-          c.destroy();
-          resolve(true);
-        });
-        c.on("error", () => {
-          resolve(false);
-        });
-      }),
-    ms,
-  );
-}
-
 async function siteMasterPolicy(text: string): Promise<number | null> {
   const dir = tempDir();
   const port = await freePort();
@@ -166,7 +149,7 @@ async function siteMasterPolicy(text: string): Promise<number | null> {
   writeFileSync(conf, text.replaceAll("PORT", String(port)));
   const run = runCli(["-c", conf]);
   try {
-    assert.ok(await listening(port, 15_000), run.stderr());
+    await waitPort(port, { ...run, name: "narwhal", kill: (sig) => run.child.kill(sig) }, 15_000);
     const pid = run.child.pid!;
     await waitFor(() => policy(pid) === SCHED_BATCH, 3000);
     return policy(pid);

@@ -31,7 +31,7 @@ import { watchPython } from "./arbiter/code-watch.js";
 import { workerSpec } from "./arbiter/command.js";
 import { resolveGroup, resolveUser } from "./arbiter/identity.js";
 import { findPython } from "./arbiter/interpreter.js";
-import { batchEventLoop, wantsBatch } from "./arbiter/sched.js";
+import { EventLoopPolicy, wantsBatch } from "./arbiter/sched.js";
 import type { WorkerSpec } from "./arbiter/worker.js";
 import { createWsgiHandler } from "./gateway/handler.js";
 import type { Handler } from "./http/types.js";
@@ -155,7 +155,11 @@ function specOf(a: SiteAppSpec, env: NodeJS.ProcessEnv, schedOther: boolean): Wo
 }
 
 /** SCHED_BATCH for the event loop, set by the first app's interpreter (or python3 on PATH). */
-function batchSiteLoop(apps: readonly SiteAppSpec[], log: Logger): void {
+function batchSiteLoop(
+  apps: readonly SiteAppSpec[],
+  log: Logger,
+  adaptive: boolean,
+): EventLoopPolicy | null {
   let python: string;
   try {
     python = findPython(apps[0]?.python ?? null);
@@ -163,9 +167,9 @@ function batchSiteLoop(apps: readonly SiteAppSpec[], log: Logger): void {
     log.warning(
       `event_loop_sched batch: ${err instanceof Error ? err.message : String(err)}; running with the default policy`,
     );
-    return;
+    return null;
   }
-  void batchEventLoop(python, log);
+  return EventLoopPolicy.start(python, log, adaptive);
 }
 
 /** The options fixed for a pool's life; when they change a HUP starts a fresh pool. */
@@ -351,7 +355,9 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
   // Read at startup only: the policy is the master's, for its whole life.
   const batch =
     opts.apps === undefined && wantsBatch(config.main.event_loop_sched, appSpecs.length > 0);
-  if (batch) batchSiteLoop(appSpecs, log);
+  const loopPolicy = batch
+    ? batchSiteLoop(appSpecs, log, config.main.event_loop_sched === "auto")
+    : null;
   if (opts.apps === undefined) {
     try {
       apps = await startApps(
@@ -461,6 +467,7 @@ export async function serveSite(flags: NginxFlags, opts: ServeSiteOptions = {}):
     log.info(c === "quit" ? "gracefully shutting down" : "exiting");
     await server.stop(c === "quit" ? 30_000 : 0);
     await apps?.stop(c === "quit", 30_000);
+    loopPolicy?.stop();
     for (const [sig, h] of handlers) process.removeListener(sig, h);
     if (pidFile !== null) {
       try {

@@ -13,7 +13,7 @@ import { watchPython } from "./arbiter/code-watch.js";
 import { workerSpec } from "./arbiter/command.js";
 import { parseUmask, resolveGroup, resolveUser } from "./arbiter/identity.js";
 import { findPython } from "./arbiter/interpreter.js";
-import { batchEventLoop, wantsBatch } from "./arbiter/sched.js";
+import { EventLoopPolicy, wantsBatch } from "./arbiter/sched.js";
 import type { WorkerSpec } from "./arbiter/worker.js";
 import { NarwhalError } from "./core/errors.js";
 import { LineSink, Logger, isLogLevel } from "./core/log.js";
@@ -175,7 +175,9 @@ export async function serveWsgi(
   log.info(`Using worker: python (${python}), ${settings.num("threads")} thread(s) each`);
   // Read at startup only: the policy is the master's, for its whole life.
   const batch = batchWanted(settings);
-  if (batch) void batchEventLoop(python, log);
+  const loopPolicy = batch
+    ? EventLoopPolicy.start(python, log, settings.str("event_loop_sched") === "auto")
+    : null;
 
   const timeoutMs = settings.num("timeout") * 1000;
   const grace = settings.num("graceful_timeout") * 1000;
@@ -232,6 +234,7 @@ export async function serveWsgi(
   let removePidfile: (() => void) | null = null;
   let stopWatch: (() => void) | null = null;
   const cleanup = (): void => {
+    loopPolicy?.stop();
     for (const [sig, h] of signals) process.removeListener(sig, h);
     stopWatch?.();
     accessLog?.close();

@@ -14,63 +14,158 @@
  * A proxy-only front gets no such benefit: its upstream (another server's workers) waits
  * for it, so `auto` keeps the default policy there.
  *
- * Node has no binding for sched_setscheduler(2): the interpreter the workers use sets it
- * once for the master's main thread (the event loop; its thread id is the pid). Children
- * forked afterwards inherit the policy, so workers are started with `--sched-other` and
- * switch themselves back, which needs no privilege.
+ * `auto` also steps back when the event loop itself is the bottleneck (busy most of the
+ * wall clock, as with a trivial app at tens of thousands of requests a second): there,
+ * waiting for the workers' slices only slows everything down. It looks every 500 ms.
+ *
+ * Node has no binding for sched_setscheduler(2): a small helper run by the workers'
+ * interpreter (python/narwhal_worker/sched.py) sets the policy of the master's main thread
+ * (the event loop; its thread id is the pid) whenever asked. Children forked meanwhile
+ * inherit the policy, so workers are started with `--sched-other` and switch themselves
+ * back, which needs no privilege.
  */
-import { execFile } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import type { EventLoopSched } from "../config/setting-types.js";
 import type { Logger } from "../core/log.js";
+import { repoRoot } from "../core/paths.js";
 
 /** Whether `mode` means SCHED_BATCH; `auto` does when this process hosts an app pool. */
 export function wantsBatch(mode: EventLoopSched, hostsApps: boolean): boolean {
   return mode === "batch" || (mode === "auto" && hostsApps);
 }
 
-// Run by `python -I -S -c`: stdlib only, no site-packages, nothing from the environment.
-// A policy other than OTHER/BATCH (real-time, idle) was chosen by the operator: kept.
-const SET_BATCH = `import os, sys
-pid = int(sys.argv[1])
-if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_BATCH"):
-    print("unsupported")
-elif os.sched_getscheduler(pid) not in (os.SCHED_OTHER, os.SCHED_BATCH):
-    print("kept")
-else:
-    os.sched_setscheduler(pid, os.SCHED_BATCH, os.sched_param(0))
-    print("batch")
-`;
+export type LoopPolicy = "batch" | "other";
 
-export type BatchOutcome = "batch" | "kept" | "unsupported" | "failed";
+// Event loop utilisation (busy share of the wall clock) above which the loop is taken to
+// be the bottleneck, and below which the workers are; in between the policy stays.
+const BUSY = 0.75;
+const QUIET = 0.5;
+const PERIOD_MS = 500;
+
+/** The policy for the next period, given the event loop's utilisation over the last one. */
+export function nextPolicy(current: LoopPolicy, utilization: number): LoopPolicy {
+  if (utilization > BUSY) return "other";
+  if (utilization < QUIET) return "batch";
+  return current;
+}
 
 /**
- * Put thread `pid` (default: this process's main thread, the event loop) under
- * SCHED_BATCH, using `python`. Never throws; the outcome is logged and returned.
+ * The helper (python/narwhal_worker/sched.py) that sets the event loop thread's policy
+ * whenever this process asks. It never keeps the process alive, and ends with it (EOF).
  */
-export function batchEventLoop(
-  python: string,
-  log: Logger,
-  pid: number = process.pid,
-): Promise<BatchOutcome> {
-  return new Promise((resolve) => {
-    execFile(
-      python,
-      ["-I", "-S", "-c", SET_BATCH, String(pid)],
-      { timeout: 10_000, env: {} },
-      (err, stdout, stderr) => {
-        const out = stdout.trim();
-        if (err === null && (out === "batch" || out === "kept" || out === "unsupported")) {
-          if (out === "batch") log.debug("event loop scheduling policy: SCHED_BATCH");
-          else log.debug(`event loop scheduling policy left as it was (${out})`);
-          resolve(out);
-          return;
-        }
-        const why = stderr.trim().split("\n").pop() ?? "";
-        log.warning(
-          `could not set the event loop's scheduling policy to SCHED_BATCH (${why || (err?.message ?? out)}); running with the default policy`,
-        );
-        resolve("failed");
-      },
+export class EventLoopPolicy {
+  private requested: LoopPolicy = "other";
+  private ready = false;
+  private timer: NodeJS.Timeout | null = null;
+  private last: EventLoopUtilization = performance.eventLoopUtilization();
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly log: Logger,
+    private readonly adaptive: boolean,
+  ) {}
+
+  /**
+   * Start the helper with `python` for thread `pid` (default: this process's event loop):
+   * SCHED_BATCH at once, then, when `adaptive`, whatever nextPolicy() says every 500 ms.
+   * Never throws; trouble is logged as a warning and leaves the default policy.
+   */
+  static start(
+    python: string,
+    log: Logger,
+    adaptive: boolean,
+    pid: number = process.pid,
+  ): EventLoopPolicy {
+    const script = join(repoRoot(), "python", "narwhal_worker", "sched.py");
+    const child = spawn(python, ["-I", "-S", script, String(pid)], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: {},
+    });
+    const p = new EventLoopPolicy(child, log, adaptive);
+    p.watch();
+    return p;
+  }
+
+  /** The policy last asked for. */
+  get policy(): LoopPolicy {
+    return this.requested;
+  }
+
+  /** Ask for `policy` now (a no-op when it is already the one asked for). */
+  set(policy: LoopPolicy): void {
+    if (!this.ready || policy === this.requested) return;
+    this.requested = policy;
+    this.child.stdin?.write(`${policy}\n`);
+  }
+
+  /** Back to the default policy, and the helper exits. */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.set("other");
+    this.ready = false;
+    this.child.stdin?.end();
+  }
+
+  private watch(): void {
+    const { child } = this;
+    let err = "";
+    let out = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      let nl: number;
+      while ((nl = out.indexOf("\n")) >= 0) {
+        this.onLine(out.slice(0, nl));
+        out = out.slice(nl + 1);
+      }
+    });
+    child.on("error", (e) => {
+      this.warn(e.message);
+    });
+    child.on("exit", (code) => {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timer = null;
+      if (this.ready && code !== 0) this.warn(err.trim().split("\n").pop() ?? `exit ${code}`);
+      this.ready = false;
+    });
+    // Never what keeps this process running.
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr])
+      (s as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  private onLine(line: string): void {
+    if (line === "ready") {
+      this.ready = true;
+      this.set("batch");
+      if (this.adaptive) {
+        this.timer = setInterval(() => {
+          this.tick();
+        }, PERIOD_MS);
+        this.timer.unref();
+      }
+    } else if (line === "batch" || line === "other") {
+      this.log.debug(`event loop scheduling policy: SCHED_${line.toUpperCase()}`);
+    } else if (line === "kept" || line === "unsupported") {
+      this.log.debug(`event loop scheduling policy left as it was (${line})`);
+    } else {
+      this.warn(line.replace(/^error: /, ""));
+    }
+  }
+
+  private tick(): void {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, this.last).utilization;
+    this.last = now;
+    this.set(nextPolicy(this.requested, u));
+  }
+
+  private warn(why: string): void {
+    this.log.warning(
+      `could not set the event loop's scheduling policy (${why}); running with the default policy`,
     );
-  });
+  }
 }

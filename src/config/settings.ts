@@ -395,7 +395,7 @@ export const SETTINGS: readonly SettingDecl[] = [
     default: "auto",
     meta: "POLICY",
     section: "Server mechanics",
-    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` (here: `batch`, since this mode always runs workers); `normal` leaves the policy as inherited.",
+    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` (the default) is `batch` except while the event loop itself is the bottleneck (busy over 75% of the time, checked every 500 ms), as with a trivial app; `normal` leaves the policy as inherited.",
   },
   // --- timeouts
   {

@@ -179,9 +179,15 @@ void describe("one process: the same site with app_pass", () => {
     })
       .split("\n")
       .filter((x) => x.trim() !== "");
-    // `workers 2` in the app block: two Python workers, children of the front itself.
-    const workers = children.filter((x) => x.includes("python"));
+    // `workers 2` in the app block: two Python workers, children of the front itself, and
+    // at most the helper that sets the event loop's scheduling policy (arbiter/sched.ts).
+    const workers = children.filter((x) => x.includes("-m narwhal_worker "));
     assert.equal(workers.length, 2, children.join("\n"));
+    const others = children.filter((x) => !x.includes("-m narwhal_worker "));
+    assert.ok(
+      others.every((x) => x.includes("narwhal_worker/sched.py")) && others.length <= 1,
+      children.join("\n"),
+    );
   });
 });
 

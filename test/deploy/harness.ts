@@ -152,7 +152,11 @@ export async function waitFor(
 }
 
 /** Waits until 127.0.0.1:port accepts a connection (bounded). */
-export async function waitPort(port: number, p: Proc, timeoutMs = 20_000): Promise<void> {
+export async function waitPort(
+  port: number,
+  p: Pick<Proc, "name" | "child" | "stderr">,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { EventLoopPolicy, nextPolicy } from "../../src/arbiter/sched.js";
+import { LineSink, Logger } from "../../src/core/log.js";
 import { waitPort } from "../deploy/harness.js";
 import { cliCommand } from "../gateway/harness.js";
 import { freePort, tempDir } from "../site/harness.js";
@@ -28,6 +30,36 @@ function policy(pid: number): number | null {
 }
 
 const linux = process.platform === "linux";
+
+void test("auto: back to the default policy when the event loop is the bottleneck, batch when it is not", () => {
+  assert.equal(nextPolicy("other", 0.1), "batch");
+  assert.equal(nextPolicy("batch", 0.9), "other");
+  // In between, the policy stays, so that it does not flap.
+  assert.equal(nextPolicy("batch", 0.6), "batch");
+  assert.equal(nextPolicy("other", 0.6), "other");
+});
+
+void test(
+  "EventLoopPolicy drives the helper: batch at start, then what set() asks, default at stop()",
+  { skip: !linux },
+  async () => {
+    const target = spawn(PYTHON, ["-c", "import time; time.sleep(30)"]);
+    const pid = target.pid!;
+    const log = new Logger(new LineSink("-"), "critical");
+    try {
+      const p = EventLoopPolicy.start(PYTHON, log, false, pid);
+      assert.ok(await waitFor(() => policy(pid) === SCHED_BATCH, 10_000));
+      p.set("other");
+      assert.ok(await waitFor(() => policy(pid) === SCHED_OTHER, 10_000));
+      p.set("batch");
+      assert.ok(await waitFor(() => policy(pid) === SCHED_BATCH, 10_000));
+      p.stop();
+      assert.ok(await waitFor(() => policy(pid) === SCHED_OTHER, 10_000));
+    } finally {
+      target.kill();
+    }
+  },
+);
 const hasChrt = spawnSync("chrt", ["--version"]).status === 0;
 
 void test(
@@ -149,7 +181,7 @@ async function siteMasterPolicy(text: string): Promise<number | null> {
   writeFileSync(conf, text.replaceAll("PORT", String(port)));
   const run = runCli(["-c", conf]);
   try {
-    await waitPort(port, { ...run, name: "narwhal", kill: (sig) => run.child.kill(sig) }, 15_000);
+    await waitPort(port, { ...run, name: "narwhal" }, 15_000);
     const pid = run.child.pid!;
     await waitFor(() => policy(pid) === SCHED_BATCH, 3000);
     return policy(pid);

@@ -33,7 +33,7 @@ export const MAIN_DIRECTIVES: readonly DirectiveDecl[] = [
     args: [1, 1],
     syntax: "event_loop_sched auto | batch | normal;",
     default: "auto",
-    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` means `batch` when the config has an `app` block, else `normal`, which leaves the policy as inherited. Read at startup.",
+    doc: "narwhal's own: the CPU scheduling policy of the event loop (Linux). `batch` runs it under SCHED_BATCH, so that on a busy machine its wake-ups do not preempt the Python workers in the middle of a request and it handles the events of several requests per wake-up; the workers are switched back to the normal policy. `auto` means `batch` when the config has an `app` block, except while the event loop itself is the bottleneck (busy over 75% of the time, checked every 500 ms); else `normal`, which leaves the policy as inherited. Read at startup.",
     handler: setting("event_loop_sched", (c) => enumValue(c, EVENT_LOOP_SCHED_CHOICES)),
   }),
   core({

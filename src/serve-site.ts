@@ -165,7 +165,7 @@ function batchSiteLoop(
     python = findPython(apps[0]?.python ?? null);
   } catch (err) {
     log.warning(
-      `event_loop_sched batch: ${err instanceof Error ? err.message : String(err)}; running with the default policy`,
+      `event_loop_sched: no Python to set the scheduling policy with: ${err instanceof Error ? err.message : String(err)}; running with the default policy`,
     );
     return null;
   }

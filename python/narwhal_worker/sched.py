@@ -12,10 +12,19 @@ stays) and exits.
 """
 
 import os
+import signal
 import sys
+
+# Signals sent to the whole process group (Ctrl-C, a service manager's stop, the arbiter's
+# own HUP/TTIN/...): the master decides, and this helper ends at EOF once the master exits.
+_IGNORED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1",
+            "SIGUSR2", "SIGWINCH")
 
 
 def main(argv):
+    for name in _IGNORED:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     pid = int(argv[1])  # the master's main thread: its thread id is the process id
     if not hasattr(os, "sched_setscheduler") or not hasattr(os, "SCHED_BATCH"):
         print("unsupported", flush=True)

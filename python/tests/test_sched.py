@@ -3,6 +3,7 @@
 a sleeping child process standing in for the master; its policy is read back from the
 kernel, and the worker's own --sched-other reset is checked the same way."""
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -32,6 +33,20 @@ class SchedHelper(unittest.TestCase):
         code, out = self.run_helper("other\n")
         self.assertEqual((code, out), (0, ["ready", "other"]))
         self.assertEqual(os.sched_getscheduler(self.target.pid), os.SCHED_OTHER)
+
+    def test_ignores_the_process_group_signals(self):
+        helper = subprocess.Popen([sys.executable, "-I", "-S", SCRIPT, str(self.target.pid)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(helper.wait, 20)
+        self.addCleanup(helper.stdin.close)
+        self.assertEqual(helper.stdout.readline(), "ready\n")
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            helper.send_signal(sig)
+        helper.stdin.write("batch\n")
+        helper.stdin.flush()
+        self.assertEqual(helper.stdout.readline(), "batch\n")
+        helper.stdin.close()
+        self.assertEqual(helper.wait(20), 0)  # EOF ends it
 
     def test_unknown_command_stops_it(self):
         code, out = self.run_helper("batch\nfast\nother\n")

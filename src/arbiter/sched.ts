@@ -58,6 +58,7 @@ export function nextPolicy(current: LoopPolicy, utilization: number): LoopPolicy
 export class EventLoopPolicy {
   private requested: LoopPolicy = "other";
   private ready = false;
+  private warned = false;
   private timer: NodeJS.Timeout | null = null;
   private last: EventLoopUtilization = performance.eventLoopUtilization();
 
@@ -86,11 +87,6 @@ export class EventLoopPolicy {
     const p = new EventLoopPolicy(child, log, adaptive);
     p.watch();
     return p;
-  }
-
-  /** The policy last asked for. */
-  get policy(): LoopPolicy {
-    return this.requested;
   }
 
   /** Ask for `policy` now (a no-op when it is already the one asked for). */
@@ -125,11 +121,14 @@ export class EventLoopPolicy {
     child.on("error", (e) => {
       this.warn(e.message);
     });
-    child.on("exit", (code) => {
+    child.on("exit", (code, signal) => {
       if (this.timer !== null) clearInterval(this.timer);
       this.timer = null;
-      if (this.ready && code !== 0) this.warn(err.trim().split("\n").pop() ?? `exit ${code}`);
       this.ready = false;
+      // Also before "ready": an interpreter that cannot run the helper at all. Killed by a
+      // signal: someone else's doing (it ignores the group's), not a failure of ours.
+      if (code !== null && code !== 0) this.warn(err.trim().split("\n").pop() || `exit ${code}`);
+      else if (signal !== null) this.log.debug(`the scheduling helper was killed (${signal})`);
     });
     // Never what keeps this process running.
     child.unref();
@@ -163,7 +162,10 @@ export class EventLoopPolicy {
     this.set(nextPolicy(this.requested, u));
   }
 
+  /** Once: the first reason is the one that matters. */
   private warn(why: string): void {
+    if (this.warned) return;
+    this.warned = true;
     this.log.warning(
       `could not set the event loop's scheduling policy (${why}); running with the default policy`,
     );

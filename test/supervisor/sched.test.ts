@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { EventLoopPolicy, nextPolicy } from "../../src/arbiter/sched.js";
 import { LineSink, Logger } from "../../src/core/log.js";
 import { waitPort } from "../deploy/harness.js";
-import { cliCommand } from "../gateway/harness.js";
+import { CaptureSink, cliCommand } from "../gateway/harness.js";
 import { freePort, tempDir } from "../site/harness.js";
 import { appDir, bootedPids, PYTHON, runCli, serve, sleep, waitFor } from "./harness.js";
 
@@ -61,6 +61,25 @@ void test(
   },
 );
 const hasChrt = spawnSync("chrt", ["--version"]).status === 0;
+
+void test("EventLoopPolicy: an interpreter that cannot run the helper gives one warning and the default policy", async () => {
+  for (const [python, why] of [
+    ["/bin/false", /\(exit 1\)/],
+    ["/nonexistent/python3", /ENOENT/],
+  ] as const) {
+    const sink = new CaptureSink();
+    EventLoopPolicy.start(python, new Logger(sink, "debug"), true);
+    assert.ok(await waitFor(() => /could not set/.test(sink.text()), 10_000), sink.text());
+    await sleep(300); // an exit after the spawn error must not warn twice
+    const warnings = sink.lines.filter((l) => l.includes("could not set"));
+    assert.equal(warnings.length, 1, sink.text());
+    assert.match(
+      warnings[0]!,
+      /\[WARNING\] could not set the event loop's scheduling policy \(.*\); running with the default policy/,
+    );
+    assert.match(warnings[0]!, why);
+  }
+});
 
 void test(
   "WSGI mode: the master runs under SCHED_BATCH, its workers (a respawned one too) under SCHED_OTHER",
